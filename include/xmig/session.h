@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Migration sessions: the sender and the receiver.
+ *
+ * How to migrate a guest (sender side):
+ *
+ *     struct xmig_send_params p = XMIG_SEND_PARAMS_INIT;
+ *     p.target_downtime_ms = 30;
+ *     struct xmig_session *s;
+ *     int rc = xmig_send_new(&s, backend, transport, &p);
+ *     if (rc == 0)
+ *             rc = xmig_session_run(s);   // blocks until done
+ *     if (rc < 0)
+ *             fprintf(stderr, "%s\n", xmig_session_error(s));
+ *     xmig_session_free(s);
+ *
+ * and on the receiver, xmig_recv_new() + xmig_session_run() with an empty
+ * destination backend.
+ *
+ * Outcomes (the guest is never lost and never runs on both sides):
+ * - sender returns 0: the guest runs on the destination; the source guest
+ *   has been destroyed.
+ * - sender returns an error other than XMIG_EAMBIGUOUS: the guest runs on
+ *   the source (it was resumed if it had been paused); the destination
+ *   destroyed its partial guest, or will when it sees the stream break.
+ * - sender returns XMIG_EAMBIGUOUS: COMMIT was sent but DONE never arrived.
+ *   The destination may or may not have started the guest, so the source
+ *   guest is left paused, neither resumed nor destroyed: the caller must
+ *   ask the destination (or its operator) and then resume or destroy it.
+ * - receiver returns 0: the guest runs here. It unpauses on COMMIT even if
+ *   it then fails to send DONE (the sender then reports XMIG_EAMBIGUOUS).
+ * - receiver returns an error: its partial guest has been destroyed.
+ *
+ * One-way streams (a file, a pipe): with no way back there is no handshake.
+ * The sender writes the stream and leaves the source guest paused (the caller
+ * destroys it, like `xl save`, or resumes it); the receiver starts the guest
+ * once END has been read and everything checked.
+ */
+#ifndef XMIG_SESSION_H
+#define XMIG_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xmig/policy.h"
+#include "xmig/stats.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct xmig_backend;
+struct xmig_transport;
+struct xmig_session;
+
+enum xmig_log_level {
+	XMIG_LOG_ERROR = 0,
+	XMIG_LOG_WARN = 1,
+	XMIG_LOG_INFO = 2,
+	XMIG_LOG_DEBUG = 3,
+};
+
+/* Receives one log line (no trailing newline). The library never prints. */
+typedef void (*xmig_log_fn)(int level, const char *msg, void *payload);
+
+enum xmig_phase {
+	XMIG_PHASE_SETUP = 0,
+	XMIG_PHASE_LIVE = 1,   /* pre-copy rounds */
+	XMIG_PHASE_STOPPED = 2, /* stop-and-copy */
+	XMIG_PHASE_COMMIT = 3,
+	XMIG_PHASE_DONE = 4,
+};
+
+struct xmig_progress {
+	int phase;                /* enum xmig_phase */
+	uint32_t round;
+	uint64_t round_pages;     /* pages in this round's set */
+	uint64_t round_pages_done;
+	uint64_t dirty_pages;     /* known dirty, not yet sent */
+	uint64_t bytes;           /* on the wire so far */
+	double bandwidth;         /* bytes/s, last measurement */
+	double dirty_rate;        /* pages/s, last measurement */
+	uint64_t expected_downtime_ns;
+	uint64_t elapsed_ns;
+};
+
+/* Called after every round and about every 100 ms during a round. */
+typedef void (*xmig_progress_fn)(const struct xmig_progress *p, void *payload);
+
+#define XMIG_SEND_PARAMS_VERSION 1
+
+struct xmig_send_params {
+	unsigned int version;        /* XMIG_SEND_PARAMS_VERSION */
+	const char *policy;          /* "downtime" (default) or "xen-classic" */
+	xmig_policy_fn policy_fn;    /* if set, used instead of `policy` */
+	void *policy_payload;
+	uint32_t target_downtime_ms; /* default 50 */
+	uint32_t max_rounds;         /* live rounds, round 0 included; default 30 */
+	uint32_t max_time_ms;        /* live phase limit; 0 = none; default 0 */
+	int on_no_converge;          /* enum xmig_no_converge; default STOP */
+	uint64_t max_bandwidth;      /* bytes/s; 0 = unlimited */
+	int verify;                  /* send a digest of guest memory at pause */
+	uint32_t timeout_ms;         /* max wait for any answer of the receiver;
+					default 30000 */
+	xmig_log_fn log_fn;
+	void *log_payload;
+	int log_level;               /* default XMIG_LOG_INFO */
+	xmig_progress_fn progress_fn;
+	void *progress_payload;
+};
+
+#define XMIG_SEND_PARAMS_INIT                                                  \
+	{                                                                      \
+		.version = XMIG_SEND_PARAMS_VERSION, .policy = "downtime",     \
+		.target_downtime_ms = 50, .max_rounds = 30,                    \
+		.on_no_converge = XMIG_NOCONV_STOP, .timeout_ms = 30000,       \
+		.log_level = XMIG_LOG_INFO,                                    \
+	}
+
+/* Fill `p` with the defaults; `version` must be XMIG_SEND_PARAMS_VERSION. */
+int xmig_send_params_init(struct xmig_send_params *p, unsigned int version);
+
+#define XMIG_RECV_PARAMS_VERSION 1
+
+struct xmig_recv_params {
+	unsigned int version;      /* XMIG_RECV_PARAMS_VERSION */
+	uint64_t max_mem_bytes;    /* refuse larger guests; default 1 TiB */
+	uint32_t max_vcpus;        /* refuse more vCPUs; default 256 */
+	int require_verify;        /* refuse streams without a memory digest */
+	uint32_t timeout_ms;       /* max silence of the sender; default 30000;
+				      0 = wait for ever */
+	xmig_log_fn log_fn;
+	void *log_payload;
+	int log_level;
+	xmig_progress_fn progress_fn;
+	void *progress_payload;
+};
+
+#define XMIG_RECV_PARAMS_INIT                                                  \
+	{                                                                      \
+		.version = XMIG_RECV_PARAMS_VERSION,                           \
+		.max_mem_bytes = 1ull << 40, .max_vcpus = 256,                 \
+		.timeout_ms = 30000, .log_level = XMIG_LOG_INFO,               \
+	}
+
+int xmig_recv_params_init(struct xmig_recv_params *p, unsigned int version);
+
+/*
+ * Create a sender for the running guest behind `backend`, writing to
+ * `transport`. Neither is owned by the session: free them after the session.
+ */
+int xmig_send_new(struct xmig_session **out, struct xmig_backend *backend,
+		  struct xmig_transport *transport, const struct xmig_send_params *params);
+
+/* Create a receiver that restores into the empty destination `backend`. */
+int xmig_recv_new(struct xmig_session **out, struct xmig_backend *backend,
+		  struct xmig_transport *transport, const struct xmig_recv_params *params);
+
+/* Run the migration to its end; see the outcomes above. Call once. */
+int xmig_session_run(struct xmig_session *s);
+
+/*
+ * Ask a running session to stop as soon as possible (before COMMIT it fails
+ * with XMIG_ECANCELED and the source keeps the guest). Thread and
+ * async-signal safe.
+ */
+void xmig_session_cancel(struct xmig_session *s);
+
+/* The last error as one line with context; "" if none. Never NULL. */
+const char *xmig_session_error(const struct xmig_session *s);
+
+/* The figures of the run so far (valid until xmig_session_free). */
+const struct xmig_stats *xmig_session_stats(const struct xmig_session *s);
+
+void xmig_session_free(struct xmig_session *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The transport interface: how the engine moves bytes.
+ *
+ * A transport carries the stream from sender to receiver and, when it is
+ * duplex, the receiver's answers (READY, DONE, errors) back. xmig ships fd,
+ * TCP and unix-socket transports (see xmig/transport.h); a toolstack may
+ * bring its own by embedding `struct xmig_transport` first in its state and
+ * filling in this table. Every hook must be implemented.
+ *
+ * Threading: one thread uses a transport at a time, except `shutdown`,
+ * which may be called from any thread to make blocked calls fail promptly.
+ */
+#ifndef XMIG_SYS_TRANSPORT_H
+#define XMIG_SYS_TRANSPORT_H
+
+#include <stddef.h>
+#include <sys/uio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define XMIG_TRANSPORT_OPS_VERSION 1
+
+/* Capability flags of a transport. */
+#define XMIG_TRANSPORT_DUPLEX 0x1u /* can read what the peer writes back */
+
+struct xmig_transport;
+
+struct xmig_transport_ops {
+	unsigned int version; /* XMIG_TRANSPORT_OPS_VERSION */
+	const char *name;     /* "fd", "tcp", "unix", ... */
+
+	/*
+	 * Write all of `iov` (iovcnt <= 1030), retrying short writes and EINTR;
+	 * return 0 once everything was accepted, or a negative XMIG_E* code
+	 * (XMIG_EIO, with errno set). The buffers may be guest memory: the
+	 * transport must not keep pointers to them after returning.
+	 */
+	int (*writev)(struct xmig_transport *t, const struct iovec *iov, int iovcnt);
+
+	/*
+	 * Read exactly `len` bytes. Return 0, XMIG_EEOF if the peer closed the
+	 * stream (even part-way), XMIG_ETIMEDOUT if `timeout_ms` (>= 0) passed
+	 * first, or XMIG_EIO. timeout_ms < 0 waits for ever.
+	 */
+	int (*read)(struct xmig_transport *t, void *buf, size_t len, int timeout_ms);
+
+	/* Make every blocked or later call fail; async-signal and thread safe. */
+	void (*shutdown)(struct xmig_transport *t);
+
+	/* Release the transport (closing descriptors it owns). */
+	void (*close)(struct xmig_transport *t);
+};
+
+/* The base of every transport: embed it first. */
+struct xmig_transport {
+	const struct xmig_transport_ops *ops;
+	unsigned int flags; /* XMIG_TRANSPORT_* */
+};
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/* Internals shared by every part of libxmig (never installed). */
+#ifndef XMIG_LIB_COMMON_H
+#define XMIG_LIB_COMMON_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "xmig/errors.h"
+
+#define XMIG__API __attribute__((visibility("default")))
+#define XMIG__PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+#define XMIG__ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define XMIG__DIV_ROUND_UP(n, d) (((n) + (d)-1) / (d))
+#define XMIG__ALIGN_UP(n, a) (((n) + (a)-1) & ~((__typeof__(n))(a)-1))
+
+static inline uint64_t xmig__now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * The per-thread message behind xmig_error_last(), for calls that have no
+ * session. Returns `err` so a failure path can be one line:
+ *     return xmig__fail(XMIG_EINVAL, "bad address '%s'", a);
+ */
+int xmig__fail(int err, const char *fmt, ...) XMIG__PRINTF(2, 3);
+
+/* Like xmig__fail, appending ": strerror(errno)" and returning `err`. */
+int xmig__fail_errno(int err, const char *fmt, ...) XMIG__PRINTF(2, 3);
+
+/* Copy of the per-thread message (for a session to take over). */
+const char *xmig__last_message(void);
+
+/* Little-endian loads and stores for the wire format. */
+static inline uint32_t xmig__le32(const void *p)
+{
+	const uint8_t *b = p;
+
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
+	       (uint32_t)b[3] << 24;
+}
+
+static inline uint64_t xmig__le64(const void *p)
+{
+	return (uint64_t)xmig__le32(p) | (uint64_t)xmig__le32((const uint8_t *)p + 4) << 32;
+}
+
+static inline void xmig__put_le32(void *p, uint32_t v)
+{
+	uint8_t *b = p;
+
+	b[0] = (uint8_t)v;
+	b[1] = (uint8_t)(v >> 8);
+	b[2] = (uint8_t)(v >> 16);
+	b[3] = (uint8_t)(v >> 24);
+}
+
+static inline void xmig__put_le64(void *p, uint64_t v)
+{
+	xmig__put_le32(p, (uint32_t)v);
+	xmig__put_le32((uint8_t *)p + 4, (uint32_t)(v >> 32));
+}
+
+/*
+ * Parse a size with an optional K/M/G/T suffix (powers of 1024, "B" and
+ * "iB" accepted after it). Rejects empty strings, garbage and overflow.
+ */
+int xmig__parse_size(const char *s, uint64_t *out);
+
+#endif

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common.h"
+#include "xmig/transport.h"
+#include "xmig/xmig.h"
+
+XMIG__API const char *xmig_strerror(int err)
+{
+	switch (err) {
+#define XMIG__ERR_DESC(name, value, desc) \
+	case (value):                     \
+		return desc;
+		XMIG_ERROR_LIST(XMIG__ERR_DESC)
+#undef XMIG__ERR_DESC
+	}
+	return "unknown error";
+}
+
+XMIG__API const char *xmig_error_name(int err)
+{
+	switch (err) {
+#define XMIG__ERR_NAME(name, value, desc) \
+	case (value):                     \
+		return "XMIG_" #name;
+		XMIG_ERROR_LIST(XMIG__ERR_NAME)
+#undef XMIG__ERR_NAME
+	}
+	return "XMIG_E?";
+}
+
+XMIG__API const char *xmig_version(void)
+{
+	return "0.1.0";
+}
+
+static _Thread_local char last_message[512];
+
+XMIG__API const char *xmig_error_last(void)
+{
+	return last_message;
+}
+
+const char *xmig__last_message(void)
+{
+	return last_message;
+}
+
+int xmig__fail(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(last_message, sizeof(last_message), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+int xmig__fail_errno(int err, const char *fmt, ...)
+{
+	int saved = errno;
+	size_t used;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(last_message, sizeof(last_message), fmt, ap);
+	va_end(ap);
+	used = strlen(last_message);
+	snprintf(last_message + used, sizeof(last_message) - used, ": %s", strerror(saved));
+	errno = saved;
+	return err;
+}
+
+int xmig__parse_size(const char *s, uint64_t *out)
+{
+	uint64_t v = 0, mult = 1;
+	const char *p = s;
+
+	if (!s || *s < '0' || *s > '9')
+		return XMIG_EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return XMIG_EINVAL;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	switch (*p) {
+	case 'k': case 'K': mult = 1ull << 10; p++; break;
+	case 'm': case 'M': mult = 1ull << 20; p++; break;
+	case 'g': case 'G': mult = 1ull << 30; p++; break;
+	case 't': case 'T': mult = 1ull << 40; p++; break;
+	default: break;
+	}
+	if (mult > 1 && p[0] == 'i' && p[1] == 'B')
+		p += 2;
+	else if (*p == 'B')
+		p++;
+	if (*p != '\0')
+		return XMIG_EINVAL;
+	if (v > UINT64_MAX / mult)
+		return XMIG_EINVAL;
+	*out = v * mult;
+	return 0;
+}
