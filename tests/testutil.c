@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
+#include <string.h>
+
 #include "testutil.h"
+#include "xmig/errors.h"
 
 int xmig_test_run(Suite *s)
 {
@@ -10,4 +13,313 @@ int xmig_test_run(Suite *s)
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+static int mem_writev(struct xmig_transport *t, const struct iovec *iov, int iovcnt)
+{
+	struct mem_transport *m = (struct mem_transport *)t;
+	int i;
+
+	for (i = 0; i < iovcnt; i++) {
+		if (m->out_len + iov[i].iov_len > m->out_cap) {
+			size_t cap = m->out_cap ? m->out_cap : 4096;
+
+			while (cap < m->out_len + iov[i].iov_len)
+				cap *= 2;
+			m->out = realloc(m->out, cap);
+			if (!m->out)
+				return XMIG_ENOMEM;
+			m->out_cap = cap;
+		}
+		if (iov[i].iov_len)
+			memcpy(m->out + m->out_len, iov[i].iov_base, iov[i].iov_len);
+		m->out_len += iov[i].iov_len;
+	}
+	return 0;
+}
+
+static int mem_read(struct xmig_transport *t, void *buf, size_t len, int timeout_ms)
+{
+	struct mem_transport *m = (struct mem_transport *)t;
+
+	(void)timeout_ms;
+	if (m->in_len - m->in_pos < len) {
+		m->in_pos = m->in_len;
+		return XMIG_EEOF;
+	}
+	memcpy(buf, m->in + m->in_pos, len);
+	m->in_pos += len;
+	return 0;
+}
+
+static void mem_shutdown(struct xmig_transport *t)
+{
+	(void)t;
+}
+
+static void mem_close(struct xmig_transport *t)
+{
+	(void)t;
+}
+
+static const struct xmig_transport_ops mem_ops = {
+	.version = XMIG_TRANSPORT_OPS_VERSION,
+	.name = "mem",
+	.writev = mem_writev,
+	.read = mem_read,
+	.shutdown = mem_shutdown,
+	.close = mem_close,
+};
+
+void mem_transport_init(struct mem_transport *m, const uint8_t *in, size_t in_len)
+{
+	memset(m, 0, sizeof(*m));
+	m->base.ops = &mem_ops;
+	m->base.flags = 0;
+	m->in = in;
+	m->in_len = in_len;
+}
+
+void mem_transport_fini(struct mem_transport *m)
+{
+	free(m->out);
+	m->out = NULL;
+}
+
+static int cut_writev(struct xmig_transport *t, const struct iovec *iov, int iovcnt)
+{
+	struct cut_transport *c = (struct cut_transport *)t;
+	uint32_t type = 0;
+	int rc;
+
+	if (c->cut)
+		return XMIG_EIO;
+	/* Every record goes out as one writev whose first part is its header. */
+	if (iovcnt > 0 && iov[0].iov_len == 16)
+		memcpy(&type, iov[0].iov_base, 4);
+	if (type == c->type && ++c->seen == c->nth) {
+		c->cut = 1;
+		if (c->after_write) {
+			rc = c->inner->ops->writev(c->inner, iov, iovcnt);
+			c->inner->ops->shutdown(c->inner);
+			return rc;
+		}
+		c->inner->ops->shutdown(c->inner);
+		return XMIG_EIO;
+	}
+	return c->inner->ops->writev(c->inner, iov, iovcnt);
+}
+
+static int cut_read(struct xmig_transport *t, void *buf, size_t len, int timeout_ms)
+{
+	struct cut_transport *c = (struct cut_transport *)t;
+
+	if (c->cut && !c->after_write)
+		return XMIG_EIO;
+	return c->inner->ops->read(c->inner, buf, len, timeout_ms);
+}
+
+static void cut_shutdown(struct xmig_transport *t)
+{
+	struct cut_transport *c = (struct cut_transport *)t;
+
+	c->inner->ops->shutdown(c->inner);
+}
+
+static void cut_close(struct xmig_transport *t)
+{
+	(void)t;
+}
+
+static const struct xmig_transport_ops cut_ops = {
+	.version = XMIG_TRANSPORT_OPS_VERSION,
+	.name = "cut",
+	.writev = cut_writev,
+	.read = cut_read,
+	.shutdown = cut_shutdown,
+	.close = cut_close,
+};
+
+void cut_transport_init(struct cut_transport *c, struct xmig_transport *inner, uint32_t type,
+			unsigned int nth, int after_write)
+{
+	memset(c, 0, sizeof(*c));
+	c->base.ops = &cut_ops;
+	c->base.flags = inner->flags;
+	c->inner = inner;
+	c->type = type;
+	c->nth = nth;
+	c->after_write = after_write;
+}
+
+/* --- spy backend --- */
+
+#define SPY(b) ((struct spy_backend *)(b))
+#define INNER(b) (SPY(b)->inner)
+
+static int spy_snapshot(struct spy_backend *s)
+{
+	struct xmig_guest_info gi;
+	uint64_t pfn;
+	int rc = INNER(s)->ops->describe(INNER(s), &gi);
+
+	if (rc < 0)
+		return rc;
+	free(s->image);
+	s->image = calloc(gi.nr_pages, gi.page_size);
+	if (!s->image)
+		return XMIG_ENOMEM;
+	s->image_pages = gi.nr_pages;
+	s->page_size = gi.page_size;
+	for (pfn = 0; pfn < gi.nr_pages; pfn++) {
+		void *p;
+
+		rc = INNER(s)->ops->map_pages(INNER(s), &pfn, 1, &p, XMIG_MAP_READ);
+		if (rc < 0)
+			return rc;
+		if (p)
+			memcpy(s->image + pfn * gi.page_size, p, gi.page_size);
+		INNER(s)->ops->unmap_pages(INNER(s), &p, 1);
+	}
+	return 0;
+}
+
+static int spy_describe(struct xmig_backend *b, struct xmig_guest_info *out)
+{
+	return INNER(b)->ops->describe(INNER(b), out);
+}
+
+static int spy_log_start(struct xmig_backend *b)
+{
+	return INNER(b)->ops->log_dirty_start(INNER(b));
+}
+
+static int spy_log_stop(struct xmig_backend *b)
+{
+	SPY(b)->log_stops++;
+	return INNER(b)->ops->log_dirty_stop(INNER(b));
+}
+
+static int spy_fetch(struct xmig_backend *b, uint64_t *bm, int final)
+{
+	return INNER(b)->ops->dirty_fetch(INNER(b), bm, final);
+}
+
+static int spy_map(struct xmig_backend *b, const uint64_t *pfns, unsigned int n, void **ptrs,
+		   unsigned int flags)
+{
+	return INNER(b)->ops->map_pages(INNER(b), pfns, n, ptrs, flags);
+}
+
+static void spy_unmap(struct xmig_backend *b, void **ptrs, unsigned int n)
+{
+	INNER(b)->ops->unmap_pages(INNER(b), ptrs, n);
+}
+
+static int spy_pause(struct xmig_backend *b)
+{
+	int rc = INNER(b)->ops->pause(INNER(b));
+
+	SPY(b)->pauses++;
+	return rc < 0 ? rc : spy_snapshot(SPY(b));
+}
+
+static int spy_resume(struct xmig_backend *b)
+{
+	SPY(b)->resumes++;
+	return INNER(b)->ops->resume(INNER(b));
+}
+
+static int spy_save(struct xmig_backend *b, xmig_state_emit_fn emit, void *ctx)
+{
+	return INNER(b)->ops->save_state(INNER(b), emit, ctx);
+}
+
+static int spy_create(struct xmig_backend *b, const struct xmig_guest_info *gi)
+{
+	SPY(b)->creates++;
+	return INNER(b)->ops->create(INNER(b), gi);
+}
+
+static int spy_load(struct xmig_backend *b, uint32_t vcpu, uint32_t type, const void *d,
+		    size_t len)
+{
+	return INNER(b)->ops->load_state(INNER(b), vcpu, type, d, len);
+}
+
+static int spy_unpause(struct xmig_backend *b)
+{
+	int rc;
+
+	SPY(b)->unpauses++;
+	if (SPY(b)->fail_unpause)
+		return XMIG_EBACKEND;
+	rc = spy_snapshot(SPY(b));
+	return rc < 0 ? rc : INNER(b)->ops->unpause(INNER(b));
+}
+
+static void spy_destroy(struct xmig_backend *b)
+{
+	SPY(b)->destroys++;
+	INNER(b)->ops->destroy(INNER(b));
+}
+
+static void spy_free(struct xmig_backend *b)
+{
+	(void)b; /* the test owns both */
+}
+
+static const struct xmig_backend_ops spy_ops = {
+	.version = XMIG_BACKEND_OPS_VERSION,
+	.name = NULL, /* set from the inner backend in spy_init */
+	.describe = spy_describe,
+	.log_dirty_start = spy_log_start,
+	.log_dirty_stop = spy_log_stop,
+	.dirty_fetch = spy_fetch,
+	.map_pages = spy_map,
+	.unmap_pages = spy_unmap,
+	.pause = spy_pause,
+	.resume = spy_resume,
+	.save_state = spy_save,
+	.create = spy_create,
+	.load_state = spy_load,
+	.unpause = spy_unpause,
+	.destroy = spy_destroy,
+	.free = spy_free,
+};
+
+/* One ops table per inner backend name (the receiver matches on the name). */
+static struct xmig_backend_ops spy_tables[4];
+
+void spy_init(struct spy_backend *s, struct xmig_backend *inner)
+{
+	unsigned int i;
+
+	memset(s, 0, sizeof(*s));
+	s->inner = inner;
+	for (i = 0; i < 4; i++) {
+		if (!spy_tables[i].name) {
+			spy_tables[i] = spy_ops;
+			spy_tables[i].name = inner->ops->name;
+		}
+		if (!strcmp(spy_tables[i].name, inner->ops->name))
+			break;
+	}
+	s->base.ops = &spy_tables[i < 4 ? i : 0];
+}
+
+void spy_fini(struct spy_backend *s)
+{
+	free(s->image);
+	s->image = NULL;
+}
+
+long long image_diff(const uint8_t *a, const uint8_t *b, uint64_t pages, uint32_t page_size)
+{
+	uint64_t i;
+
+	for (i = 0; i < pages; i++)
+		if (memcmp(a + i * page_size, b + i * page_size, page_size) != 0)
+			return (long long)i;
+	return -1;
 }

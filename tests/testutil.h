@@ -4,9 +4,73 @@
 #define XMIG_TESTUTIL_H
 
 #include <check.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
+
+#include "xmig/sys/transport.h"
 
 /* Run one suite in fork mode (per-test isolation); exit status for main(). */
 int xmig_test_run(Suite *s);
 
+/*
+ * A transport over memory, written by a test's own ops table (as a toolstack
+ * would bring its own): writes append to `out`; reads consume `in` up to
+ * `in_len` and then report XMIG_EEOF.
+ */
+struct mem_transport {
+	struct xmig_transport base;
+	uint8_t *out;
+	size_t out_len, out_cap;
+	const uint8_t *in;
+	size_t in_len, in_pos;
+};
+
+void mem_transport_init(struct mem_transport *m, const uint8_t *in, size_t in_len);
+void mem_transport_fini(struct mem_transport *m);
+
+/*
+ * A transport that wraps another and breaks at a chosen record: the write of
+ * the `nth` (1-based) record of type `type` fails, and every call after it.
+ * With `after_write` set, the record is written first and the failure comes
+ * right after it (the peer has it; nothing more passes). Reads pass through
+ * until the cut; then they fail too.
+ */
+struct cut_transport {
+	struct xmig_transport base;
+	struct xmig_transport *inner;
+	uint32_t type;
+	unsigned int nth;
+	int after_write;
+	unsigned int seen;
+	int cut;
+};
+
+void cut_transport_init(struct cut_transport *c, struct xmig_transport *inner, uint32_t type,
+			unsigned int nth, int after_write);
+
 #endif
+
+#include "xmig/sys/backend.h"
+
+/*
+ * A backend that wraps another, forwards every hook, counts the calls, and
+ * copies guest memory (through map_pages) right after a pause on the source
+ * and right before the unpause on the destination: the two images a
+ * migration must make equal, page for page.
+ */
+struct spy_backend {
+	struct xmig_backend base;
+	struct xmig_backend *inner;
+	int pauses, resumes, destroys, unpauses, creates, log_stops;
+	uint8_t *image;       /* snapshot (malloc'd), nr_pages * page_size */
+	uint64_t image_pages;
+	uint32_t page_size;
+	int fail_unpause;     /* make unpause fail with XMIG_EBACKEND */
+};
+
+void spy_init(struct spy_backend *s, struct xmig_backend *inner);
+void spy_fini(struct spy_backend *s);
+
+/* Index of the first page that differs between two images, or -1. */
+long long image_diff(const uint8_t *a, const uint8_t *b, uint64_t pages, uint32_t page_size);

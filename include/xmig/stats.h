@@ -54,7 +54,10 @@ struct xmig_stats {
 	const struct xmig_round_stats *rounds;
 	struct xmig_downtime timeline;
 	uint64_t downtime_ns;  /* pause_requested .. dest_running; 0 if not reached */
-	int converged;         /* 1: the policy chose to stop; 0: a limit forced it */
+	uint64_t digest_ns;    /* time spent hashing guest memory (--verify) while
+				  the guest was paused: part of the downtime */
+	int converged;         /* 1: stopped with the expected downtime within
+				  the target; 0: a limit forced the stop */
 	int verified;          /* 1: memory digests matched; 0: not checked */
 };
 

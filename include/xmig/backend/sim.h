@@ -53,6 +53,23 @@ struct xmig_sim_params {
 		.dirty = "none", .seed = 1, .zero_percent = 25,                \
 	}
 
+/*
+ * State blobs (save_state / load_state, see xmig/sys/backend.h): fixed-size,
+ * little-endian, starting with a u32 version (1).
+ *   vCPU i, type XMIG_SIM_STATE_VCPU, XMIG_SIM_STATE_VCPU_SIZE bytes:
+ *     u32 version, u32 vCPU index, u64 PRNG state, u64 sweep cursor,
+ *     u64 pages written, u64 reserved (0)
+ *   XMIG_STATE_PLATFORM, type XMIG_SIM_STATE_PLATFORM,
+ *   XMIG_SIM_STATE_PLATFORM_SIZE bytes:
+ *     u32 version, u32 nr_vcpus, u64 seed, u64 nr_pages, u32 zero_percent,
+ *     u32 page size, char model[64] (NUL-terminated, NUL-padded)
+ * A destination that never received them still starts, idle: model "none".
+ */
+#define XMIG_SIM_STATE_VCPU 1
+#define XMIG_SIM_STATE_VCPU_SIZE 40
+#define XMIG_SIM_STATE_PLATFORM 1
+#define XMIG_SIM_STATE_PLATFORM_SIZE 96
+
 /* A source: allocate and fill the guest, start its vCPU threads. */
 int xmig_sim_new(struct xmig_backend **out, const struct xmig_sim_params *p);
 

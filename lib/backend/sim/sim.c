@@ -1,0 +1,441 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The sim backend: a SIMULATED guest behind the ordinary ops table, for
+ * tests and policy studies. Its memory is real, its "vCPUs" are threads
+ * that rewrite pages under a dirty model; nothing here runs guest code.
+ *
+ * Life of a handle:
+ *   source       xmig_sim_new: memory filled from the seed, vCPUs running.
+ *   destination  xmig_sim_new_dest, then create (zeroed memory, no thread),
+ *                map_pages/WRITE, load_state, unpause (threads start).
+ *   either       destroy (threads joined, memory unmapped; may create
+ *                again), free.
+ * A destination unpaused without a platform blob runs idle (model "none",
+ * seed 1); a vCPU whose blob never arrived starts from its default state.
+ * The guest then still exists and verifies: the engine decides whether a
+ * missing record is an error, the backend never loses a committed guest.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "sim_priv.h"
+
+static const struct xmig_backend_ops sim_ops;
+static int sim_resume(struct xmig_backend *b);
+
+static struct sim *to_sim(struct xmig_backend *b)
+{
+	return (struct sim *)b;
+}
+
+/* The public calls take any backend: refuse one that is not ours. */
+static struct sim *as_sim(struct xmig_backend *b)
+{
+	return b && b->ops == &sim_ops ? (struct sim *)b : NULL;
+}
+
+static void set_defaults(struct sim *s)
+{
+	s->seed = 1;
+	s->zero_percent = 25;
+	xmig__sim_model_parse(&s->model, "none");
+	s->have_platform = 0;
+}
+
+/* Map zeroed memory, the dirty log and the vCPU array for a guest shape. */
+static int guest_alloc(struct sim *s, uint64_t nr_pages, uint32_t nr_vcpus)
+{
+	size_t vlen;
+	uint32_t i;
+	void *m;
+
+	if (nr_pages == 0 || nr_pages > (SIZE_MAX >> SIM_PAGE_SHIFT) / 2)
+		return xmig__fail(XMIG_EINVAL, "simulated guest: %llu pages is not a usable size",
+				  (unsigned long long)nr_pages);
+	if (nr_vcpus < 1 || nr_vcpus > SIM_MAX_VCPUS)
+		return xmig__fail(XMIG_EINVAL, "simulated guest: %u vCPUs (1..%u supported)", nr_vcpus,
+				  SIM_MAX_VCPUS);
+
+	s->mem_len = (size_t)nr_pages << SIM_PAGE_SHIFT;
+	m = mmap(NULL, s->mem_len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (m == MAP_FAILED) {
+		s->mem_len = 0;
+		return xmig__fail_errno(XMIG_ENOMEM, "simulated guest: cannot map %llu pages",
+					(unsigned long long)nr_pages);
+	}
+	s->mem = m;
+	s->nr_pages = nr_pages;
+	s->nr_vcpus = nr_vcpus;
+
+	s->dirty_words = XMIG__DIV_ROUND_UP(nr_pages, 64);
+	s->dirty = calloc(s->dirty_words, sizeof(*s->dirty));
+	vlen = sizeof(*s->vcpus) * nr_vcpus; /* a multiple of the alignment */
+	s->vcpus = aligned_alloc(_Alignof(struct sim_vcpu), vlen);
+	if (!s->dirty || !s->vcpus)
+		return xmig__fail(XMIG_ENOMEM, "simulated guest: out of memory for %u vCPUs", nr_vcpus);
+	memset(s->vcpus, 0, vlen);
+	for (i = 0; i < nr_vcpus; i++) {
+		s->vcpus[i].sim = s;
+		s->vcpus[i].index = i;
+		atomic_init(&s->vcpus[i].writes, 0);
+	}
+	return 0;
+}
+
+static void guest_free(struct sim *s)
+{
+	if (s->started)
+		xmig__sim_vcpus_stop(s);
+	if (s->mem)
+		munmap(s->mem, s->mem_len);
+	if (s->image)
+		munmap(s->image, s->mem_len);
+	free(s->dirty);
+	free(s->vcpus);
+	s->mem = s->image = NULL;
+	s->dirty = NULL;
+	s->vcpus = NULL;
+	s->mem_len = 0;
+	s->nr_pages = 0;
+	s->nr_vcpus = 0;
+	s->dirty_words = 0;
+	s->logging = 0;
+	s->image_valid = 0;
+	s->engine_paused = 0;
+	s->pause_depth = 0;
+	atomic_store(&s->pause_req, 0);
+	set_defaults(s);
+}
+
+static void reset_vcpus(struct sim *s)
+{
+	uint32_t i;
+
+	for (i = 0; i < s->nr_vcpus; i++) {
+		struct sim_vcpu *v = &s->vcpus[i];
+
+		if (v->loaded)
+			continue;
+		v->rng = xmig__sim_vcpu_default_rng(s->seed, i);
+		v->cursor = 0;
+		atomic_store(&v->writes, 0);
+	}
+}
+
+static int sim_alloc(struct sim **out)
+{
+	struct sim *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return xmig__fail(XMIG_ENOMEM, "sim backend (simulated guest): out of memory");
+	s->base.ops = &sim_ops;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->parked_cv, NULL);
+	pthread_cond_init(&s->run_cv, NULL);
+	atomic_init(&s->pause_req, 0);
+	atomic_init(&s->stop_req, 0);
+	set_defaults(s);
+	*out = s;
+	return 0;
+}
+
+/* --- the ops table --- */
+
+static int sim_describe(struct xmig_backend *b, struct xmig_guest_info *out)
+{
+	struct sim *s = to_sim(b);
+
+	if (!s->mem)
+		return xmig__fail(XMIG_EINVAL, "sim backend (simulated guest): no guest to describe (create first)");
+	memset(out, 0, sizeof(*out));
+	out->nr_pages = s->nr_pages;
+	out->page_size = SIM_PAGE_SIZE;
+	out->nr_vcpus = s->nr_vcpus;
+	out->guest_kind = XMIG_GUEST_SIM;
+	strcpy(out->backend, "sim");
+	return 0;
+}
+
+static int sim_map_pages(struct xmig_backend *b, const uint64_t *pfns, unsigned int n,
+			 void **ptrs, unsigned int flags)
+{
+	struct sim *s = to_sim(b);
+	unsigned int i;
+
+	if (!s->mem)
+		return xmig__fail(XMIG_EINVAL, "simulated guest: map_pages without a guest");
+	if (flags & ~(XMIG_MAP_READ | XMIG_MAP_WRITE))
+		return xmig__fail(XMIG_EINVAL, "simulated guest: map_pages flags 0x%x unknown", flags);
+	for (i = 0; i < n; i++) {
+		if (pfns[i] >= s->nr_pages)
+			return xmig__fail(XMIG_EINVAL, "simulated guest: pfn 0x%llx beyond guest size 0x%llx",
+					  (unsigned long long)pfns[i],
+					  (unsigned long long)s->nr_pages);
+		/* All of the memory is mapped all the time: nothing to populate. */
+		ptrs[i] = s->mem + (pfns[i] << SIM_PAGE_SHIFT);
+	}
+	return 0;
+}
+
+static void sim_unmap_pages(struct xmig_backend *b, void **ptrs, unsigned int n)
+{
+}
+
+static int sim_pause(struct xmig_backend *b)
+{
+	struct sim *s = to_sim(b);
+	void *m;
+	int rc;
+
+	if (!s->mem)
+		return xmig__fail(XMIG_EINVAL, "simulated guest: pause without a guest");
+	if (s->engine_paused)
+		return 0;
+	xmig__sim_pause_get(s);
+	s->engine_paused = 1;
+	if (s->keep_image) {
+		if (!s->image) {
+			m = mmap(NULL, s->mem_len, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+			if (m == MAP_FAILED) {
+				/* A failed pause leaves the guest running. */
+				rc = xmig__fail_errno(XMIG_ENOMEM,
+						      "simulated guest: cannot map the pause image");
+				sim_resume(b);
+				return rc;
+			}
+			s->image = m;
+		}
+		memcpy(s->image, s->mem, s->mem_len);
+		s->image_valid = 1;
+	}
+	return 0;
+}
+
+static int sim_resume(struct xmig_backend *b)
+{
+	struct sim *s = to_sim(b);
+
+	if (!s->mem)
+		return xmig__fail(XMIG_EINVAL, "simulated guest: resume without a guest");
+	if (!s->engine_paused)
+		return 0;
+	s->engine_paused = 0;
+	xmig__sim_pause_put(s);
+	return 0;
+}
+
+static int sim_create(struct xmig_backend *b, const struct xmig_guest_info *info)
+{
+	struct sim *s = to_sim(b);
+	int rc;
+
+	if (s->mem)
+		return xmig__fail(XMIG_EINVAL, "sim backend (simulated guest): create while a guest exists");
+	if (info->guest_kind != XMIG_GUEST_SIM)
+		return xmig__fail(XMIG_ENOTSUP, "sim backend (simulated guest): cannot create a guest of kind %u",
+				  info->guest_kind);
+	if (info->page_size != SIM_PAGE_SIZE)
+		return xmig__fail(XMIG_ENOTSUP, "sim backend (simulated guest): page size %u (only %u)",
+				  info->page_size, SIM_PAGE_SIZE);
+	if (strnlen(info->backend, sizeof(info->backend)) == sizeof(info->backend) ||
+	    (info->backend[0] && strcmp(info->backend, "sim") != 0))
+		return xmig__fail(XMIG_ENOTSUP, "sim backend (simulated guest): stream is for backend '%.16s'",
+				  info->backend);
+	set_defaults(s);
+	if ((rc = guest_alloc(s, info->nr_pages, info->nr_vcpus)) < 0)
+		guest_free(s);
+	return rc;
+}
+
+static int sim_unpause(struct xmig_backend *b)
+{
+	struct sim *s = to_sim(b);
+	int rc;
+
+	if (!s->mem)
+		return xmig__fail(XMIG_EINVAL, "simulated guest: unpause without a guest");
+	if (!s->started) {
+		reset_vcpus(s);
+		if ((rc = xmig__sim_vcpus_start(s)) < 0)
+			return rc;
+	}
+	/* Also lifts a pause taken before the start. */
+	return sim_resume(b);
+}
+
+static void sim_destroy(struct xmig_backend *b)
+{
+	guest_free(to_sim(b));
+}
+
+static void sim_free(struct xmig_backend *b)
+{
+	struct sim *s = to_sim(b);
+
+	if (!s)
+		return;
+	guest_free(s);
+	pthread_cond_destroy(&s->run_cv);
+	pthread_cond_destroy(&s->parked_cv);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+static const struct xmig_backend_ops sim_ops = {
+	.version = XMIG_BACKEND_OPS_VERSION,
+	.name = "sim",
+	.describe = sim_describe,
+	.log_dirty_start = xmig__sim_log_dirty_start,
+	.log_dirty_stop = xmig__sim_log_dirty_stop,
+	.dirty_fetch = xmig__sim_dirty_fetch,
+	.map_pages = sim_map_pages,
+	.unmap_pages = sim_unmap_pages,
+	.pause = sim_pause,
+	.resume = sim_resume,
+	.save_state = xmig__sim_save_state,
+	.create = sim_create,
+	.load_state = xmig__sim_load_state,
+	.unpause = sim_unpause,
+	.destroy = sim_destroy,
+	.free = sim_free,
+};
+
+/* --- public calls --- */
+
+XMIG__API int xmig_sim_new(struct xmig_backend **out, const struct xmig_sim_params *p)
+{
+	struct sim_model model;
+	struct sim *s = NULL;
+	uint64_t nr_pages, pfn;
+	uint32_t nr_vcpus;
+	int rc;
+
+	if (!out || !p)
+		return xmig__fail(XMIG_EINVAL, "xmig_sim_new: NULL argument");
+	*out = NULL;
+	if (p->version != XMIG_SIM_PARAMS_VERSION)
+		return xmig__fail(XMIG_EINVAL, "xmig_sim_new: params version %u, expected %u",
+				  p->version, XMIG_SIM_PARAMS_VERSION);
+	if (p->mem_bytes == 0)
+		return xmig__fail(XMIG_EINVAL, "xmig_sim_new: mem_bytes is 0");
+	if (p->zero_percent > 100)
+		return xmig__fail(XMIG_EINVAL, "xmig_sim_new: zero_percent %u above 100",
+				  p->zero_percent);
+	nr_vcpus = p->nr_vcpus ? p->nr_vcpus : 1;
+	nr_pages = p->mem_bytes / SIM_PAGE_SIZE + (p->mem_bytes % SIM_PAGE_SIZE != 0);
+	if ((rc = xmig__sim_model_parse(&model, p->dirty ? p->dirty : "none")) < 0)
+		return rc;
+
+	if ((rc = sim_alloc(&s)) < 0)
+		return rc;
+	if ((rc = guest_alloc(s, nr_pages, nr_vcpus)) < 0)
+		goto out;
+	if ((rc = xmig__sim_model_fits(&model, nr_pages)) < 0)
+		goto out;
+	s->seed = p->seed;
+	s->zero_percent = p->zero_percent;
+	s->model = model;
+	s->have_platform = 1;
+	s->keep_image = p->keep_pause_image;
+
+	/* Generation 0. Zero pages are left untouched: never even faulted in. */
+	for (pfn = 0; pfn < nr_pages; pfn++)
+		if (!xmig__sim_page_starts_zero(s->seed, s->zero_percent, pfn))
+			xmig__sim_page_fill(s->mem + (pfn << SIM_PAGE_SHIFT), s->seed, pfn, 0);
+	reset_vcpus(s);
+	rc = xmig__sim_vcpus_start(s);
+out:
+	if (rc < 0) {
+		sim_free(&s->base);
+		return rc;
+	}
+	*out = &s->base;
+	return 0;
+}
+
+XMIG__API int xmig_sim_new_dest(struct xmig_backend **out)
+{
+	struct sim *s;
+	int rc;
+
+	if (!out)
+		return xmig__fail(XMIG_EINVAL, "xmig_sim_new_dest: NULL argument");
+	if ((rc = sim_alloc(&s)) < 0)
+		return rc;
+	*out = &s->base;
+	return 0;
+}
+
+XMIG__API int xmig_sim_check(struct xmig_backend *b, uint64_t *bad_pfn)
+{
+	uint8_t expect[SIM_PAGE_SIZE] __attribute__((aligned(8)));
+	struct sim *s = as_sim(b);
+	const char *why = NULL;
+	uint64_t pfn;
+
+	if (!s)
+		return xmig__fail(XMIG_EINVAL, "xmig_sim_check: not a sim backend");
+	if (!s->mem)
+		return xmig__fail(XMIG_EINVAL, "xmig_sim_check: no guest");
+	/* The vCPUs park between pages, so no page is caught half-written. */
+	xmig__sim_pause_get(s);
+	for (pfn = 0; pfn < s->nr_pages; pfn++) {
+		const uint8_t *page = s->mem + (pfn << SIM_PAGE_SHIFT);
+
+		if ((why = xmig__sim_page_verify(page, pfn)))
+			break;
+		/*
+		 * The checksum does not cover the header. Knowing the seed, rebuild
+		 * the page from its (pfn, generation): that also catches a damaged
+		 * generation field. A destination without its platform blob knows no
+		 * seed and checks headers and checksums only.
+		 */
+		if (s->have_platform && xmig__le64(page + SIM_HDR_MAGIC) == SIM_MAGIC) {
+			xmig__sim_page_fill(expect, s->seed, pfn, xmig__sim_page_generation(page));
+			if (memcmp(page, expect, SIM_PAGE_SIZE) != 0) {
+				why = "content differs from what its generation produces";
+				break;
+			}
+		}
+	}
+	xmig__sim_pause_put(s);
+	if (!why)
+		return 0;
+	if (bad_pfn)
+		*bad_pfn = pfn;
+	return xmig__fail(XMIG_EGUEST, "simulated guest check: pfn 0x%llx: %s",
+			  (unsigned long long)pfn, why);
+}
+
+XMIG__API const void *xmig_sim_memory(struct xmig_backend *b, uint64_t *nr_pages)
+{
+	struct sim *s = as_sim(b);
+
+	if (nr_pages)
+		*nr_pages = s && s->mem ? s->nr_pages : 0;
+	return s ? s->mem : NULL;
+}
+
+XMIG__API const void *xmig_sim_pause_image(struct xmig_backend *b)
+{
+	struct sim *s = as_sim(b);
+
+	return s && s->image_valid ? s->image : NULL;
+}
+
+XMIG__API uint64_t xmig_sim_writes(struct xmig_backend *b)
+{
+	struct sim *s = as_sim(b);
+	uint64_t sum = 0;
+	uint32_t i;
+
+	if (!s || !s->vcpus)
+		return 0;
+	for (i = 0; i < s->nr_vcpus; i++)
+		sum += atomic_load_explicit(&s->vcpus[i].writes, memory_order_relaxed);
+	return sum;
+}

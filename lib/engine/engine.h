@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/* The engine's internals: the session object shared by sender and receiver. */
+#ifndef XMIG_LIB_ENGINE_H
+#define XMIG_LIB_ENGINE_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "common.h"
+#include "stream/stream.h"
+#include "xmig/session.h"
+#include "xmig/sys/backend.h"
+#include "xmig/sys/transport.h"
+
+enum xmig__role { XMIG__SENDER = 1, XMIG__RECEIVER = 2 };
+
+struct xmig_session {
+	int role;
+	struct xmig_backend *b;
+	struct xmig_transport *t;
+	struct xmig_send_params sp; /* sender only */
+	struct xmig_recv_params rp; /* receiver only */
+	xmig_log_fn log_fn;
+	void *log_payload;
+	int log_level;
+	xmig_progress_fn progress_fn;
+	void *progress_payload;
+	atomic_int cancelled;
+	int ran;
+
+	int err_code;
+	char err[1024];
+
+	uint64_t t0;
+	struct xmig_guest_info info;
+	struct xmig_stats stats;
+	struct xmig_round_stats *rounds;
+	uint32_t rounds_cap;
+	uint64_t last_progress_ns;
+
+	/* Hot-path buffers, allocated once per run and reused every round. */
+	uint64_t *bitmap;
+	uint64_t *pfns;
+	void **ptrs;
+	uint8_t *entries;
+	struct iovec *iov;
+	struct iovec *scratch;
+	uint8_t *staging;
+	struct xmig__reader reader;
+};
+
+/* Time since the run started. */
+static inline uint64_t xmig__elapsed(const struct xmig_session *s)
+{
+	return xmig__now_ns() - s->t0;
+}
+
+void xmig__log(struct xmig_session *s, int level, const char *fmt, ...) XMIG__PRINTF(3, 4);
+
+/* Record an error in the session (first one wins) and return `code`. */
+int xmig__serr(struct xmig_session *s, int code, const char *fmt, ...) XMIG__PRINTF(3, 4);
+
+/* Record `code` with `what`: the per-thread message of the failed call. */
+int xmig__serr_last(struct xmig_session *s, int code, const char *what);
+
+/* A backend hook failed: name it, and keep its message if it left one. */
+int xmig__serr_backend(struct xmig_session *s, int code, const char *hook);
+
+int xmig__buffers_alloc(struct xmig_session *s);
+
+/* Append a round's figures; returns the new entry or NULL (no memory). */
+struct xmig_round_stats *xmig__round_push(struct xmig_session *s);
+
+void xmig__progress(struct xmig_session *s, const struct xmig_progress *p, int force);
+
+/*
+ * XXH3-128 over every populated frame (pfn, bytes) in pfn order, as
+ * docs/stream-format.md defines it. Uses the session's pfns/ptrs buffers.
+ */
+int xmig__digest(struct xmig_session *s, uint64_t *pages, uint8_t out[16]);
+
+int xmig__send_run(struct xmig_session *s);
+int xmig__recv_run(struct xmig_session *s);
+
+/* Send an ERROR record to the peer, best effort (failures ignored). */
+void xmig__send_error_rec(struct xmig_session *s);
+
+#endif

@@ -1,0 +1,373 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The receiver: validate the stream, restore into a paused guest, and start
+ * it only on COMMIT. The sender is untrusted: every record is checked by the
+ * decoder (lib/stream/decode.c) against the header before guest memory is
+ * touched, and the header against this receiver's own limits.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "bitmap.h"
+#include "engine.h"
+
+struct recv_state {
+	int created;  /* the destination guest exists */
+	int started;  /* it was unpaused: committed */
+	struct xmig__decoder dec;
+	struct xmig__digest digest; /* the sender's */
+	int have_digest;
+	uint8_t mine[16];           /* ours, taken right after the final round */
+	uint64_t mine_pages;
+	int have_mine;
+	struct xmig_round_stats cur; /* the round being received */
+	int cur_open;
+};
+
+static int check_header(struct xmig_session *s, const struct xmig__header *h)
+{
+	const struct xmig_guest_info *gi = &h->info;
+	uint64_t bytes = gi->nr_pages * gi->page_size;
+
+	if (strcmp(gi->backend, s->b->ops->name) != 0)
+		return xmig__serr(s, XMIG_ENOTSUP,
+				  "the stream carries a '%s' guest; this receiver runs the '%s' "
+				  "backend", gi->backend, s->b->ops->name);
+	if (bytes > s->rp.max_mem_bytes)
+		return xmig__serr(s, XMIG_EPROTO,
+				  "the guest has %llu MiB of memory, more than this receiver's "
+				  "limit of %llu MiB",
+				  (unsigned long long)(bytes >> 20),
+				  (unsigned long long)(s->rp.max_mem_bytes >> 20));
+	if (gi->nr_vcpus > s->rp.max_vcpus)
+		return xmig__serr(s, XMIG_EPROTO, "the guest has %u vCPUs, more than the limit %u",
+				  gi->nr_vcpus, s->rp.max_vcpus);
+	if (s->rp.require_verify && !(h->flags & XMIG_HDR_F_DIGEST))
+		return xmig__serr(s, XMIG_EPROTO,
+				  "verification is required but the sender sends no digest");
+	if ((h->flags & XMIG_HDR_F_DUPLEX) && !(s->t->flags & XMIG_TRANSPORT_DUPLEX))
+		return xmig__serr(s, XMIG_EPROTO,
+				  "the sender expects a handshake but this transport is one-way");
+	return 0;
+}
+
+static int apply_batch(struct xmig_session *s, struct recv_state *st,
+		       const struct xmig__batch *bt)
+{
+	const struct xmig_backend_ops *ops = s->b->ops;
+	const size_t psz = s->info.page_size;
+	const uint8_t *data = bt->data;
+	const uint8_t *src[XMIG_BATCH_MAX]; /* page data, or NULL for zero */
+	unsigned int i, n = 0;
+	int rc = 0;
+
+	for (i = 0; i < bt->count; i++) {
+		uint64_t e = xmig__le64(bt->entries + 8ull * i);
+		uint64_t pfn = e & XMIG_ENTRY_PFN_MASK;
+
+		switch (XMIG_ENTRY_ENC(e)) {
+		case XMIG_PAGE_ABSENT:
+			st->cur.pages_absent++;
+			continue;
+		case XMIG_PAGE_ZERO:
+			st->cur.pages_zero++;
+			/*
+			 * A new guest reads as zero until written (backend
+			 * contract): a zero page never written here needs no
+			 * work, and touching it would only make the host
+			 * allocate it.
+			 */
+			if (!xmig__bitmap_test(s->bitmap, pfn))
+				continue;
+			src[n] = NULL;
+			break;
+		default:
+			st->cur.pages_sent++;
+			src[n] = data;
+			data += psz;
+			break;
+		}
+		xmig__bitmap_set(s->bitmap, pfn);
+		s->pfns[n++] = pfn;
+	}
+	if (!n)
+		return 0;
+	rc = ops->map_pages(s->b, s->pfns, n, s->ptrs, XMIG_MAP_WRITE);
+	if (rc < 0)
+		return xmig__serr_backend(s, rc, "map_pages");
+	for (i = 0; i < n; i++) {
+		if (!s->ptrs[i]) {
+			rc = xmig__serr(s, XMIG_EBACKEND,
+					"%s backend did not map pfn 0x%llx for writing",
+					ops->name, (unsigned long long)s->pfns[i]);
+			break;
+		}
+		if (src[i])
+			memcpy(s->ptrs[i], src[i], psz);
+		else
+			memset(s->ptrs[i], 0, psz);
+	}
+	ops->unmap_pages(s->b, s->ptrs, n);
+	return rc;
+}
+
+static void round_done(struct xmig_session *s, struct recv_state *st,
+		       const struct xmig__round_end *re)
+{
+	struct xmig_round_stats *rs = xmig__round_push(s);
+	struct xmig_progress p = { 0 };
+
+	if (!rs)
+		return; /* statistics only; the migration goes on */
+	*rs = st->cur;
+	rs->round = re->round;
+	rs->final = (re->flags & XMIG_ROUND_F_FINAL) != 0;
+	rs->pages_dirty = re->pages;
+	rs->duration_ns = re->duration_ns;
+	if (rs->duration_ns)
+		rs->bandwidth = (double)rs->bytes * 1e9 / (double)rs->duration_ns;
+	memset(&st->cur, 0, sizeof(st->cur));
+	st->cur.start_ns = xmig__elapsed(s);
+	p.phase = rs->final ? XMIG_PHASE_STOPPED : XMIG_PHASE_LIVE;
+	p.round = rs->round;
+	p.round_pages = p.round_pages_done = re->pages;
+	p.bytes = s->stats.bytes;
+	p.bandwidth = rs->bandwidth;
+	p.elapsed_ns = xmig__elapsed(s);
+	xmig__progress(s, &p, 1);
+}
+
+/*
+ * Guest memory is complete once the final round has arrived, so the
+ * receiver hashes it then, while the sender is hashing its own copy: the
+ * two digests cost the downtime one hashing time, not two.
+ */
+static int digest_mine(struct xmig_session *s, struct recv_state *st)
+{
+	uint64_t t = xmig__now_ns();
+	int rc = xmig__digest(s, &st->mine_pages, st->mine);
+
+	if (rc < 0)
+		return rc;
+	s->stats.digest_ns = xmig__now_ns() - t;
+	st->have_mine = 1;
+	return 0;
+}
+
+static int verify(struct xmig_session *s, struct recv_state *st)
+{
+	const uint8_t *mine = st->mine;
+	uint64_t pages = st->mine_pages;
+
+	if (!st->have_mine)
+		return xmig__serr(s, XMIG_EPROTO, "DIGEST without a final round");
+	if (pages != st->digest.pages || memcmp(mine, st->digest.digest, 16) != 0)
+		return xmig__serr(s, XMIG_EVERIFY,
+				  "guest memory differs from the source's at pause time: digest "
+				  "%016llx%016llx over %llu pages, the sender's %016llx%016llx over "
+				  "%llu pages",
+				  (unsigned long long)xmig__le64(mine + 8),
+				  (unsigned long long)xmig__le64(mine),
+				  (unsigned long long)pages,
+				  (unsigned long long)xmig__le64(st->digest.digest + 8),
+				  (unsigned long long)xmig__le64(st->digest.digest),
+				  (unsigned long long)st->digest.pages);
+	s->stats.verified = 1;
+	xmig__log(s, XMIG_LOG_INFO, "memory verified: %llu pages match the source",
+		  (unsigned long long)pages);
+	return 0;
+}
+
+/* Read and apply the sender's stream up to END. */
+static int receive_stream(struct xmig_session *s, struct recv_state *st)
+{
+	const struct xmig_backend_ops *ops = s->b->ops;
+	int timeout = s->rp.timeout_ms ? (int)s->rp.timeout_ms : -1;
+	struct xmig__rec rec;
+	struct xmig__item item;
+	int rc;
+
+	for (;;) {
+		uint64_t before = s->reader.bytes;
+
+		if (atomic_load(&s->cancelled))
+			return xmig__serr(s, XMIG_ECANCELED, "cancelled by the caller");
+		rc = xmig__rec_read(&s->reader, &rec, timeout);
+		if (rc < 0)
+			return xmig__serr_last(s, rc, st->created ? "receiving the stream"
+								  : "receiving the header");
+		s->stats.bytes = s->reader.bytes;
+		st->cur.bytes += s->reader.bytes - before;
+		rc = xmig__decoder_feed(&st->dec, &rec, &item);
+		if (rc < 0)
+			return xmig__serr_last(s, rc, "malformed stream");
+		if (rc == 1) {
+			xmig__log(s, XMIG_LOG_DEBUG, "skipping optional record type 0x%x", rec.type);
+			continue;
+		}
+		switch (item.type) {
+		case XMIG_REC_ERROR:
+			return xmig__serr(s, XMIG_EREMOTE, "the sender failed: %s (%s)",
+					  item.u.error.message, xmig_error_name(item.u.error.code));
+		case XMIG_REC_HEADER:
+			s->info = item.u.header.info;
+			s->stats.pages_total = s->info.nr_pages;
+			s->stats.page_size = s->info.page_size;
+			rc = check_header(s, &item.u.header);
+			if (rc < 0)
+				return rc;
+			rc = xmig__buffers_alloc(s);
+			if (rc < 0)
+				return rc;
+			rc = ops->create(s->b, &s->info);
+			if (rc < 0)
+				return xmig__serr_backend(s, rc, "create");
+			st->created = 1;
+			xmig__log(s, XMIG_LOG_INFO,
+				  "receiving a %s guest: %llu pages of %u bytes, %u vCPUs",
+				  s->info.backend, (unsigned long long)s->info.nr_pages,
+				  s->info.page_size, s->info.nr_vcpus);
+			if (item.u.header.flags & XMIG_HDR_F_DUPLEX) {
+				uint8_t body[8] = { 0 };
+
+				xmig__put_le32(body, XMIG_STREAM_VERSION);
+				rc = xmig__rec_write_simple(s->t, XMIG_REC_ACCEPT, body, 8, NULL);
+				if (rc < 0)
+					return xmig__serr_last(s, rc, "sending ACCEPT");
+			}
+			st->cur.start_ns = xmig__elapsed(s);
+			break;
+		case XMIG_REC_PAGE_BATCH:
+			rc = apply_batch(s, st, &item.u.batch);
+			if (rc < 0)
+				return rc;
+			break;
+		case XMIG_REC_ROUND_END:
+			round_done(s, st, &item.u.round_end);
+			if (!(item.u.round_end.flags & XMIG_ROUND_F_FINAL)) {
+				if (st->dec.hdr.flags & XMIG_HDR_F_DUPLEX) {
+					uint8_t ack[8] = { 0 };
+
+					xmig__put_le32(ack, item.u.round_end.round);
+					rc = xmig__rec_write_simple(s->t, XMIG_REC_ROUND_ACK, ack,
+								    sizeof(ack), NULL);
+					if (rc < 0)
+						return xmig__serr_last(s, rc, "sending ROUND_ACK");
+				}
+				break;
+			}
+			s->stats.timeline.last_page_sent = xmig__elapsed(s);
+			if (st->dec.hdr.flags & XMIG_HDR_F_DIGEST) {
+				rc = digest_mine(s, st);
+				if (rc < 0)
+					return rc;
+			}
+			break;
+		case XMIG_REC_VCPU_STATE:
+		case XMIG_REC_PLATFORM_STATE:
+			rc = ops->load_state(s->b, item.u.state.vcpu, item.u.state.type,
+					     item.u.state.data, item.u.state.len);
+			if (rc < 0)
+				return xmig__serr_backend(s, rc, "load_state");
+			break;
+		case XMIG_REC_DIGEST:
+			st->digest = item.u.digest;
+			st->have_digest = 1;
+			break;
+		case XMIG_REC_END:
+			s->stats.timeline.state_sent = xmig__elapsed(s);
+			return 0;
+		}
+	}
+}
+
+static int send_done(struct xmig_session *s, int status, uint64_t unpause_ns)
+{
+	uint8_t body[16] = { 0 };
+
+	xmig__put_le32(body, (uint32_t)status);
+	xmig__put_le64(body + 8, unpause_ns);
+	return xmig__rec_write_simple(s->t, XMIG_REC_DONE, body, sizeof(body), NULL);
+}
+
+int xmig__recv_run(struct xmig_session *s)
+{
+	const struct xmig_backend_ops *ops = s->b->ops;
+	struct xmig_downtime *tl = &s->stats.timeline;
+	struct recv_state st = { 0 };
+	struct xmig__rec rec;
+	struct xmig__item item;
+	uint64_t t;
+	int rc, duplex;
+
+	/* downtime_ns stays 0 here: the pause happened on the sender's clock. */
+
+	xmig__decoder_init(&st.dec);
+	rc = receive_stream(s, &st);
+	if (rc < 0)
+		goto fail;
+	if (st.have_digest) {
+		rc = verify(s, &st);
+		if (rc < 0)
+			goto fail;
+	}
+	duplex = (st.dec.hdr.flags & XMIG_HDR_F_DUPLEX) != 0;
+	if (duplex) {
+		rc = xmig__rec_write_simple(s->t, XMIG_REC_READY, NULL, 0, NULL);
+		if (rc < 0) {
+			rc = xmig__serr_last(s, rc, "sending READY");
+			goto fail;
+		}
+		tl->receiver_ready = xmig__elapsed(s);
+		/* The guest is restored and paused; nothing runs until COMMIT. */
+		rc = xmig__rec_read(&s->reader, &rec,
+				    s->rp.timeout_ms ? (int)s->rp.timeout_ms : -1);
+		if (rc < 0) {
+			rc = xmig__serr_last(s, rc == XMIG_EEOF ? XMIG_EIO : rc,
+					     "waiting for COMMIT");
+			goto fail;
+		}
+		rc = xmig__decode_handshake(&rec, &item);
+		if (rc < 0) {
+			rc = xmig__serr_last(s, rc, "waiting for COMMIT");
+			goto fail;
+		}
+		if (item.type == XMIG_REC_ERROR) {
+			rc = xmig__serr(s, XMIG_EREMOTE, "the sender failed: %s",
+					item.u.error.message);
+			goto fail;
+		}
+		if (item.type != XMIG_REC_COMMIT) {
+			rc = xmig__serr(s, XMIG_EPROTO, "expected COMMIT, got %s",
+					xmig__rec_name(item.type));
+			goto fail;
+		}
+		tl->commit_sent = xmig__elapsed(s);
+		s->stats.bytes = s->reader.bytes;
+	}
+
+	t = xmig__now_ns();
+	rc = ops->unpause(s->b);
+	if (rc < 0) {
+		rc = xmig__serr_backend(s, rc, "unpause");
+		ops->destroy(s->b);
+		if (duplex)
+			(void)send_done(s, rc, 0);
+		return rc;
+	}
+	st.started = 1;
+	tl->dest_running = xmig__elapsed(s);
+	if (duplex && send_done(s, 0, xmig__now_ns() - t) < 0)
+		xmig__log(s, XMIG_LOG_WARN,
+			  "the guest runs here, but DONE could not be sent: %s (the sender will "
+			  "report the outcome as ambiguous and keep its copy paused)",
+			  xmig__last_message());
+	xmig__log(s, XMIG_LOG_INFO, "guest running on the destination");
+	return 0;
+
+fail:
+	xmig__send_error_rec(s);
+	if (st.created)
+		ops->destroy(s->b);
+	return rc;
+}

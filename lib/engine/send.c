@@ -1,0 +1,571 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The sender: round 0, dirty rounds, policy, stop-and-copy, commit.
+ *
+ * Pages of a live round are copied into a staging buffer before they are
+ * checksummed and sent: the guest may rewrite a page while it is on its way,
+ * and the record checksum must describe the bytes actually sent. (A torn
+ * page is harmless anyway: the write that tore it also dirtied it, so the
+ * next round sends it again.) In stop-and-copy the guest is paused, its
+ * memory is stable, and page bodies go from guest memory to the transport in
+ * one vectored write, without a copy: that round is on the downtime path.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "bitmap.h"
+#include "engine.h"
+#include "xmig/policy.h"
+
+struct send_state {
+	int paused;       /* the source guest is paused */
+	int logging;      /* log-dirty is on */
+	int committed;    /* COMMIT was handed to the transport */
+	uint64_t live_bytes;   /* bytes of live rounds ... */
+	uint64_t live_send_ns; /* ... and the time spent sending them */
+	uint64_t fixed_cost_ns;
+	uint64_t last_fetch_ns;
+};
+
+static int page_is_zero(const void *p, size_t len)
+{
+	const uint64_t *w = p;
+	size_t i;
+
+	for (i = 0; i < len / 8; i += 8) {
+		if (w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] | w[i + 5] | w[i + 6] |
+		    w[i + 7])
+			return 0;
+	}
+	return 1;
+}
+
+static int check_cancel(struct xmig_session *s)
+{
+	if (atomic_load(&s->cancelled))
+		return xmig__serr(s, XMIG_ECANCELED, "migration cancelled by the caller");
+	return 0;
+}
+
+/* After a failed write: the receiver may have said why before closing. */
+static int write_failed(struct xmig_session *s, int rc, const char *what)
+{
+	struct xmig__rec rec;
+	struct xmig__item item;
+	char ctx[256];
+
+	char why[256];
+
+	if (atomic_load(&s->cancelled))
+		return xmig__serr(s, XMIG_ECANCELED, "migration cancelled by the caller");
+	snprintf(ctx, sizeof(ctx), "sending %s", what);
+	snprintf(why, sizeof(why), "%s",
+		 xmig__last_message()[0] ? xmig__last_message() : xmig_strerror(rc));
+	if ((s->t->flags & XMIG_TRANSPORT_DUPLEX) &&
+	    xmig__rec_read(&s->reader, &rec, 200) == 0 && rec.type == XMIG_REC_ERROR &&
+	    xmig__decode_handshake(&rec, &item) == 0)
+		return xmig__serr(s, XMIG_EREMOTE, "%s: the receiver failed: %s", ctx,
+				  item.u.error.message);
+	return xmig__serr(s, rc, "%s: %s", ctx, why);
+}
+
+static void rate_limit(struct xmig_session *s, uint64_t round_start, uint64_t round_bytes)
+{
+	uint64_t due, now;
+
+	if (!s->sp.max_bandwidth)
+		return;
+	due = round_start + (uint64_t)((double)round_bytes * 1e9 / (double)s->sp.max_bandwidth);
+	now = xmig__now_ns();
+	if (due > now) {
+		struct timespec ts = { .tv_sec = (time_t)((due - now) / 1000000000ull),
+				       .tv_nsec = (long)((due - now) % 1000000000ull) };
+
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+	}
+}
+
+/* Send one batch of s->pfns[0..n-1]. */
+static int send_batch(struct xmig_session *s, struct xmig_round_stats *rs, unsigned int n,
+		      int live)
+{
+	const struct xmig_backend_ops *ops = s->b->ops;
+	const size_t psz = s->info.page_size;
+	unsigned int i, nfull = 0;
+	int niov = 2, rc;
+
+	rc = ops->map_pages(s->b, s->pfns, n, s->ptrs, XMIG_MAP_READ);
+	if (rc < 0)
+		return xmig__serr_backend(s, rc, "map_pages");
+	for (i = 0; i < n; i++) {
+		unsigned int enc;
+		const void *page = s->ptrs[i];
+
+		if (!page) {
+			enc = XMIG_PAGE_ABSENT;
+			rs->pages_absent++;
+		} else if (live) {
+			uint8_t *copy = s->staging + (size_t)nfull * psz;
+
+			memcpy(copy, page, psz);
+			if (page_is_zero(copy, psz)) {
+				enc = XMIG_PAGE_ZERO;
+				rs->pages_zero++;
+			} else {
+				enc = XMIG_PAGE_FULL;
+				nfull++;
+			}
+		} else if (page_is_zero(page, psz)) {
+			enc = XMIG_PAGE_ZERO;
+			rs->pages_zero++;
+		} else {
+			enc = XMIG_PAGE_FULL;
+			s->iov[niov].iov_base = (void *)page;
+			s->iov[niov].iov_len = psz;
+			niov++;
+			nfull++;
+		}
+		xmig__put_le64(s->entries + 8 + 8ull * i, XMIG_ENTRY(s->pfns[i], enc));
+	}
+	xmig__put_le32(s->entries, n);
+	xmig__put_le32(s->entries + 4, rs->round);
+	s->iov[0].iov_base = s->entries;
+	s->iov[0].iov_len = 8;
+	s->iov[1].iov_base = s->entries + 8;
+	s->iov[1].iov_len = 8ull * n;
+	if (live && nfull) {
+		s->iov[2].iov_base = s->staging;
+		s->iov[2].iov_len = (size_t)nfull * psz;
+		niov = 3;
+	}
+	rc = xmig__rec_write(s->t, XMIG_REC_PAGE_BATCH, s->iov, niov, s->scratch, &rs->bytes);
+	ops->unmap_pages(s->b, s->ptrs, n);
+	if (rc < 0)
+		return write_failed(s, rc, "a page batch");
+	rs->pages_sent += nfull;
+	return 0;
+}
+
+static int expect(struct xmig_session *s, uint32_t want, struct xmig__item *item);
+
+static void round_progress(struct xmig_session *s, const struct xmig_round_stats *rs,
+			   uint64_t done, uint64_t total, int phase, int force)
+{
+	struct xmig_progress p = {
+		.phase = phase,
+		.round = rs->round,
+		.round_pages = total,
+		.round_pages_done = done,
+		.dirty_pages = total - done,
+		.bytes = s->stats.bytes,
+		.bandwidth = rs->bandwidth,
+		.dirty_rate = rs->dirty_rate,
+		.elapsed_ns = xmig__elapsed(s),
+	};
+	xmig__progress(s, &p, force);
+}
+
+/*
+ * Send every page whose bit is set in s->bitmap (clearing the bits), as
+ * round `round`, then its ROUND_END. `count` is the number of bits set.
+ */
+static int send_round(struct xmig_session *s, struct send_state *st, uint32_t round,
+		      uint64_t count, int final)
+{
+	struct xmig_round_stats *rs = xmig__round_push(s);
+	uint64_t start = xmig__now_ns(), done = 0, counted = 0;
+	size_t cursor = 0;
+	unsigned int n;
+	uint8_t body[32];
+	int rc;
+
+	if (!rs)
+		return xmig__serr(s, XMIG_ENOMEM, "no memory for round statistics");
+	rs->round = round;
+	rs->final = (uint32_t)final;
+	rs->pages_dirty = count;
+	rs->start_ns = start - s->t0;
+	while ((n = xmig__bitmap_take(s->bitmap, s->info.nr_pages, &cursor, s->pfns,
+				      XMIG_BATCH_MAX)) > 0) {
+		if ((rc = check_cancel(s)) < 0 || (rc = send_batch(s, rs, n, !final)) < 0)
+			return rc;
+		done += n;
+		s->stats.bytes += rs->bytes - counted;
+		counted = rs->bytes;
+		if (!final) {
+			rate_limit(s, start, rs->bytes);
+			if (done < count)
+				round_progress(s, rs, done, count, XMIG_PHASE_LIVE, 0);
+		}
+	}
+	xmig__put_le32(body, round);
+	xmig__put_le32(body + 4, final ? XMIG_ROUND_F_FINAL : 0);
+	xmig__put_le64(body + 8, done);
+	xmig__put_le64(body + 16, rs->bytes);
+	xmig__put_le64(body + 24, xmig__now_ns() - start);
+	rc = xmig__rec_write_simple(s->t, XMIG_REC_ROUND_END, body, sizeof(body), &rs->bytes);
+	if (rc < 0)
+		return write_failed(s, rc, "ROUND_END");
+	if (!final && (s->t->flags & XMIG_TRANSPORT_DUPLEX)) {
+		/* The round ends when the receiver has applied it (see the spec). */
+		struct xmig__item ack;
+
+		rc = expect(s, XMIG_REC_ROUND_ACK, &ack);
+		if (rc < 0)
+			return rc;
+		if (ack.u.round_ack.round != round)
+			return xmig__serr(s, XMIG_EPROTO, "the receiver acknowledged round %u "
+					  "during round %u", ack.u.round_ack.round, round);
+	}
+	rs->duration_ns = xmig__now_ns() - start;
+	if (rs->duration_ns)
+		rs->bandwidth = (double)rs->bytes * 1e9 / (double)rs->duration_ns;
+	if (!final) {
+		st->live_bytes += rs->bytes;
+		st->live_send_ns += rs->duration_ns;
+	}
+	s->stats.bytes += rs->bytes - counted;
+	xmig__log(s, XMIG_LOG_DEBUG, "round %u%s: %llu pages (%llu zero), %llu bytes, %.3f ms",
+		  round, final ? " (final)" : "", (unsigned long long)done,
+		  (unsigned long long)rs->pages_zero, (unsigned long long)rs->bytes,
+		  (double)rs->duration_ns / 1e6);
+	round_progress(s, rs, done, count, final ? XMIG_PHASE_STOPPED : XMIG_PHASE_LIVE, 1);
+	return 0;
+}
+
+/* Read and clear the hypervisor's dirty log into s->bitmap; count it. */
+static int fetch_dirty(struct xmig_session *s, struct send_state *st, int final,
+		       uint64_t *count)
+{
+	int rc = s->b->ops->dirty_fetch(s->b, s->bitmap, final);
+
+	if (rc < 0)
+		return xmig__serr_backend(s, rc, "dirty_fetch");
+	/* A backend must not report frames beyond the guest. */
+	xmig__bitmap_trim(s->bitmap, s->info.nr_pages);
+	*count = xmig__bitmap_count(s->bitmap, s->info.nr_pages);
+	return 0;
+}
+
+static int emit_state(void *ctx, uint32_t vcpu, uint32_t type, const void *data, size_t len)
+{
+	struct xmig_session *s = ctx;
+	uint8_t head[8];
+	struct iovec parts[2] = { { head, 8 }, { (void *)data, len } };
+	uint32_t rtype;
+	int rc;
+
+	if (len > XMIG_REC_MAX_BODY - 8)
+		return xmig__serr(s, XMIG_EINVAL, "state blob of %zu bytes is too large", len);
+	if (vcpu == XMIG_STATE_PLATFORM) {
+		rtype = XMIG_REC_PLATFORM_STATE;
+		xmig__put_le32(head, type);
+		xmig__put_le32(head + 4, 0);
+	} else {
+		if (vcpu >= s->info.nr_vcpus)
+			return xmig__serr(s, XMIG_EINVAL, "backend emitted state of vCPU %u of %u",
+					  vcpu, s->info.nr_vcpus);
+		rtype = XMIG_REC_VCPU_STATE;
+		xmig__put_le32(head, vcpu);
+		xmig__put_le32(head + 4, type);
+	}
+	rc = xmig__rec_write(s->t, rtype, parts, len ? 2 : 1, s->scratch, &s->stats.bytes);
+	if (rc < 0)
+		return write_failed(s, rc, "state");
+	return 0;
+}
+
+/* Read one handshake record, expecting `want`. */
+static int expect(struct xmig_session *s, uint32_t want, struct xmig__item *item)
+{
+	struct xmig__rec rec;
+	int rc;
+
+	rc = xmig__rec_read(&s->reader, &rec, (int)s->sp.timeout_ms);
+	if (rc < 0)
+	{
+		char what[64];
+
+		snprintf(what, sizeof(what), "waiting for %s", xmig__rec_name(want));
+		return xmig__serr_last(s, rc == XMIG_EEOF ? XMIG_EIO : rc, what);
+	}
+	rc = xmig__decode_handshake(&rec, item);
+	if (rc < 0)
+		return xmig__serr_last(s, rc, "the receiver's answer");
+	if (item->type == XMIG_REC_ERROR)
+		return xmig__serr(s, XMIG_EREMOTE, "the receiver failed: %s (%s)",
+				  item->u.error.message, xmig_error_name(item->u.error.code));
+	if (item->type != want)
+		return xmig__serr(s, XMIG_EPROTO, "expected %s from the receiver, got %s",
+				  xmig__rec_name(want), xmig__rec_name(item->type));
+	return 0;
+}
+
+static int policy_decide(struct xmig_session *s, struct send_state *st, uint64_t dirty,
+			 uint64_t prev_dirty, uint32_t *stalled, int *converged)
+{
+	struct xmig_policy_input in = { 0 };
+	xmig_policy_fn fn = s->sp.policy_fn ? s->sp.policy_fn : xmig_policy_lookup(s->sp.policy);
+	void *payload = s->sp.policy_fn ? s->sp.policy_payload : NULL;
+	double bw = st->live_send_ns ? (double)st->live_bytes * 1e9 / (double)st->live_send_ns
+				     : 0.0;
+	struct xmig_round_stats *last = &s->rounds[s->stats.nr_rounds - 1];
+	int d;
+
+	*stalled = (double)dirty > 0.9 * (double)prev_dirty ? *stalled + 1 : 0;
+	in.rounds_done = s->stats.nr_rounds;
+	in.dirty_pages = dirty;
+	in.nr_pages = s->info.nr_pages;
+	in.page_size = s->info.page_size;
+	in.bandwidth = bw;
+	in.dirty_rate = last->dirty_rate;
+	in.elapsed_ns = xmig__elapsed(s);
+	in.bytes_sent = s->stats.bytes;
+	in.fixed_cost_ns = st->fixed_cost_ns;
+	in.expected_downtime_ns =
+		st->fixed_cost_ns +
+		(bw > 0 ? (uint64_t)((double)dirty * in.page_size * 1e9 / bw) : UINT64_MAX / 2);
+	in.stalled_rounds = *stalled;
+	in.target_downtime_ns = (uint64_t)s->sp.target_downtime_ms * 1000000ull;
+	in.max_rounds = s->sp.max_rounds;
+	in.max_time_ns = (uint64_t)s->sp.max_time_ms * 1000000ull;
+	in.on_no_converge = s->sp.on_no_converge;
+
+	d = fn(&in, payload);
+	/* A hard cap even for a caller's policy that never stops. */
+	if (d == XMIG_POLICY_CONTINUE && s->sp.max_rounds && in.rounds_done >= s->sp.max_rounds)
+		d = s->sp.on_no_converge == XMIG_NOCONV_ABORT ? XMIG_POLICY_ABORT
+							      : XMIG_POLICY_STOP;
+	*converged = in.expected_downtime_ns <= in.target_downtime_ns;
+	xmig__log(s, XMIG_LOG_INFO,
+		  "after round %u: %llu dirty pages, %.1f MB/s, dirty %.0f pages/s, expected "
+		  "downtime %.1f ms -> %s",
+		  in.rounds_done - 1, (unsigned long long)dirty, bw / 1e6, in.dirty_rate,
+		  bw > 0 ? (double)in.expected_downtime_ns / 1e6 : -1.0,
+		  d == XMIG_POLICY_CONTINUE ? "another round"
+		  : d == XMIG_POLICY_STOP   ? "stop-and-copy"
+					    : "abort");
+	return d;
+}
+
+static int live_phase(struct xmig_session *s, struct send_state *st)
+{
+	const struct xmig_backend_ops *ops = s->b->ops;
+	uint64_t dirty = s->info.nr_pages, prev, now;
+	uint32_t round = 0, stalled = 0;
+	int rc, d, converged = 0;
+
+	rc = ops->log_dirty_start(s->b);
+	if (rc < 0)
+		return xmig__serr_backend(s, rc, "log_dirty_start");
+	st->logging = 1;
+	st->last_fetch_ns = xmig__now_ns();
+
+	/* Round 0: every page. */
+	xmig__bitmap_fill(s->bitmap, s->info.nr_pages);
+
+	for (;;) {
+		rc = send_round(s, st, round, dirty, 0);
+		if (rc < 0)
+			return rc;
+		prev = dirty;
+		rc = fetch_dirty(s, st, 0, &dirty);
+		if (rc < 0)
+			return rc;
+		now = xmig__now_ns();
+		s->rounds[s->stats.nr_rounds - 1].dirty_rate =
+			(double)dirty * 1e9 / (double)(now - st->last_fetch_ns + 1);
+		st->last_fetch_ns = now;
+
+		d = policy_decide(s, st, dirty, prev, &stalled, &converged);
+		if (d == XMIG_POLICY_STOP)
+			break;
+		if (d == XMIG_POLICY_ABORT)
+			return xmig__serr(s, XMIG_ENOCONVERGE,
+					  "did not converge after %u rounds: %llu pages still dirty "
+					  "(policy %s)",
+					  s->stats.nr_rounds, (unsigned long long)dirty,
+					  s->sp.policy_fn ? "callback" : s->sp.policy);
+		round++;
+	}
+	s->stats.converged = converged;
+	return 0;
+}
+
+static int stop_and_copy(struct xmig_session *s, struct send_state *st)
+{
+	const struct xmig_backend_ops *ops = s->b->ops;
+	struct xmig_downtime *tl = &s->stats.timeline;
+	uint32_t final_round = s->stats.nr_rounds;
+	uint64_t dirty;
+	int rc;
+
+	tl->pause_requested = xmig__elapsed(s);
+	rc = ops->pause(s->b);
+	if (rc < 0)
+		return xmig__serr_backend(s, rc, "pause");
+	st->paused = 1;
+	tl->paused = xmig__elapsed(s);
+	/* Adds to the pages of the last live fetch, still set in the bitmap. */
+	rc = fetch_dirty(s, st, 1, &dirty);
+	if (rc < 0)
+		return rc;
+	xmig__log(s, XMIG_LOG_INFO, "paused in %.3f ms; sending the last %llu pages",
+		  (double)(tl->paused - tl->pause_requested) / 1e6, (unsigned long long)dirty);
+	rc = send_round(s, st, final_round, dirty, 1);
+	if (rc < 0)
+		return rc;
+	tl->last_page_sent = xmig__elapsed(s);
+
+	rc = ops->save_state(s->b, emit_state, s);
+	if (rc < 0)
+		return s->err_code ? rc : xmig__serr_backend(s, rc, "save_state");
+	if (s->sp.verify) {
+		uint8_t body[32] = { 0 };
+		uint64_t pages, t = xmig__now_ns();
+
+		xmig__put_le32(body, XMIG_DIGEST_XXH3_128);
+		rc = xmig__digest(s, &pages, body + 16);
+		if (rc < 0)
+			return rc;
+		xmig__put_le64(body + 8, pages);
+		s->stats.digest_ns = xmig__now_ns() - t;
+		rc = xmig__rec_write_simple(s->t, XMIG_REC_DIGEST, body, sizeof(body),
+					    &s->stats.bytes);
+		if (rc < 0)
+			return write_failed(s, rc, "DIGEST");
+	}
+	rc = xmig__rec_write_simple(s->t, XMIG_REC_END, NULL, 0, &s->stats.bytes);
+	if (rc < 0)
+		return write_failed(s, rc, "END");
+	tl->state_sent = xmig__elapsed(s);
+	return 0;
+}
+
+static int commit(struct xmig_session *s, struct send_state *st)
+{
+	struct xmig_downtime *tl = &s->stats.timeline;
+	struct xmig__item item;
+	int rc;
+
+	rc = expect(s, XMIG_REC_READY, &item);
+	if (rc < 0)
+		return rc;
+	tl->receiver_ready = xmig__elapsed(s);
+	if ((rc = check_cancel(s)) < 0)
+		return rc;
+	/* A failed write means the receiver cannot hold a whole, valid COMMIT. */
+	rc = xmig__rec_write_simple(s->t, XMIG_REC_COMMIT, NULL, 0, &s->stats.bytes);
+	if (rc < 0)
+		return write_failed(s, rc, "COMMIT");
+	st->committed = 1;
+	tl->commit_sent = xmig__elapsed(s);
+	rc = expect(s, XMIG_REC_DONE, &item);
+	if (rc < 0) {
+		if (rc == XMIG_EREMOTE)
+			return rc; /* an ERROR record: the receiver did not start it */
+		char why[sizeof(s->err)];
+
+		snprintf(why, sizeof(why), "%s", s->err);
+		s->err_code = 0;
+		return xmig__serr(s, XMIG_EAMBIGUOUS,
+				  "COMMIT sent but no DONE came back (%s): the guest may be "
+				  "running on the destination; the source guest is left paused",
+				  why);
+	}
+	if (item.u.done.status != 0) {
+		st->committed = 0; /* the receiver says its guest was destroyed */
+		return xmig__serr(s, XMIG_EREMOTE,
+				  "the receiver could not start the guest (%s)",
+				  xmig_error_name(item.u.done.status));
+	}
+	tl->dest_running = xmig__elapsed(s);
+	s->stats.downtime_ns = tl->dest_running - tl->pause_requested;
+	return 0;
+}
+
+int xmig__send_run(struct xmig_session *s)
+{
+	const struct xmig_backend_ops *ops = s->b->ops;
+	struct send_state st = { 0 };
+	int duplex = (s->t->flags & XMIG_TRANSPORT_DUPLEX) != 0;
+	uint8_t hdr[XMIG_HEADER_LEN];
+	struct xmig__item item;
+	uint64_t t;
+	int rc;
+
+	rc = ops->describe(s->b, &s->info);
+	if (rc < 0)
+		return xmig__serr_backend(s, rc, "describe");
+	if (s->info.nr_pages == 0 || s->info.nr_vcpus == 0 || s->info.page_size < 4096 ||
+	    (s->info.page_size & (s->info.page_size - 1)))
+		return xmig__serr(s, XMIG_EBACKEND, "backend describes an invalid guest");
+	s->stats.pages_total = s->info.nr_pages;
+	s->stats.page_size = s->info.page_size;
+	rc = xmig__buffers_alloc(s);
+	if (rc < 0)
+		return rc;
+	xmig__log(s, XMIG_LOG_INFO, "migrating a %s guest: %llu pages of %u bytes, %u vCPUs%s",
+		  s->info.backend, (unsigned long long)s->info.nr_pages, s->info.page_size,
+		  s->info.nr_vcpus, duplex ? "" : " (one-way stream)");
+
+	xmig__header_encode(hdr, &s->info,
+			    (s->sp.verify ? XMIG_HDR_F_DIGEST : 0) |
+				    (duplex ? XMIG_HDR_F_DUPLEX : 0));
+	t = xmig__now_ns();
+	rc = xmig__rec_write_simple(s->t, XMIG_REC_HEADER, hdr, sizeof(hdr), &s->stats.bytes);
+	if (rc < 0) {
+		rc = write_failed(s, rc, "HEADER");
+		goto fail;
+	}
+	/* Until a pause is measured, assume 1 ms for pause and state. */
+	st.fixed_cost_ns = 1000000;
+	if (duplex) {
+		rc = expect(s, XMIG_REC_ACCEPT, &item);
+		if (rc < 0)
+			goto fail;
+		t = xmig__now_ns() - t;
+		/* One round trip for READY/COMMIT/DONE; cap what destination setup adds. */
+		st.fixed_cost_ns += t < 5000000 ? t : 5000000;
+	}
+
+	rc = live_phase(s, &st);
+	if (rc < 0)
+		goto fail;
+	rc = stop_and_copy(s, &st);
+	if (rc < 0)
+		goto fail;
+	if (!duplex) {
+		ops->log_dirty_stop(s->b);
+		xmig__log(s, XMIG_LOG_INFO, "stream complete; the source guest stays paused");
+		return 0;
+	}
+	rc = commit(s, &st);
+	if (rc < 0)
+		goto fail;
+	ops->log_dirty_stop(s->b);
+	ops->destroy(s->b);
+	xmig__log(s, XMIG_LOG_INFO, "migration complete: downtime %.3f ms, %u rounds",
+		  (double)s->stats.downtime_ns / 1e6, s->stats.nr_rounds);
+	return 0;
+
+fail:
+	if (st.committed)
+		return rc; /* EAMBIGUOUS: leave the guest paused for the caller */
+	xmig__send_error_rec(s);
+	if (st.logging)
+		ops->log_dirty_stop(s->b);
+	if (st.paused) {
+		int rrc = ops->resume(s->b);
+
+		if (rrc < 0)
+			xmig__log(s, XMIG_LOG_ERROR, "could not resume the source guest: %s",
+				  xmig__last_message());
+		else
+			xmig__log(s, XMIG_LOG_WARN, "migration failed; the source guest runs again");
+	}
+	return rc;
+}

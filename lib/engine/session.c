@@ -1,0 +1,279 @@
+/* SPDX-License-Identifier: MIT */
+/* The session object: creation, parameters, errors, logging, progress. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bitmap.h"
+#include "engine.h"
+#include "xmig/xmig.h"
+
+void xmig__log(struct xmig_session *s, int level, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	if (!s->log_fn || level > s->log_level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	s->log_fn(level, msg, s->log_payload);
+}
+
+int xmig__serr(struct xmig_session *s, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (s->err_code)
+		return code; /* keep the first, root cause */
+	s->err_code = code;
+	va_start(ap, fmt);
+	vsnprintf(s->err, sizeof(s->err), fmt, ap);
+	va_end(ap);
+	xmig__log(s, XMIG_LOG_ERROR, "%s", s->err);
+	return code;
+}
+
+int xmig__serr_last(struct xmig_session *s, int code, const char *what)
+{
+	const char *m = xmig__last_message();
+
+	return xmig__serr(s, code, "%s: %s", what, m[0] ? m : xmig_strerror(code));
+}
+
+int xmig__serr_backend(struct xmig_session *s, int code, const char *hook)
+{
+	const char *m = xmig__last_message();
+
+	return xmig__serr(s, code, "%s backend: %s failed: %s", s->b->ops->name, hook,
+			  m[0] ? m : xmig_strerror(code));
+}
+
+XMIG__API int xmig_send_params_init(struct xmig_send_params *p, unsigned int version)
+{
+	struct xmig_send_params def = XMIG_SEND_PARAMS_INIT;
+
+	if (!p || version != XMIG_SEND_PARAMS_VERSION)
+		return xmig__fail(XMIG_EINVAL, "send params version %u, expected %u", version,
+				  XMIG_SEND_PARAMS_VERSION);
+	*p = def;
+	return 0;
+}
+
+XMIG__API int xmig_recv_params_init(struct xmig_recv_params *p, unsigned int version)
+{
+	struct xmig_recv_params def = XMIG_RECV_PARAMS_INIT;
+
+	if (!p || version != XMIG_RECV_PARAMS_VERSION)
+		return xmig__fail(XMIG_EINVAL, "receive params version %u, expected %u", version,
+				  XMIG_RECV_PARAMS_VERSION);
+	*p = def;
+	return 0;
+}
+
+static int check_ops(struct xmig_backend *b, struct xmig_transport *t)
+{
+	if (!b || !b->ops || b->ops->version != XMIG_BACKEND_OPS_VERSION)
+		return xmig__fail(XMIG_EINVAL, "backend missing or of ops version %u, expected %u",
+				  b && b->ops ? b->ops->version : 0, XMIG_BACKEND_OPS_VERSION);
+	if (!t || !t->ops || t->ops->version != XMIG_TRANSPORT_OPS_VERSION)
+		return xmig__fail(XMIG_EINVAL,
+				  "transport missing or of ops version %u, expected %u",
+				  t && t->ops ? t->ops->version : 0, XMIG_TRANSPORT_OPS_VERSION);
+	return 0;
+}
+
+static struct xmig_session *session_alloc(int role, struct xmig_backend *b,
+					  struct xmig_transport *t)
+{
+	struct xmig_session *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->role = role;
+	s->b = b;
+	s->t = t;
+	atomic_init(&s->cancelled, 0);
+	xmig__reader_init(&s->reader, t);
+	return s;
+}
+
+XMIG__API int xmig_send_new(struct xmig_session **out, struct xmig_backend *backend,
+			    struct xmig_transport *transport,
+			    const struct xmig_send_params *p)
+{
+	struct xmig_session *s;
+	int rc;
+
+	if (!out || !p)
+		return xmig__fail(XMIG_EINVAL, "xmig_send_new: NULL argument");
+	*out = NULL;
+	rc = check_ops(backend, transport);
+	if (rc < 0)
+		return rc;
+	if (p->version != XMIG_SEND_PARAMS_VERSION)
+		return xmig__fail(XMIG_EINVAL, "send params version %u, expected %u", p->version,
+				  XMIG_SEND_PARAMS_VERSION);
+	if (!p->policy_fn && !xmig_policy_lookup(p->policy ? p->policy : "downtime"))
+		return xmig__fail(XMIG_EINVAL,
+				  "unknown policy '%s' (known: downtime, xen-classic)", p->policy);
+	if (p->target_downtime_ms == 0)
+		return xmig__fail(XMIG_EINVAL, "the target downtime must be at least 1 ms");
+	if (p->on_no_converge != XMIG_NOCONV_STOP && p->on_no_converge != XMIG_NOCONV_ABORT)
+		return xmig__fail(XMIG_EINVAL, "on_no_converge %d is neither STOP nor ABORT",
+				  p->on_no_converge);
+	s = session_alloc(XMIG__SENDER, backend, transport);
+	if (!s)
+		return xmig__fail(XMIG_ENOMEM, "no memory for a session");
+	s->sp = *p;
+	if (!s->sp.policy)
+		s->sp.policy = "downtime";
+	s->log_fn = p->log_fn;
+	s->log_payload = p->log_payload;
+	s->log_level = p->log_level;
+	s->progress_fn = p->progress_fn;
+	s->progress_payload = p->progress_payload;
+	*out = s;
+	return 0;
+}
+
+XMIG__API int xmig_recv_new(struct xmig_session **out, struct xmig_backend *backend,
+			    struct xmig_transport *transport,
+			    const struct xmig_recv_params *p)
+{
+	struct xmig_session *s;
+	int rc;
+
+	if (!out || !p)
+		return xmig__fail(XMIG_EINVAL, "xmig_recv_new: NULL argument");
+	*out = NULL;
+	rc = check_ops(backend, transport);
+	if (rc < 0)
+		return rc;
+	if (p->version != XMIG_RECV_PARAMS_VERSION)
+		return xmig__fail(XMIG_EINVAL, "receive params version %u, expected %u",
+				  p->version, XMIG_RECV_PARAMS_VERSION);
+	s = session_alloc(XMIG__RECEIVER, backend, transport);
+	if (!s)
+		return xmig__fail(XMIG_ENOMEM, "no memory for a session");
+	s->rp = *p;
+	s->log_fn = p->log_fn;
+	s->log_payload = p->log_payload;
+	s->log_level = p->log_level;
+	s->progress_fn = p->progress_fn;
+	s->progress_payload = p->progress_payload;
+	*out = s;
+	return 0;
+}
+
+XMIG__API int xmig_session_run(struct xmig_session *s)
+{
+	int rc;
+
+	if (!s)
+		return xmig__fail(XMIG_EINVAL, "xmig_session_run: NULL session");
+	if (s->ran)
+		return xmig__serr(s, XMIG_EINVAL, "a session runs only once");
+	s->ran = 1;
+	s->t0 = xmig__now_ns();
+	rc = s->role == XMIG__SENDER ? xmig__send_run(s) : xmig__recv_run(s);
+	s->stats.total_ns = xmig__elapsed(s);
+	if (rc < 0 && !s->err_code)
+		xmig__serr(s, rc, "%s", xmig_strerror(rc));
+	return rc < 0 ? rc : 0;
+}
+
+XMIG__API void xmig_session_cancel(struct xmig_session *s)
+{
+	if (!s)
+		return;
+	atomic_store(&s->cancelled, 1);
+	s->t->ops->shutdown(s->t);
+}
+
+XMIG__API const char *xmig_session_error(const struct xmig_session *s)
+{
+	return s ? s->err : "";
+}
+
+XMIG__API const struct xmig_stats *xmig_session_stats(const struct xmig_session *s)
+{
+	return s ? &s->stats : NULL;
+}
+
+XMIG__API void xmig_session_free(struct xmig_session *s)
+{
+	if (!s)
+		return;
+	free(s->rounds);
+	free(s->bitmap);
+	free(s->pfns);
+	free(s->ptrs);
+	free(s->entries);
+	free(s->iov);
+	free(s->scratch);
+	free(s->staging);
+	xmig__reader_fini(&s->reader);
+	free(s);
+}
+
+int xmig__buffers_alloc(struct xmig_session *s)
+{
+	s->bitmap = calloc(xmig__bitmap_words(s->info.nr_pages), sizeof(uint64_t));
+	s->pfns = calloc(XMIG_BATCH_MAX, sizeof(*s->pfns));
+	s->ptrs = calloc(XMIG_BATCH_MAX, sizeof(*s->ptrs));
+	s->entries = calloc(XMIG_BATCH_MAX + 1, 8);
+	s->iov = calloc(XMIG_BATCH_MAX + 4, sizeof(*s->iov));
+	s->scratch = calloc(XMIG_BATCH_MAX + 6, sizeof(*s->scratch));
+	if (s->role == XMIG__SENDER)
+		s->staging = malloc((size_t)XMIG_BATCH_MAX * s->info.page_size);
+	if (!s->bitmap || !s->pfns || !s->ptrs || !s->entries || !s->iov || !s->scratch ||
+	    (s->role == XMIG__SENDER && !s->staging))
+		return xmig__serr(s, XMIG_ENOMEM, "no memory for the buffers of a %llu-page guest",
+				  (unsigned long long)s->info.nr_pages);
+	return 0;
+}
+
+struct xmig_round_stats *xmig__round_push(struct xmig_session *s)
+{
+	if (s->stats.nr_rounds == s->rounds_cap) {
+		uint32_t cap = s->rounds_cap ? s->rounds_cap * 2 : 16;
+		struct xmig_round_stats *nr = realloc(s->rounds, cap * sizeof(*nr));
+
+		if (!nr)
+			return NULL;
+		s->rounds = nr;
+		s->rounds_cap = cap;
+	}
+	s->stats.rounds = s->rounds;
+	memset(&s->rounds[s->stats.nr_rounds], 0, sizeof(*s->rounds));
+	return &s->rounds[s->stats.nr_rounds++];
+}
+
+void xmig__progress(struct xmig_session *s, const struct xmig_progress *p, int force)
+{
+	uint64_t now = xmig__now_ns();
+
+	if (!s->progress_fn)
+		return;
+	if (!force && now - s->last_progress_ns < 100000000ull)
+		return;
+	s->last_progress_ns = now;
+	s->progress_fn(p, s->progress_payload);
+}
+
+void xmig__send_error_rec(struct xmig_session *s)
+{
+	uint8_t body[8 + XMIG_ERROR_MSG_MAX];
+	size_t n = strnlen(s->err, XMIG_ERROR_MSG_MAX);
+
+	if (!(s->t->flags & XMIG_TRANSPORT_DUPLEX) && s->role == XMIG__RECEIVER)
+		return;
+	xmig__put_le32(body, (uint32_t)s->err_code);
+	xmig__put_le32(body + 4, 0);
+	memcpy(body + 8, s->err, n);
+	(void)xmig__rec_write_simple(s->t, XMIG_REC_ERROR, body, 8 + n, NULL);
+}

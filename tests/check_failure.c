@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Failures at every phase of a migration: the guest is never lost and never
+ * runs twice. Before COMMIT the source guest runs on, intact, and the
+ * destination's partial guest is gone; after COMMIT without DONE the source
+ * stays paused and the destination runs it.
+ */
+#include <string.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "migrate_util.h"
+#include "stream/stream.h"
+#include "xmig/backend/sim.h"
+
+/* Three live rounds, then stop: every phase is reached on every run. */
+static int three_rounds(const struct xmig_policy_input *in, void *payload)
+{
+	(void)payload;
+	return in->rounds_done < 3 ? XMIG_POLICY_CONTINUE : XMIG_POLICY_STOP;
+}
+
+struct fx {
+	struct xmig_backend *src, *dst;
+	struct spy_backend ssrc, sdst;
+	struct xmig_transport *ta, *tb;
+	struct cut_transport cut;
+	struct side snd, rcv;
+	struct xmig_send_params p;
+	struct xmig_recv_params rp;
+};
+
+static void fx_setup(struct fx *f, const char *dirty)
+{
+	struct xmig_sim_params sp = XMIG_SIM_PARAMS_INIT;
+	struct xmig_send_params p = XMIG_SEND_PARAMS_INIT;
+	struct xmig_recv_params rp = XMIG_RECV_PARAMS_INIT;
+
+	memset(f, 0, sizeof(*f));
+	sp.mem_bytes = 16 << 20; /* 4096 pages: 4 batches a full round */
+	sp.dirty = dirty;
+	ck_assert_int_eq(xmig_sim_new(&f->src, &sp), 0);
+	ck_assert_int_eq(xmig_sim_new_dest(&f->dst), 0);
+	spy_init(&f->ssrc, f->src);
+	spy_init(&f->sdst, f->dst);
+	transport_pair(&f->ta, &f->tb, 0);
+	f->p = p;
+	f->p.policy_fn = three_rounds;
+	f->p.log_fn = test_log;
+	f->p.log_payload = "send";
+	f->rp = rp;
+	f->rp.log_fn = test_log;
+	f->rp.log_payload = "recv";
+	f->rp.timeout_ms = 10000;
+}
+
+static void fx_run(struct fx *f, struct xmig_transport *sender_t)
+{
+	recv_start(&f->rcv, &f->sdst.base, f->tb, &f->rp);
+	send_run(&f->snd, &f->ssrc.base, sender_t, &f->p);
+	recv_join(&f->rcv);
+}
+
+static void fx_teardown(struct fx *f)
+{
+	xmig_session_free(f->snd.s);
+	xmig_session_free(f->rcv.s);
+	xmig_transport_close(f->ta);
+	xmig_transport_close(f->tb);
+	f->src->ops->free(f->src);
+	f->dst->ops->free(f->dst);
+	spy_fini(&f->ssrc);
+	spy_fini(&f->sdst);
+}
+
+/* The source guest runs, writes, and passes its own check. */
+static void assert_source_alive(struct fx *f)
+{
+	uint64_t w = xmig_sim_writes(f->src), bad = 0;
+
+	ck_assert_ptr_nonnull(xmig_sim_memory(f->src, NULL));
+	ck_assert_int_eq(f->ssrc.destroys, 0);
+	ck_assert_int_eq(f->ssrc.resumes, f->ssrc.pauses);
+	usleep(30000);
+	ck_assert_msg(xmig_sim_writes(f->src) > w, "the source guest does not run");
+	ck_assert_msg(xmig_sim_check(f->src, &bad) == 0, "source page 0x%llx damaged",
+		      (unsigned long long)bad);
+}
+
+/* The destination never ran the guest and holds none now. */
+static void assert_dest_gone(struct fx *f)
+{
+	ck_assert_int_eq(f->sdst.unpauses, 0);
+	ck_assert_int_eq(f->sdst.destroys, f->sdst.creates);
+	ck_assert_ptr_null(xmig_sim_memory(f->dst, NULL));
+}
+
+static void cut_case(uint32_t type, unsigned int nth, int expect_paused)
+{
+	struct fx f;
+
+	fx_setup(&f, "hot:4M:50M/s");
+	cut_transport_init(&f.cut, f.ta, type, nth, 0);
+	fx_run(&f, &f.cut.base);
+	ck_assert_msg(f.snd.rc == XMIG_EIO || f.snd.rc == XMIG_EREMOTE, "sender rc %d: %s",
+		      f.snd.rc, f.snd.err);
+	ck_assert_msg(f.rcv.rc < 0, "the receiver succeeded on a cut stream");
+	ck_assert_int_eq(f.ssrc.pauses, expect_paused);
+	assert_source_alive(&f);
+	assert_dest_gone(&f);
+	fx_teardown(&f);
+}
+
+START_TEST(test_cut_in_setup)
+{
+	cut_case(XMIG_REC_HEADER, 1, 0);
+}
+END_TEST
+
+START_TEST(test_cut_in_round0)
+{
+	cut_case(XMIG_REC_PAGE_BATCH, 2, 0);
+}
+END_TEST
+
+START_TEST(test_cut_in_round_k)
+{
+	cut_case(XMIG_REC_ROUND_END, 2, 0); /* the end of round 1 */
+}
+END_TEST
+
+START_TEST(test_cut_in_stop_and_copy)
+{
+	cut_case(XMIG_REC_VCPU_STATE, 1, 1); /* guest paused, state going out */
+}
+END_TEST
+
+START_TEST(test_cut_after_ready)
+{
+	cut_case(XMIG_REC_COMMIT, 1, 1); /* READY came; COMMIT never leaves */
+}
+END_TEST
+
+/* COMMIT arrives but DONE never comes back: the one ambiguous window. */
+START_TEST(test_done_lost)
+{
+	struct fx f;
+	uint64_t w;
+
+	fx_setup(&f, "hot:4M:50M/s");
+	cut_transport_init(&f.cut, f.ta, XMIG_REC_COMMIT, 1, 1);
+	fx_run(&f, &f.cut.base);
+	ck_assert_msg(f.snd.rc == XMIG_EAMBIGUOUS, "sender rc %d: %s", f.snd.rc, f.snd.err);
+	ck_assert_msg(f.rcv.rc == 0, "receiver: %s", f.rcv.err);
+	/* The destination runs it ... */
+	ck_assert_int_eq(f.sdst.unpauses, 1);
+	ck_assert_ptr_nonnull(xmig_sim_memory(f.dst, NULL));
+	/* ... and the source neither runs it nor threw it away. */
+	ck_assert_int_eq(f.ssrc.pauses, 1);
+	ck_assert_int_eq(f.ssrc.resumes, 0);
+	ck_assert_int_eq(f.ssrc.destroys, 0);
+	w = xmig_sim_writes(f.src);
+	usleep(30000);
+	ck_assert_uint_eq(xmig_sim_writes(f.src), w);
+	ck_assert(strstr(f.snd.err, "left paused"));
+	fx_teardown(&f);
+}
+END_TEST
+
+/* The receiver refuses the guest: the sender says why; nothing moved. */
+START_TEST(test_receiver_refuses)
+{
+	struct fx f;
+
+	fx_setup(&f, "uniform:10M/s");
+	f.rp.max_mem_bytes = 8 << 20;
+	fx_run(&f, f.ta);
+	ck_assert_int_eq(f.snd.rc, XMIG_EREMOTE);
+	ck_assert_msg(strstr(f.snd.err, "limit of 8 MiB"), "%s", f.snd.err);
+	ck_assert_int_eq(f.rcv.rc, XMIG_EPROTO);
+	ck_assert_int_eq(f.sdst.creates, 0);
+	assert_source_alive(&f);
+	fx_teardown(&f);
+}
+END_TEST
+
+/* The destination cannot start the guest after COMMIT: the source resumes. */
+START_TEST(test_dest_unpause_fails)
+{
+	struct fx f;
+
+	fx_setup(&f, "uniform:10M/s");
+	f.sdst.fail_unpause = 1;
+	fx_run(&f, f.ta);
+	ck_assert_msg(f.snd.rc == XMIG_EREMOTE, "sender rc %d: %s", f.snd.rc, f.snd.err);
+	ck_assert_int_eq(f.rcv.rc, XMIG_EBACKEND);
+	ck_assert_int_eq(f.sdst.destroys, 1);
+	ck_assert_ptr_null(xmig_sim_memory(f.dst, NULL));
+	assert_source_alive(&f);
+	fx_teardown(&f);
+}
+END_TEST
+
+static void *cancel_later(void *arg)
+{
+	usleep(5000);
+	xmig_session_cancel(arg);
+	return NULL;
+}
+
+/* The caller cancels mid-migration (a slow link keeps it in round 0). */
+START_TEST(test_cancel)
+{
+	struct fx f;
+	pthread_t th;
+
+	fx_setup(&f, "uniform:10M/s");
+	f.p.max_bandwidth = 20 << 20;
+	recv_start(&f.rcv, &f.sdst.base, f.tb, &f.rp);
+	ck_assert_int_eq(xmig_send_new(&f.snd.s, &f.ssrc.base, f.ta, &f.p), 0);
+	ck_assert_int_eq(pthread_create(&th, NULL, cancel_later, f.snd.s), 0);
+	f.snd.rc = xmig_session_run(f.snd.s);
+	pthread_join(th, NULL);
+	recv_join(&f.rcv);
+	ck_assert_int_eq(f.snd.rc, XMIG_ECANCELED);
+	ck_assert_int_lt(f.rcv.rc, 0);
+	assert_source_alive(&f);
+	assert_dest_gone(&f);
+	fx_teardown(&f);
+}
+END_TEST
+
+/* A malformed stream: precise error, no write outside the guest, no guest. */
+START_TEST(test_receiver_rejects_malformed)
+{
+	struct xmig_guest_info gi = { .nr_pages = 64, .page_size = 4096, .nr_vcpus = 1,
+				      .guest_kind = XMIG_GUEST_SIM, .backend = "sim" };
+	struct xmig_recv_params rp = XMIG_RECV_PARAMS_INIT;
+	struct mem_transport w, r;
+	uint8_t hdr[XMIG_HEADER_LEN], batch[16];
+	struct xmig_backend *dst;
+	struct spy_backend sdst;
+	struct xmig_session *s;
+
+	mem_transport_init(&w, NULL, 0);
+	xmig__header_encode(hdr, &gi, 0);
+	ck_assert_int_eq(xmig__rec_write_simple(&w.base, XMIG_REC_HEADER, hdr, sizeof(hdr), NULL), 0);
+	xmig__put_le32(batch, 1);
+	xmig__put_le32(batch + 4, 0);
+	xmig__put_le64(batch + 8, XMIG_ENTRY(64, XMIG_PAGE_ZERO)); /* one past the end */
+	ck_assert_int_eq(xmig__rec_write_simple(&w.base, XMIG_REC_PAGE_BATCH, batch, 16, NULL), 0);
+
+	ck_assert_int_eq(xmig_sim_new_dest(&dst), 0);
+	spy_init(&sdst, dst);
+	mem_transport_init(&r, w.out, w.out_len);
+	ck_assert_int_eq(xmig_recv_new(&s, &sdst.base, &r.base, &rp), 0);
+	ck_assert_int_eq(xmig_session_run(s), XMIG_EPROTO);
+	ck_assert_msg(strstr(xmig_session_error(s), "record 1 (PAGE_BATCH) at offset 0x48: "
+				 "entry 0: pfn 0x40 beyond guest size 0x40"),
+		      "%s", xmig_session_error(s));
+	ck_assert_int_eq(sdst.creates, 1);
+	ck_assert_int_eq(sdst.destroys, 1);
+	ck_assert_int_eq(sdst.unpauses, 0);
+	ck_assert_ptr_null(xmig_sim_memory(dst, NULL));
+	xmig_session_free(s);
+	dst->ops->free(dst);
+	spy_fini(&sdst);
+	mem_transport_fini(&w);
+}
+END_TEST
+
+static Suite *failure_suite(void)
+{
+	Suite *s = suite_create("failure");
+	TCase *tc = tcase_create("phases");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_cut_in_setup);
+	tcase_add_test(tc, test_cut_in_round0);
+	tcase_add_test(tc, test_cut_in_round_k);
+	tcase_add_test(tc, test_cut_in_stop_and_copy);
+	tcase_add_test(tc, test_cut_after_ready);
+	tcase_add_test(tc, test_done_lost);
+	tcase_add_test(tc, test_receiver_refuses);
+	tcase_add_test(tc, test_dest_unpause_fails);
+	tcase_add_test(tc, test_cancel);
+	tcase_add_test(tc, test_receiver_rejects_malformed);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return xmig_test_run(failure_suite());
+}

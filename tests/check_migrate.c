@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Live migrations of simulated guests, sender and receiver in one process:
+ * the destination's memory must equal the source's at pause time, page for
+ * page, and the figures must add up.
+ */
+#include <string.h>
+#include <unistd.h>
+
+#include "migrate_util.h"
+#include "xmig/backend/sim.h"
+
+struct mig_case {
+	uint64_t mem;
+	uint32_t vcpus;
+	const char *dirty;
+	int tcp;
+	int verify;
+	const char *policy;
+};
+
+static void migrate_and_check(const struct mig_case *c)
+{
+	struct xmig_sim_params sp = XMIG_SIM_PARAMS_INIT;
+	struct xmig_send_params p = XMIG_SEND_PARAMS_INIT;
+	struct xmig_recv_params rp = XMIG_RECV_PARAMS_INIT;
+	struct xmig_backend *src, *dst;
+	struct spy_backend ssrc, sdst;
+	struct xmig_transport *ta, *tb;
+	struct side snd, rcv;
+	uint64_t bad, total = 0, nr_pages, i;
+	long long diff;
+
+	sp.mem_bytes = c->mem;
+	sp.nr_vcpus = c->vcpus;
+	sp.dirty = c->dirty;
+	ck_assert_msg(xmig_sim_new(&src, &sp) == 0, "%s", xmig_error_last());
+	ck_assert_int_eq(xmig_sim_new_dest(&dst), 0);
+	spy_init(&ssrc, src);
+	spy_init(&sdst, dst);
+	usleep(20000); /* let the guest dirty some memory first */
+
+	transport_pair(&ta, &tb, c->tcp);
+	p.verify = c->verify;
+	p.policy = c->policy ? c->policy : "downtime";
+	p.max_rounds = 8;
+	p.log_fn = rp.log_fn = test_log;
+	p.log_payload = "send";
+	rp.log_payload = "recv";
+	recv_start(&rcv, &sdst.base, tb, &rp);
+	send_run(&snd, &ssrc.base, ta, &p);
+	recv_join(&rcv);
+
+	ck_assert_msg(snd.rc == 0, "sender: %s", snd.err);
+	ck_assert_msg(rcv.rc == 0, "receiver: %s", rcv.err);
+
+	/* Page for page: the destination before it ran = the source when paused. */
+	ck_assert_ptr_nonnull(ssrc.image);
+	ck_assert_ptr_nonnull(sdst.image);
+	ck_assert_uint_eq(ssrc.image_pages, sdst.image_pages);
+	diff = image_diff(ssrc.image, sdst.image, ssrc.image_pages, ssrc.page_size);
+	ck_assert_msg(diff < 0, "page 0x%llx differs", diff);
+	ck_assert_uint_eq(ssrc.image_pages, (c->mem + 4095) / 4096);
+
+	/* The hooks ran as the commit protocol says. */
+	ck_assert_int_eq(ssrc.pauses, 1);
+	ck_assert_int_eq(ssrc.resumes, 0);
+	ck_assert_int_eq(ssrc.destroys, 1);
+	ck_assert_int_eq(sdst.creates, 1);
+	ck_assert_int_eq(sdst.unpauses, 1);
+	ck_assert_int_eq(sdst.destroys, 0);
+
+	/* The figures add up. */
+	nr_pages = snd.stats.pages_total;
+	ck_assert_uint_ge(snd.stats.nr_rounds, 2); /* round 0 + the final round */
+	ck_assert_uint_eq(snd.stats.rounds[0].pages_dirty, nr_pages);
+	for (i = 0; i < snd.stats.nr_rounds; i++) {
+		const struct xmig_round_stats *r = &snd.stats.rounds[i];
+
+		ck_assert_uint_eq(r->round, i);
+		ck_assert_uint_eq(r->pages_sent + r->pages_zero + r->pages_absent, r->pages_dirty);
+		ck_assert_int_eq(r->final, i + 1 == snd.stats.nr_rounds);
+		total += r->bytes;
+	}
+	ck_assert_uint_le(total, snd.stats.bytes);
+	ck_assert_uint_eq(snd.stats.bytes, rcv.stats.bytes);
+	ck_assert_uint_eq(rcv.stats.nr_rounds, snd.stats.nr_rounds);
+	ck_assert_uint_gt(snd.stats.downtime_ns, 0);
+	ck_assert_uint_le(snd.stats.timeline.pause_requested, snd.stats.timeline.paused);
+	ck_assert_uint_le(snd.stats.timeline.paused, snd.stats.timeline.last_page_sent);
+	ck_assert_uint_le(snd.stats.timeline.last_page_sent, snd.stats.timeline.state_sent);
+	ck_assert_uint_le(snd.stats.timeline.state_sent, snd.stats.timeline.receiver_ready);
+	ck_assert_uint_le(snd.stats.timeline.receiver_ready, snd.stats.timeline.commit_sent);
+	ck_assert_uint_le(snd.stats.timeline.commit_sent, snd.stats.timeline.dest_running);
+	ck_assert_int_eq(rcv.stats.verified, c->verify);
+
+	/* The guest lives on at the destination, sound; the source is gone. */
+	ck_assert_ptr_null(xmig_sim_memory(src, NULL));
+	ck_assert_msg(xmig_sim_check(dst, &bad) == 0, "bad page 0x%llx",
+		      (unsigned long long)bad);
+	if (strcmp(c->dirty, "none") != 0) {
+		uint64_t w = xmig_sim_writes(dst);
+
+		usleep(50000);
+		ck_assert_uint_gt(xmig_sim_writes(dst), w);
+	}
+
+	xmig_session_free(snd.s);
+	xmig_session_free(rcv.s);
+	xmig_transport_close(ta);
+	xmig_transport_close(tb);
+	src->ops->free(src);
+	dst->ops->free(dst);
+	spy_fini(&ssrc);
+	spy_fini(&sdst);
+}
+
+START_TEST(test_one_page)
+{
+	struct mig_case c = { .mem = 4096, .vcpus = 1, .dirty = "max" };
+
+	migrate_and_check(&c);
+}
+END_TEST
+
+START_TEST(test_odd_sizes_socketpair)
+{
+	static const uint64_t sizes[] = { 3 * 4096, 1000 * 4096, 12345 * 4096, 4096 * 1025 };
+	unsigned int i;
+
+	for (i = 0; i < 4; i++) {
+		struct mig_case c = { .mem = sizes[i], .vcpus = 2, .dirty = "uniform:40M/s" };
+
+		migrate_and_check(&c);
+	}
+}
+END_TEST
+
+START_TEST(test_idle_tcp)
+{
+	struct mig_case c = { .mem = 16 << 20, .vcpus = 1, .dirty = "none", .tcp = 1 };
+
+	migrate_and_check(&c);
+}
+END_TEST
+
+START_TEST(test_hot_set_tcp_verify)
+{
+	struct mig_case c = { .mem = 128 << 20, .vcpus = 1, .dirty = "hot:8M:100M/s",
+			      .tcp = 1, .verify = 1 };
+
+	migrate_and_check(&c);
+}
+END_TEST
+
+START_TEST(test_max_dirty_two_vcpus)
+{
+	/* A guest that dirties as fast as it can: stop-and-copy is forced. */
+	struct mig_case c = { .mem = 32 << 20, .vcpus = 2, .dirty = "max", .verify = 1 };
+
+	migrate_and_check(&c);
+}
+END_TEST
+
+START_TEST(test_sequential_xen_classic)
+{
+	struct mig_case c = { .mem = 64 << 20, .vcpus = 1, .dirty = "seq:50M/s",
+			      .policy = "xen-classic", .tcp = 1 };
+
+	migrate_and_check(&c);
+}
+END_TEST
+
+/* A file is a one-way stream: saved, then restored into a new guest. */
+START_TEST(test_save_restore_file)
+{
+	struct xmig_sim_params sp = XMIG_SIM_PARAMS_INIT;
+	struct xmig_send_params p = XMIG_SEND_PARAMS_INIT;
+	struct xmig_recv_params rp = XMIG_RECV_PARAMS_INIT;
+	struct xmig_backend *src, *dst;
+	struct spy_backend ssrc, sdst;
+	struct xmig_transport *tw, *tr;
+	struct xmig_session *s;
+	char path[] = "/tmp/xmig-test-XXXXXX";
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	sp.mem_bytes = 8 << 20;
+	sp.dirty = "uniform:20M/s";
+	ck_assert_int_eq(xmig_sim_new(&src, &sp), 0);
+	spy_init(&ssrc, src);
+	ck_assert_int_eq(xmig_transport_file(&tw, path, 1), 0);
+	p.verify = 1;
+	ck_assert_int_eq(xmig_send_new(&s, &ssrc.base, tw, &p), 0);
+	ck_assert_msg(xmig_session_run(s) == 0, "%s", xmig_session_error(s));
+	/* One-way: the source stays paused, neither resumed nor destroyed. */
+	ck_assert_int_eq(ssrc.resumes, 0);
+	ck_assert_int_eq(ssrc.destroys, 0);
+	xmig_session_free(s);
+	xmig_transport_close(tw);
+
+	ck_assert_int_eq(xmig_sim_new_dest(&dst), 0);
+	spy_init(&sdst, dst);
+	ck_assert_int_eq(xmig_transport_file(&tr, path, 0), 0);
+	ck_assert_int_eq(xmig_recv_new(&s, &sdst.base, tr, &rp), 0);
+	ck_assert_msg(xmig_session_run(s) == 0, "%s", xmig_session_error(s));
+	ck_assert_int_eq(xmig_session_stats(s)->verified, 1);
+	ck_assert(image_diff(ssrc.image, sdst.image, ssrc.image_pages, 4096) < 0);
+	xmig_session_free(s);
+	xmig_transport_close(tr);
+	unlink(path);
+	src->ops->free(src);
+	dst->ops->free(dst);
+	spy_fini(&ssrc);
+	spy_fini(&sdst);
+}
+END_TEST
+
+/* Two migrations in one process at once: no hidden global state. */
+static void *second_migration(void *arg)
+{
+	struct mig_case *c = arg;
+
+	migrate_and_check(c);
+	return NULL;
+}
+
+START_TEST(test_two_at_once)
+{
+	struct mig_case a = { .mem = 16 << 20, .vcpus = 1, .dirty = "uniform:20M/s" };
+	struct mig_case b = { .mem = 24 << 20, .vcpus = 1, .dirty = "hot:1M:max", .tcp = 1 };
+	pthread_t th;
+
+	ck_assert_int_eq(pthread_create(&th, NULL, second_migration, &b), 0);
+	migrate_and_check(&a);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+}
+END_TEST
+
+static Suite *migrate_suite(void)
+{
+	Suite *s = suite_create("migrate");
+	TCase *tc = tcase_create("sim");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_one_page);
+	tcase_add_test(tc, test_odd_sizes_socketpair);
+	tcase_add_test(tc, test_idle_tcp);
+	tcase_add_test(tc, test_hot_set_tcp_verify);
+	tcase_add_test(tc, test_max_dirty_two_vcpus);
+	tcase_add_test(tc, test_sequential_xen_classic);
+	tcase_add_test(tc, test_save_restore_file);
+	tcase_add_test(tc, test_two_at_once);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return xmig_test_run(migrate_suite());
+}

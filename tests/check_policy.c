@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: MIT */
+/* The built-in stop policies, on scripted measurements. */
+#include "testutil.h"
+#include "xmig/policy.h"
+
+static struct xmig_policy_input base(void)
+{
+	struct xmig_policy_input in = {
+		.rounds_done = 1,
+		.dirty_pages = 10000,
+		.nr_pages = 262144,
+		.page_size = 4096,
+		.bandwidth = 1e9,
+		.dirty_rate = 1000,
+		.elapsed_ns = 1000000000ull,
+		.fixed_cost_ns = 1000000,
+		.target_downtime_ns = 50000000ull,
+		.max_rounds = 30,
+		.on_no_converge = XMIG_NOCONV_STOP,
+	};
+	in.expected_downtime_ns = in.fixed_cost_ns +
+		(uint64_t)((double)in.dirty_pages * in.page_size * 1e9 / in.bandwidth);
+	return in;
+}
+
+START_TEST(test_xen_classic)
+{
+	struct xmig_policy_input in = base();
+
+	in.dirty_pages = 50;
+	ck_assert_int_eq(xmig_policy_xen_classic(&in, NULL), XMIG_POLICY_CONTINUE);
+	in.dirty_pages = 49;
+	ck_assert_int_eq(xmig_policy_xen_classic(&in, NULL), XMIG_POLICY_STOP);
+	in.dirty_pages = 100000;
+	in.rounds_done = 4;
+	ck_assert_int_eq(xmig_policy_xen_classic(&in, NULL), XMIG_POLICY_CONTINUE);
+	in.rounds_done = 5;
+	ck_assert_int_eq(xmig_policy_xen_classic(&in, NULL), XMIG_POLICY_STOP);
+	/* it never aborts, whatever the caller asked for */
+	in.on_no_converge = XMIG_NOCONV_ABORT;
+	ck_assert_int_eq(xmig_policy_xen_classic(&in, NULL), XMIG_POLICY_STOP);
+}
+END_TEST
+
+START_TEST(test_downtime_converges)
+{
+	struct xmig_policy_input in = base();
+
+	/* 10000 pages at 1 GB/s = 41 ms + 1 ms fixed: within 50 ms */
+	ck_assert_uint_lt(in.expected_downtime_ns, in.target_downtime_ns);
+	ck_assert_int_eq(xmig_policy_downtime(&in, NULL), XMIG_POLICY_STOP);
+	/* the same set at half the bandwidth is 83 ms: go on */
+	in.expected_downtime_ns = 83000000ull;
+	ck_assert_int_eq(xmig_policy_downtime(&in, NULL), XMIG_POLICY_CONTINUE);
+	/* exactly on target stops */
+	in.expected_downtime_ns = in.target_downtime_ns;
+	ck_assert_int_eq(xmig_policy_downtime(&in, NULL), XMIG_POLICY_STOP);
+}
+END_TEST
+
+START_TEST(test_downtime_limits)
+{
+	struct xmig_policy_input in = base();
+
+	in.expected_downtime_ns = 500000000ull;
+	in.rounds_done = 30;
+	ck_assert_int_eq(xmig_policy_downtime(&in, NULL), XMIG_POLICY_STOP);
+	in.on_no_converge = XMIG_NOCONV_ABORT;
+	ck_assert_int_eq(xmig_policy_downtime(&in, NULL), XMIG_POLICY_ABORT);
+
+	in.rounds_done = 3;
+	ck_assert_int_eq(xmig_policy_downtime(&in, NULL), XMIG_POLICY_CONTINUE);
+	in.max_time_ns = 2000000000ull;
+	in.elapsed_ns = 2000000001ull;
+	ck_assert_int_eq(xmig_policy_downtime(&in, NULL), XMIG_POLICY_ABORT);
+	in.max_time_ns = 0; /* no time limit */
+	ck_assert_int_eq(xmig_policy_downtime(&in, NULL), XMIG_POLICY_CONTINUE);
+}
+END_TEST
+
+START_TEST(test_downtime_stalled)
+{
+	struct xmig_policy_input in = base();
+
+	in.expected_downtime_ns = 500000000ull;
+	in.stalled_rounds = 2;
+	ck_assert_int_eq(xmig_policy_downtime(&in, NULL), XMIG_POLICY_CONTINUE);
+	in.stalled_rounds = 3;
+	ck_assert_int_eq(xmig_policy_downtime(&in, NULL), XMIG_POLICY_STOP);
+	in.on_no_converge = XMIG_NOCONV_ABORT;
+	ck_assert_int_eq(xmig_policy_downtime(&in, NULL), XMIG_POLICY_ABORT);
+}
+END_TEST
+
+START_TEST(test_lookup)
+{
+	ck_assert_ptr_eq(xmig_policy_lookup("downtime"), xmig_policy_downtime);
+	ck_assert_ptr_eq(xmig_policy_lookup("xen-classic"), xmig_policy_xen_classic);
+	ck_assert_ptr_null(xmig_policy_lookup("fastest"));
+	ck_assert_ptr_null(xmig_policy_lookup(NULL));
+}
+END_TEST
+
+static Suite *policy_suite(void)
+{
+	Suite *s = suite_create("policy");
+	TCase *tc = tcase_create("builtin");
+
+	tcase_add_test(tc, test_xen_classic);
+	tcase_add_test(tc, test_downtime_converges);
+	tcase_add_test(tc, test_downtime_limits);
+	tcase_add_test(tc, test_downtime_stalled);
+	tcase_add_test(tc, test_lookup);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return xmig_test_run(policy_suite());
+}

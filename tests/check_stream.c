@@ -1,0 +1,598 @@
+/* SPDX-License-Identifier: MIT */
+/* The stream: framing, round trips, and every class of decoder rejection. */
+#include <string.h>
+
+#include "common.h"
+#include "stream/stream.h"
+#include "testutil.h"
+#include "xmig/errors.h"
+#include "xmig/transport.h"
+
+#define PSZ 4096u
+#define NR_PAGES 100u
+
+/* A sample stream built record by record into memory. */
+struct sample {
+	struct mem_transport w;
+	struct iovec scratch[XMIG_BATCH_MAX + 6];
+};
+
+static void put_rec(struct sample *s, uint32_t type, const void *body, size_t len)
+{
+	ck_assert_int_eq(xmig__rec_write_simple(&s->w.base, type, body, len, NULL), 0);
+}
+
+static void put_header(struct sample *s, uint32_t flags)
+{
+	struct xmig_guest_info gi = { .nr_pages = NR_PAGES, .page_size = PSZ, .nr_vcpus = 2,
+				      .guest_kind = XMIG_GUEST_SIM, .backend = "sim" };
+	uint8_t h[XMIG_HEADER_LEN];
+
+	xmig__header_encode(h, &gi, flags);
+	put_rec(s, XMIG_REC_HEADER, h, sizeof(h));
+}
+
+/* A batch of `n` pages from `pfns` with encodings `enc`; full pages hold pfn^k. */
+static void put_batch(struct sample *s, uint32_t round, unsigned int n, const uint64_t *pfns,
+		      const unsigned int *enc)
+{
+	static uint8_t body[8 + 8 * 16 + 16 * PSZ];
+	size_t len = 8 + 8ull * n;
+	unsigned int i;
+
+	ck_assert_uint_le(n, 16);
+	xmig__put_le32(body, n);
+	xmig__put_le32(body + 4, round);
+	for (i = 0; i < n; i++) {
+		xmig__put_le64(body + 8 + 8 * i, XMIG_ENTRY(pfns[i], enc[i]));
+		if (enc[i] == XMIG_PAGE_FULL) {
+			memset(body + len, (int)(pfns[i] ^ 0x5a), PSZ);
+			len += PSZ;
+		}
+	}
+	put_rec(s, XMIG_REC_PAGE_BATCH, body, len);
+}
+
+static void put_round_end(struct sample *s, uint32_t round, int final)
+{
+	uint8_t b[32] = { 0 };
+
+	xmig__put_le32(b, round);
+	xmig__put_le32(b + 4, final ? XMIG_ROUND_F_FINAL : 0);
+	xmig__put_le64(b + 8, 3);
+	put_rec(s, XMIG_REC_ROUND_END, b, sizeof(b));
+}
+
+static void put_vcpu(struct sample *s, uint32_t vcpu, uint32_t type, size_t blob)
+{
+	uint8_t b[64] = { 0 };
+
+	xmig__put_le32(b, vcpu);
+	xmig__put_le32(b + 4, type);
+	memset(b + 8, 0xab, blob);
+	put_rec(s, XMIG_REC_VCPU_STATE, b, 8 + blob);
+}
+
+static void sample_init(struct sample *s)
+{
+	mem_transport_init(&s->w, NULL, 0);
+}
+
+/* The reference stream: two rounds, state, digest, END. */
+static void build_good(struct sample *s)
+{
+	static const uint64_t p0[] = { 0, 1, 2, 50, 99 };
+	static const unsigned int e0[] = { XMIG_PAGE_FULL, XMIG_PAGE_ZERO, XMIG_PAGE_ABSENT,
+					   XMIG_PAGE_FULL, XMIG_PAGE_ZERO };
+	static const uint64_t p1[] = { 1, 50 };
+	static const unsigned int e1[] = { XMIG_PAGE_FULL, XMIG_PAGE_FULL };
+	uint8_t dg[32] = { 0 };
+	uint8_t plat[16] = { 0 };
+
+	sample_init(s);
+	put_header(s, XMIG_HDR_F_DIGEST);
+	put_batch(s, 0, 5, p0, e0);
+	put_round_end(s, 0, 0);
+	put_batch(s, 1, 2, p1, e1);
+	put_round_end(s, 1, 1);
+	put_vcpu(s, 0, 7, 24);
+	put_vcpu(s, 1, 7, 24);
+	xmig__put_le32(plat, 3);
+	put_rec(s, XMIG_REC_PLATFORM_STATE, plat, sizeof(plat));
+	xmig__put_le32(dg, XMIG_DIGEST_XXH3_128);
+	xmig__put_le64(dg + 8, NR_PAGES);
+	put_rec(s, XMIG_REC_DIGEST, dg, sizeof(dg));
+	put_rec(s, XMIG_REC_END, NULL, 0);
+}
+
+/*
+ * Decode a whole buffer. Returns 0 when it ends cleanly at END, else the
+ * first error. Counts decoded records into *nrec if given.
+ */
+static int decode_all(const uint8_t *buf, size_t len, int *nrec)
+{
+	struct mem_transport r;
+	struct xmig__reader rd;
+	struct xmig__decoder d;
+	struct xmig__rec rec;
+	struct xmig__item it;
+	int rc = 0, n = 0;
+
+	mem_transport_init(&r, buf, len);
+	xmig__reader_init(&rd, &r.base);
+	xmig__decoder_init(&d);
+	while (d.phase != XMIG_DEC_ENDED) {
+		rc = xmig__rec_read(&rd, &rec, -1);
+		if (rc < 0)
+			break;
+		rc = xmig__decoder_feed(&d, &rec, &it);
+		if (rc < 0)
+			break;
+		if (it.type == XMIG_REC_PAGE_BATCH) {
+			/* What the decoder lets through is inside the guest. */
+			for (uint32_t i = 0; i < it.u.batch.count; i++)
+				ck_assert_uint_lt(xmig__le64(it.u.batch.entries + 8 * i) &
+							  XMIG_ENTRY_PFN_MASK,
+						  d.hdr.info.nr_pages);
+		}
+		n++;
+		rc = 0;
+	}
+	if (rc == 0 && rd.bytes != len) {
+		/* Something follows END: the decoder must refuse it. */
+		rc = xmig__rec_read(&rd, &rec, -1);
+		if (rc == 0)
+			rc = xmig__decoder_feed(&d, &rec, &it);
+		ck_assert_int_lt(rc, 0);
+	}
+	xmig__reader_fini(&rd);
+	if (nrec)
+		*nrec = n;
+	return rc;
+}
+
+START_TEST(test_round_trip)
+{
+	struct sample s;
+	struct mem_transport r;
+	struct xmig__reader rd;
+	struct xmig__decoder d;
+	struct xmig__rec rec;
+	struct xmig__item it;
+
+	build_good(&s);
+	ck_assert_uint_eq(s.w.out_len % 8, 0);
+	mem_transport_init(&r, s.w.out, s.w.out_len);
+	xmig__reader_init(&rd, &r.base);
+	xmig__decoder_init(&d);
+
+	ck_assert_int_eq(xmig__rec_read(&rd, &rec, -1), 0);
+	ck_assert_int_eq(xmig__decoder_feed(&d, &rec, &it), 0);
+	ck_assert_uint_eq(it.type, XMIG_REC_HEADER);
+	ck_assert_uint_eq(it.u.header.version, XMIG_STREAM_VERSION);
+	ck_assert_uint_eq(it.u.header.flags, XMIG_HDR_F_DIGEST);
+	ck_assert_uint_eq(it.u.header.info.nr_pages, NR_PAGES);
+	ck_assert_uint_eq(it.u.header.info.page_size, PSZ);
+	ck_assert_uint_eq(it.u.header.info.nr_vcpus, 2);
+	ck_assert_str_eq(it.u.header.info.backend, "sim");
+
+	ck_assert_int_eq(xmig__rec_read(&rd, &rec, -1), 0);
+	ck_assert_int_eq(xmig__decoder_feed(&d, &rec, &it), 0);
+	ck_assert_uint_eq(it.type, XMIG_REC_PAGE_BATCH);
+	ck_assert_uint_eq(it.u.batch.count, 5);
+	ck_assert_uint_eq(it.u.batch.nr_full, 2);
+	ck_assert_uint_eq(xmig__le64(it.u.batch.entries + 24),
+			  XMIG_ENTRY(50, XMIG_PAGE_FULL));
+	ck_assert_uint_eq(xmig__le64(it.u.batch.entries + 16),
+			  XMIG_ENTRY(2, XMIG_PAGE_ABSENT));
+	ck_assert_uint_eq(it.u.batch.data[0], 0 ^ 0x5a);
+	ck_assert_uint_eq(it.u.batch.data[PSZ], 50 ^ 0x5a);
+
+	ck_assert_int_eq(xmig__rec_read(&rd, &rec, -1), 0);
+	ck_assert_int_eq(xmig__decoder_feed(&d, &rec, &it), 0);
+	ck_assert_uint_eq(it.type, XMIG_REC_ROUND_END);
+	ck_assert_uint_eq(it.u.round_end.round, 0);
+	ck_assert_uint_eq(it.u.round_end.pages, 3);
+
+	ck_assert_int_eq(xmig__rec_read(&rd, &rec, -1), 0);
+	ck_assert_int_eq(xmig__decoder_feed(&d, &rec, &it), 0);
+	ck_assert_uint_eq(it.u.batch.round, 1);
+	ck_assert_int_eq(xmig__rec_read(&rd, &rec, -1), 0);
+	ck_assert_int_eq(xmig__decoder_feed(&d, &rec, &it), 0);
+	ck_assert_uint_eq(it.u.round_end.flags, XMIG_ROUND_F_FINAL);
+	ck_assert_int_eq(d.phase, XMIG_DEC_STATE);
+
+	ck_assert_int_eq(xmig__rec_read(&rd, &rec, -1), 0);
+	ck_assert_int_eq(xmig__decoder_feed(&d, &rec, &it), 0);
+	ck_assert_uint_eq(it.type, XMIG_REC_VCPU_STATE);
+	ck_assert_uint_eq(it.u.state.vcpu, 0);
+	ck_assert_uint_eq(it.u.state.type, 7);
+	ck_assert_uint_eq(it.u.state.len, 24);
+	ck_assert_uint_eq(it.u.state.data[23], 0xab);
+
+	ck_assert_int_eq(decode_all(s.w.out, s.w.out_len, NULL), 0);
+	xmig__reader_fini(&rd);
+	mem_transport_fini(&s.w);
+}
+END_TEST
+
+/* Cut the stream at every byte: never accepted, always "ends inside". */
+START_TEST(test_truncated_everywhere)
+{
+	struct sample s;
+	size_t cut;
+
+	build_good(&s);
+	for (cut = 0; cut < s.w.out_len; cut++) {
+		int rc = decode_all(s.w.out, cut, NULL);
+
+		ck_assert_msg(rc == XMIG_EEOF, "cut at %zu: rc %d (%s)", cut, rc,
+			      xmig_error_last());
+	}
+	mem_transport_fini(&s.w);
+}
+END_TEST
+
+/* Flip every bit of the stream, one at a time: each flip is caught. */
+START_TEST(test_every_bit_flip_detected)
+{
+	struct sample s;
+	size_t i;
+	int bit;
+
+	build_good(&s);
+	for (i = 0; i < s.w.out_len; i += (i < 256 ? 1 : 61)) {
+		for (bit = 0; bit < 8; bit++) {
+			int rc;
+
+			s.w.out[i] ^= (uint8_t)(1u << bit);
+			rc = decode_all(s.w.out, s.w.out_len, NULL);
+			s.w.out[i] ^= (uint8_t)(1u << bit);
+			ck_assert_msg(rc < 0, "flip of bit %d at byte %zu went unnoticed", bit, i);
+		}
+	}
+	mem_transport_fini(&s.w);
+}
+END_TEST
+
+/* Run a one-record mutation of a minimal stream; expect `want` and `msg`. */
+static void expect_reject(struct sample *s, int want, const char *msg)
+{
+	int rc = decode_all(s->w.out, s->w.out_len, NULL);
+
+	ck_assert_msg(rc == want, "rc %d (%s), wanted %d", rc, xmig_error_last(), want);
+	ck_assert_msg(strstr(xmig_error_last(), msg), "message '%s' lacks '%s'",
+		      xmig_error_last(), msg);
+	mem_transport_fini(&s->w);
+}
+
+static void finish(struct sample *s)
+{
+	put_round_end(s, 0, 1);
+	put_rec(s, XMIG_REC_END, NULL, 0);
+}
+
+START_TEST(test_pfn_beyond_guest)
+{
+	struct sample s;
+	uint64_t pfn = NR_PAGES;
+	unsigned int enc = XMIG_PAGE_FULL;
+
+	sample_init(&s);
+	put_header(&s, 0);
+	put_batch(&s, 0, 1, &pfn, &enc);
+	finish(&s);
+	expect_reject(&s, XMIG_EPROTO, "pfn 0x64 beyond guest size 0x64");
+}
+END_TEST
+
+START_TEST(test_pfn_not_increasing)
+{
+	struct sample s;
+	uint64_t pfns[] = { 5, 5 };
+	unsigned int enc[] = { XMIG_PAGE_ZERO, XMIG_PAGE_ZERO };
+
+	sample_init(&s);
+	put_header(&s, 0);
+	put_batch(&s, 0, 2, pfns, enc);
+	finish(&s);
+	expect_reject(&s, XMIG_EPROTO, "not above the previous");
+}
+END_TEST
+
+START_TEST(test_batch_bad_length)
+{
+	struct sample s;
+	uint8_t body[8 + 8 + 100] = { 0 };
+
+	sample_init(&s);
+	put_header(&s, 0);
+	xmig__put_le32(body, 1);
+	xmig__put_le64(body + 8, XMIG_ENTRY(3, XMIG_PAGE_FULL)); /* but 100 bytes of data */
+	put_rec(&s, XMIG_REC_PAGE_BATCH, body, sizeof(body));
+	finish(&s);
+	expect_reject(&s, XMIG_EPROTO, "need 4112");
+}
+END_TEST
+
+START_TEST(test_batch_bad_count)
+{
+	struct sample s;
+	uint8_t body[16] = { 0 };
+
+	sample_init(&s);
+	put_header(&s, 0);
+	xmig__put_le32(body, 0);
+	put_rec(&s, XMIG_REC_PAGE_BATCH, body, 8);
+	finish(&s);
+	expect_reject(&s, XMIG_EPROTO, "page count 0 out of range");
+
+	sample_init(&s);
+	put_header(&s, 0);
+	xmig__put_le32(body, XMIG_BATCH_MAX + 1);
+	put_rec(&s, XMIG_REC_PAGE_BATCH, body, 16);
+	finish(&s);
+	expect_reject(&s, XMIG_EPROTO, "page count 1025 out of range");
+}
+END_TEST
+
+START_TEST(test_batch_reserved_and_encoding)
+{
+	struct sample s;
+	uint8_t body[16] = { 0 };
+
+	sample_init(&s);
+	put_header(&s, 0);
+	xmig__put_le32(body, 1);
+	xmig__put_le64(body + 8, 7 | (1ull << 53) | XMIG_ENTRY(0, XMIG_PAGE_ZERO));
+	put_rec(&s, XMIG_REC_PAGE_BATCH, body, 16);
+	finish(&s);
+	expect_reject(&s, XMIG_EPROTO, "reserved bits");
+
+	sample_init(&s);
+	put_header(&s, 0);
+	xmig__put_le64(body + 8, XMIG_ENTRY(7, 9));
+	put_rec(&s, XMIG_REC_PAGE_BATCH, body, 16);
+	finish(&s);
+	expect_reject(&s, XMIG_EPROTO, "unknown page encoding 9");
+}
+END_TEST
+
+START_TEST(test_length_over_limit)
+{
+	struct sample s;
+	uint8_t hdr[16] = { 0 };
+
+	sample_init(&s);
+	put_header(&s, 0);
+	xmig__put_le32(hdr, XMIG_REC_PAGE_BATCH);
+	xmig__put_le32(hdr + 4, XMIG_REC_MAX_BODY + 8);
+	struct iovec v = { hdr, sizeof(hdr) };
+	ck_assert_int_eq(s.w.base.ops->writev(&s.w.base, &v, 1), 0);
+	expect_reject(&s, XMIG_EPROTO, "exceeds the limit");
+}
+END_TEST
+
+START_TEST(test_bad_checksum)
+{
+	struct sample s;
+
+	build_good(&s);
+	/* The checksum of record 0 sits at bytes 8..15. */
+	s.w.out[12] ^= 0x01;
+	expect_reject(&s, XMIG_ECHECKSUM, "record 0 (HEADER) at offset 0x0: checksum mismatch");
+}
+END_TEST
+
+START_TEST(test_unknown_records)
+{
+	struct sample s;
+	uint8_t junk[24] = { 1, 2, 3 };
+	int n;
+
+	/* optional: skipped */
+	sample_init(&s);
+	put_header(&s, 0);
+	put_rec(&s, XMIG_REC_OPTIONAL | 0x77, junk, sizeof(junk));
+	finish(&s);
+	ck_assert_int_eq(decode_all(s.w.out, s.w.out_len, &n), 0);
+	ck_assert_int_eq(n, 4);
+	mem_transport_fini(&s.w);
+
+	/* mandatory: rejected */
+	sample_init(&s);
+	put_header(&s, 0);
+	put_rec(&s, 0x77, junk, sizeof(junk));
+	finish(&s);
+	expect_reject(&s, XMIG_EPROTO, "unknown mandatory record type 0x77");
+}
+END_TEST
+
+START_TEST(test_duplicate_end_and_header)
+{
+	struct sample s;
+
+	sample_init(&s);
+	put_header(&s, 0);
+	finish(&s);
+	put_rec(&s, XMIG_REC_END, NULL, 0);
+	expect_reject(&s, XMIG_EPROTO, "record after END");
+
+	sample_init(&s);
+	put_header(&s, 0);
+	put_header(&s, 0);
+	finish(&s);
+	expect_reject(&s, XMIG_EPROTO, "second HEADER");
+}
+END_TEST
+
+START_TEST(test_header_checks)
+{
+	struct xmig_guest_info gi = { .nr_pages = NR_PAGES, .page_size = PSZ, .nr_vcpus = 1,
+				      .guest_kind = XMIG_GUEST_SIM, .backend = "sim" };
+	uint8_t h[XMIG_HEADER_LEN];
+	struct sample s;
+
+	/* wrong version */
+	xmig__header_encode(h, &gi, 0);
+	xmig__put_le32(h + 8, 2);
+	sample_init(&s);
+	put_rec(&s, XMIG_REC_HEADER, h, sizeof(h));
+	expect_reject(&s, XMIG_EVERSION, "stream version 2");
+
+	/* bad magic */
+	xmig__header_encode(h, &gi, 0);
+	h[0] = 'Y';
+	sample_init(&s);
+	put_rec(&s, XMIG_REC_HEADER, h, sizeof(h));
+	expect_reject(&s, XMIG_EPROTO, "bad magic");
+
+	/* page size */
+	gi.page_size = 4097;
+	xmig__header_encode(h, &gi, 0);
+	sample_init(&s);
+	put_rec(&s, XMIG_REC_HEADER, h, sizeof(h));
+	expect_reject(&s, XMIG_EPROTO, "page size 4097");
+	gi.page_size = PSZ;
+
+	/* unknown flags */
+	xmig__header_encode(h, &gi, 0x80);
+	sample_init(&s);
+	put_rec(&s, XMIG_REC_HEADER, h, sizeof(h));
+	expect_reject(&s, XMIG_EPROTO, "unknown flags");
+
+	/* no header first */
+	sample_init(&s);
+	put_round_end(&s, 0, 1);
+	expect_reject(&s, XMIG_EPROTO, "must start with HEADER");
+
+	/* zero vCPUs */
+	gi.nr_vcpus = 0;
+	xmig__header_encode(h, &gi, 0);
+	sample_init(&s);
+	put_rec(&s, XMIG_REC_HEADER, h, sizeof(h));
+	expect_reject(&s, XMIG_EPROTO, "0 vCPUs");
+}
+END_TEST
+
+START_TEST(test_order_checks)
+{
+	struct sample s;
+	uint64_t pfn = 1;
+	unsigned int enc = XMIG_PAGE_ZERO;
+
+	/* state before the final round */
+	sample_init(&s);
+	put_header(&s, 0);
+	put_vcpu(&s, 0, 1, 8);
+	finish(&s);
+	expect_reject(&s, XMIG_EPROTO, "state before the final round");
+
+	/* vCPU index beyond the guest */
+	sample_init(&s);
+	put_header(&s, 0);
+	put_round_end(&s, 0, 1);
+	put_vcpu(&s, 2, 1, 8);
+	put_rec(&s, XMIG_REC_END, NULL, 0);
+	expect_reject(&s, XMIG_EPROTO, "vCPU 2, but the guest has 2");
+
+	/* pages after the final round */
+	sample_init(&s);
+	put_header(&s, 0);
+	put_round_end(&s, 0, 1);
+	put_batch(&s, 1, 1, &pfn, &enc);
+	put_rec(&s, XMIG_REC_END, NULL, 0);
+	expect_reject(&s, XMIG_EPROTO, "pages after the final round");
+
+	/* a round going back */
+	sample_init(&s);
+	put_header(&s, 0);
+	put_batch(&s, 3, 1, &pfn, &enc);
+	put_batch(&s, 2, 1, &pfn, &enc);
+	finish(&s);
+	expect_reject(&s, XMIG_EPROTO, "round 2 after round 3");
+
+	/* END without the promised digest */
+	sample_init(&s);
+	put_header(&s, XMIG_HDR_F_DIGEST);
+	finish(&s);
+	expect_reject(&s, XMIG_EPROTO, "without the DIGEST");
+
+	/* END before any final round */
+	sample_init(&s);
+	put_header(&s, 0);
+	put_rec(&s, XMIG_REC_END, NULL, 0);
+	expect_reject(&s, XMIG_EPROTO, "END before the final round");
+}
+END_TEST
+
+START_TEST(test_nonzero_padding)
+{
+	struct sample s;
+	uint8_t body[3] = { 1, 2, 3 };
+
+	sample_init(&s);
+	put_header(&s, 0);
+	put_rec(&s, XMIG_REC_OPTIONAL | 5, body, sizeof(body));
+	/* padding of that record: bytes 3..7 of its body area */
+	s.w.out[s.w.out_len - 1] = 0xff;
+	expect_reject(&s, XMIG_EPROTO, "non-zero padding");
+}
+END_TEST
+
+START_TEST(test_error_record_sanitised)
+{
+	struct sample s;
+	uint8_t body[8 + 6] = { 0 };
+	struct mem_transport r;
+	struct xmig__reader rd;
+	struct xmig__decoder d;
+	struct xmig__rec rec;
+	struct xmig__item it;
+
+	sample_init(&s);
+	xmig__put_le32(body, (uint32_t)XMIG_EBACKEND);
+	memcpy(body + 8, "ab\x1b[2J", 6);
+	put_rec(&s, XMIG_REC_ERROR, body, sizeof(body));
+	mem_transport_init(&r, s.w.out, s.w.out_len);
+	xmig__reader_init(&rd, &r.base);
+	xmig__decoder_init(&d);
+	ck_assert_int_eq(xmig__rec_read(&rd, &rec, -1), 0);
+	ck_assert_int_eq(xmig__decoder_feed(&d, &rec, &it), 0);
+	ck_assert_int_eq(it.u.error.code, XMIG_EBACKEND);
+	ck_assert_str_eq(it.u.error.message, "ab?[2J");
+	xmig__reader_fini(&rd);
+	mem_transport_fini(&s.w);
+}
+END_TEST
+
+static Suite *stream_suite(void)
+{
+	Suite *s = suite_create("stream");
+	TCase *tc = tcase_create("codec");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_round_trip);
+	tcase_add_test(tc, test_truncated_everywhere);
+	tcase_add_test(tc, test_every_bit_flip_detected);
+	tcase_add_test(tc, test_pfn_beyond_guest);
+	tcase_add_test(tc, test_pfn_not_increasing);
+	tcase_add_test(tc, test_batch_bad_length);
+	tcase_add_test(tc, test_batch_bad_count);
+	tcase_add_test(tc, test_batch_reserved_and_encoding);
+	tcase_add_test(tc, test_length_over_limit);
+	tcase_add_test(tc, test_bad_checksum);
+	tcase_add_test(tc, test_unknown_records);
+	tcase_add_test(tc, test_duplicate_end_and_header);
+	tcase_add_test(tc, test_header_checks);
+	tcase_add_test(tc, test_order_checks);
+	tcase_add_test(tc, test_nonzero_padding);
+	tcase_add_test(tc, test_error_record_sanitised);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return xmig_test_run(stream_suite());
+}

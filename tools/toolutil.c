@@ -1,0 +1,299 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "toolutil.h"
+
+const char *tool_name = "xmig";
+int tool_verbosity = 1;
+
+void usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: error: ", tool_name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see %s --help)\n", tool_name);
+	exit(EXIT_USAGE);
+}
+
+static int parse_u64(const char *s, const char **end, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*end = s;
+	*out = v;
+	return 0;
+}
+
+uint64_t parse_size_arg(const char *opt, const char *s)
+{
+	const char *p;
+	uint64_t v, mult = 1;
+
+	if (parse_u64(s, &p, &v) < 0)
+		usage_error("%s: '%s' is not a size (like 512M, 1G)", opt, s);
+	switch (*p) {
+	case 'k': case 'K': mult = 1ull << 10; p++; break;
+	case 'm': case 'M': mult = 1ull << 20; p++; break;
+	case 'g': case 'G': mult = 1ull << 30; p++; break;
+	case 't': case 'T': mult = 1ull << 40; p++; break;
+	}
+	if (mult > 1 && p[0] == 'i' && p[1] == 'B')
+		p += 2;
+	else if (*p == 'B')
+		p++;
+	if (*p || v > UINT64_MAX / mult)
+		usage_error("%s: '%s' is not a size (like 512M, 1G)", opt, s);
+	return v * mult;
+}
+
+uint64_t parse_rate_arg(const char *opt, const char *s)
+{
+	char buf[64];
+	size_t n = strlen(s);
+
+	if (n >= sizeof(buf))
+		usage_error("%s: '%s' is too long", opt, s);
+	memcpy(buf, s, n + 1);
+	if (n > 2 && !strcmp(buf + n - 2, "/s"))
+		buf[n - 2] = '\0';
+	return parse_size_arg(opt, buf);
+}
+
+uint64_t parse_duration_ms(const char *opt, const char *s)
+{
+	const char *p;
+	uint64_t v;
+
+	if (parse_u64(s, &p, &v) < 0)
+		usage_error("%s: '%s' is not a duration (like 500ms, 2s, 1m)", opt, s);
+	if (!strcmp(p, "ms"))
+		return v;
+	if (!strcmp(p, "s") || !*p)
+		return v * 1000;
+	if (!strcmp(p, "m"))
+		return v * 60000;
+	usage_error("%s: '%s' is not a duration (like 500ms, 2s, 1m)", opt, s);
+}
+
+uint64_t parse_uint_arg(const char *opt, const char *s, uint64_t min, uint64_t max)
+{
+	const char *p;
+	uint64_t v;
+
+	if (parse_u64(s, &p, &v) < 0 || *p || v < min || v > max)
+		usage_error("%s: '%s' is not a number in %llu..%llu", opt, s,
+			    (unsigned long long)min, (unsigned long long)max);
+	return v;
+}
+
+void tool_log(int level, const char *msg, void *payload)
+{
+	static const char *names[] = { "error", "warning", "info", "debug" };
+
+	(void)payload;
+	if (level == XMIG_LOG_INFO && tool_verbosity < 2)
+		return;
+	if (level > XMIG_LOG_INFO && tool_verbosity < 3)
+		return;
+	fprintf(stderr, "%s: %s: %s\n", tool_name, names[level & 3], msg);
+}
+
+const char *fmt_bytes(uint64_t b, char *buf, size_t len)
+{
+	if (b >= (1ull << 30))
+		snprintf(buf, len, "%.2f GiB", (double)b / (double)(1ull << 30));
+	else if (b >= (1ull << 20))
+		snprintf(buf, len, "%.1f MiB", (double)b / (double)(1ull << 20));
+	else if (b >= 1024)
+		snprintf(buf, len, "%.1f KiB", (double)b / 1024.0);
+	else
+		snprintf(buf, len, "%llu B", (unsigned long long)b);
+	return buf;
+}
+
+void tool_progress(const struct xmig_progress *p, void *payload)
+{
+	static const char *phases[] = { "setup", "live", "stop-and-copy", "commit", "done" };
+	int tty = isatty(STDERR_FILENO);
+	int end = p->round_pages_done == p->round_pages;
+	char b[32];
+
+	(void)payload;
+	if (tool_verbosity < 1 || (!tty && !end))
+		return;
+	fprintf(stderr, "%s%s: round %u (%s): %llu/%llu pages, %s on the wire, %.0f MB/s%s",
+		tty ? "\r\033[K" : "", tool_name, p->round, phases[p->phase % 5],
+		(unsigned long long)p->round_pages_done, (unsigned long long)p->round_pages,
+		fmt_bytes(p->bytes, b, sizeof(b)), p->bandwidth / 1e6, end || !tty ? "\n" : "");
+	fflush(stderr);
+}
+
+static double ms(uint64_t ns)
+{
+	return (double)ns / 1e6;
+}
+
+void print_summary(FILE *f, const struct tool_report *r)
+{
+	const struct xmig_stats *st = r->stats;
+	const struct xmig_downtime *tl = &st->timeline;
+	uint64_t base = tl->pause_requested;
+	char b1[32];
+	uint32_t i;
+
+	fprintf(f, "\n%-6s %-6s %10s %10s %10s %12s %10s %10s %12s\n", "round", "kind", "dirty",
+		"sent", "zero", "bytes", "ms", "MB/s", "dirty pg/s");
+	for (i = 0; i < st->nr_rounds; i++) {
+		const struct xmig_round_stats *rs = &st->rounds[i];
+
+		fprintf(f, "%-6u %-6s %10llu %10llu %10llu %12llu %10.2f %10.1f %12.0f\n",
+			rs->round, rs->final ? "final" : "live", (unsigned long long)rs->pages_dirty,
+			(unsigned long long)rs->pages_sent, (unsigned long long)rs->pages_zero,
+			(unsigned long long)rs->bytes, ms(rs->duration_ns), rs->bandwidth / 1e6,
+			rs->dirty_rate);
+	}
+	if (!strcmp(r->role, "send") && base) {
+		fprintf(f, "\ndowntime breakdown (ms after the pause request):\n");
+		fprintf(f, "  paused            %8.3f\n", ms(tl->paused - base));
+		if (tl->last_page_sent)
+			fprintf(f, "  last page sent    %8.3f\n", ms(tl->last_page_sent - base));
+		if (tl->state_sent)
+			fprintf(f, "  state sent        %8.3f%s\n", ms(tl->state_sent - base),
+				st->digest_ns ? "  (includes the --verify digest)" : "");
+		if (tl->receiver_ready)
+			fprintf(f, "  receiver ready    %8.3f\n", ms(tl->receiver_ready - base));
+		if (tl->commit_sent)
+			fprintf(f, "  commit sent       %8.3f\n", ms(tl->commit_sent - base));
+		if (tl->dest_running)
+			fprintf(f, "  dest running      %8.3f\n", ms(tl->dest_running - base));
+		if (st->digest_ns)
+			fprintf(f, "  of which hashing memory for --verify: %.3f ms\n",
+				ms(st->digest_ns));
+	} else if (!strcmp(r->role, "recv") && tl->state_sent) {
+		fprintf(f, "\nreceiver timeline (ms after the final round ended):\n");
+		base = tl->last_page_sent;
+		fprintf(f, "  stream complete   %8.3f\n", ms(tl->state_sent - base));
+		if (tl->receiver_ready)
+			fprintf(f, "  ready sent        %8.3f\n", ms(tl->receiver_ready - base));
+		if (tl->commit_sent)
+			fprintf(f, "  commit received   %8.3f\n", ms(tl->commit_sent - base));
+		if (tl->dest_running)
+			fprintf(f, "  guest running     %8.3f\n", ms(tl->dest_running - base));
+	}
+	fprintf(f, "\ntotal time   %.3f s\n", (double)st->total_ns / 1e9);
+	fprintf(f, "bytes        %llu (%s)\n", (unsigned long long)st->bytes,
+		fmt_bytes(st->bytes, b1, sizeof(b1)));
+	fprintf(f, "rounds       %u\n", st->nr_rounds);
+	if (st->downtime_ns)
+		fprintf(f, "downtime     %.3f ms (engine; target %.0f ms; %s)\n", ms(st->downtime_ns),
+			r->target_downtime_ms, st->converged ? "converged" : "forced stop");
+	if (r->guest_downtime_ms >= 0)
+		fprintf(f, "guest-seen   %.3f ms (largest heartbeat gap)\n", r->guest_downtime_ms);
+	if (r->verify)
+		fprintf(f, "verify       %s\n", st->verified ? "memory digest matches" :
+			!strcmp(r->role, "send") ? "checked by the receiver" : "not checked");
+	if (r->guest_check)
+		fprintf(f, "guest check  %s\n", r->guest_check);
+	fprintf(f, "verdict      %s%s%s\n", r->result ? "FAILED" : "OK", r->result ? ": " : "",
+		r->result ? r->error : "");
+}
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; s && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+int write_json(const char *path, const struct tool_report *r)
+{
+	const struct xmig_stats *st = r->stats;
+	const struct xmig_downtime *tl = &st->timeline;
+	FILE *f = strcmp(path, "-") ? fopen(path, "w") : stdout;
+	uint32_t i;
+
+	if (!f) {
+		fprintf(stderr, "%s: error: cannot write %s: %s\n", tool_name, path,
+			strerror(errno));
+		return -1;
+	}
+	fprintf(f, "{\n  \"tool\": \"xmig-%s\",\n  \"version\": \"%s\",\n  \"backend\": ", r->role,
+		xmig_version());
+	json_str(f, r->backend);
+	fprintf(f, ",\n  \"transport\": ");
+	json_str(f, r->transport);
+	fprintf(f, ",\n  \"policy\": ");
+	json_str(f, r->policy ? r->policy : "");
+	fprintf(f, ",\n  \"ok\": %s,\n  \"error\": ", r->result ? "false" : "true");
+	json_str(f, r->error);
+	fprintf(f, ",\n  \"error_code\": ");
+	json_str(f, r->result ? xmig_error_name(r->result) : "");
+	fprintf(f, ",\n  \"guest_pages\": %llu,\n  \"page_size\": %u,\n",
+		(unsigned long long)st->pages_total, st->page_size);
+	fprintf(f, "  \"total_ms\": %.3f,\n  \"bytes\": %llu,\n  \"rounds\": %u,\n",
+		(double)st->total_ns / 1e6, (unsigned long long)st->bytes, st->nr_rounds);
+	fprintf(f, "  \"downtime_ms\": %.3f,\n  \"target_downtime_ms\": %.1f,\n",
+		(double)st->downtime_ns / 1e6, r->target_downtime_ms);
+	fprintf(f, "  \"guest_downtime_ms\": ");
+	if (r->guest_downtime_ms >= 0)
+		fprintf(f, "%.3f", r->guest_downtime_ms);
+	else
+		fprintf(f, "null");
+	fprintf(f, ",\n  \"converged\": %s,\n  \"verify_requested\": %s,\n  \"verified\": %s,\n",
+		st->converged ? "true" : "false", r->verify ? "true" : "false",
+		st->verified ? "true" : "false");
+	fprintf(f, "  \"digest_ms\": %.3f,\n  \"guest_check\": ", (double)st->digest_ns / 1e6);
+	if (r->guest_check)
+		json_str(f, r->guest_check);
+	else
+		fprintf(f, "null");
+	fprintf(f, ",\n  \"timeline_ms\": {\"pause_requested\": %.3f, \"paused\": %.3f, "
+		"\"last_page_sent\": %.3f, \"state_sent\": %.3f, \"receiver_ready\": %.3f, "
+		"\"commit_sent\": %.3f, \"dest_running\": %.3f},\n",
+		ms(tl->pause_requested), ms(tl->paused), ms(tl->last_page_sent),
+		ms(tl->state_sent), ms(tl->receiver_ready), ms(tl->commit_sent),
+		ms(tl->dest_running));
+	fprintf(f, "  \"per_round\": [\n");
+	for (i = 0; i < st->nr_rounds; i++) {
+		const struct xmig_round_stats *rs = &st->rounds[i];
+
+		fprintf(f, "    {\"round\": %u, \"final\": %s, \"pages_dirty\": %llu, "
+			"\"pages_sent\": %llu, \"pages_zero\": %llu, \"pages_absent\": %llu, "
+			"\"bytes\": %llu, \"start_ms\": %.3f, \"duration_ms\": %.3f, "
+			"\"bandwidth_Bps\": %.0f, \"dirty_rate_pps\": %.0f}%s\n",
+			rs->round, rs->final ? "true" : "false", (unsigned long long)rs->pages_dirty,
+			(unsigned long long)rs->pages_sent, (unsigned long long)rs->pages_zero,
+			(unsigned long long)rs->pages_absent, (unsigned long long)rs->bytes,
+			ms(rs->start_ns), ms(rs->duration_ns), rs->bandwidth, rs->dirty_rate,
+			i + 1 < st->nr_rounds ? "," : "");
+	}
+	fprintf(f, "  ]\n}\n");
+	if (f != stdout && fclose(f) != 0) {
+		fprintf(stderr, "%s: error: writing %s: %s\n", tool_name, path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}

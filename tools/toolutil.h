@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared by the xmig command-line tools: parsing, output, reporting. */
+#ifndef XMIG_TOOLUTIL_H
+#define XMIG_TOOLUTIL_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "xmig/xmig.h"
+
+#define EXIT_USAGE 2  /* bad command line */
+#define EXIT_FAILED 1 /* the migration failed */
+
+extern const char *tool_name;
+extern int tool_verbosity; /* 0 quiet, 1 normal, 2 verbose */
+
+/* "error: ..." on stderr, then exit(EXIT_USAGE). */
+void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* Strict parsers; they exit with a usage error naming the option. */
+uint64_t parse_size_arg(const char *opt, const char *s);
+uint64_t parse_rate_arg(const char *opt, const char *s); /* "200M/s" or "200M" */
+uint64_t parse_duration_ms(const char *opt, const char *s); /* "2s", "500ms", "1m" */
+uint64_t parse_uint_arg(const char *opt, const char *s, uint64_t min, uint64_t max);
+
+/* Log callback printing "xmig-send: ..." lines on stderr by level. */
+void tool_log(int level, const char *msg, void *payload);
+
+/* Progress callback: one line per round on stderr (live line on a tty). */
+void tool_progress(const struct xmig_progress *p, void *payload);
+
+struct tool_report {
+	const char *role;      /* "send" or "recv" */
+	const char *backend;
+	const char *transport; /* the address */
+	const char *policy;
+	int result;            /* 0 or an XMIG_E* code */
+	const char *error;     /* message, "" on success */
+	const struct xmig_stats *stats;
+	/* guest-observed figures (kvm/sim), negative when unknown */
+	double guest_downtime_ms;
+	const char *guest_check; /* "clean", "corrupt: ...", or NULL */
+	double target_downtime_ms;
+	int verify;
+};
+
+void print_summary(FILE *f, const struct tool_report *r);
+int write_json(const char *path, const struct tool_report *r);
+
+/* Format a byte count as "1.50 GiB". */
+const char *fmt_bytes(uint64_t b, char *buf, size_t len);
+
+#endif

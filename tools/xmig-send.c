@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: MIT */
+/* xmig-send: live-migrate a guest to an xmig-recv, or save it to a file. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "guests.h"
+#include "toolutil.h"
+#include "xmig/sys/backend.h"
+#include "xmig/sys/transport.h"
+
+static const char usage_text[] =
+	"Usage: xmig-send [OPTIONS] --to ADDRESS\n"
+	"Live-migrate a guest to an xmig-recv listening at ADDRESS, or save it.\n"
+	"\n"
+	"Where to:\n"
+	"  --to ADDRESS            HOST:PORT, [V6]:PORT, unix:PATH, or file:PATH (save)\n"
+	"  --connect-timeout DUR   give up connecting after DUR (default 10s)\n"
+	"  --timeout DUR           max wait for any answer of the receiver (default 30s)\n"
+	"\n"
+	"The guest:\n"
+	"  --backend NAME          sim (simulated guest) or kvm (default: sim)\n"
+	"  --mem SIZE              guest memory, e.g. 256M, 1G (default 256M)\n"
+	"  --vcpus N               vCPUs (default 1)\n"
+	"  --run-before DUR        let the guest run this long before migrating (default 0)\n"
+	"  sim:  --dirty MODEL     none | max | uniform:RATE | hot:SIZE:RATE | seq:RATE\n"
+	"                          (RATE like 200M/s or max; default none)\n"
+	"        --seed N          content seed (default 1)\n"
+	GUESTS_KVM_SEND_USAGE
+	"\n"
+	"How:\n"
+	"  --policy NAME           downtime (default) or xen-classic\n"
+	"  --downtime MS           target downtime in ms (default 50)\n"
+	"  --max-rounds N          live rounds at most, round 0 included (default 30)\n"
+	"  --max-time DUR          live phase limit (default none)\n"
+	"  --on-no-converge WHAT   stop (stop-and-copy anyway, default) or abort\n"
+	"  --max-bandwidth RATE    limit live rounds, e.g. 500M/s (default unlimited)\n"
+	"  --verify                send a digest of guest memory; the receiver checks it\n"
+	"  --keep-running          with file:PATH, resume the guest after saving it\n"
+	"\n"
+	"Output:\n"
+	"  --json FILE             write the results as JSON (- for stdout)\n"
+	"  -q, --quiet             only errors and the verdict\n"
+	"  -v, --verbose           engine log (twice: debug)\n"
+	"  -h, --help              this text\n"
+	"\n"
+	"Exit status: 0 migrated, 1 migration failed (the guest keeps running on the\n"
+	"source), 2 bad command line.\n";
+
+enum {
+	OPT_TO = 256, OPT_CONNECT_TIMEOUT, OPT_TIMEOUT, OPT_BACKEND, OPT_MEM, OPT_VCPUS,
+	OPT_RUN_BEFORE, OPT_DIRTY, OPT_SEED, OPT_POLICY, OPT_DOWNTIME, OPT_MAX_ROUNDS,
+	OPT_MAX_TIME, OPT_NOCONV, OPT_MAX_BW, OPT_VERIFY, OPT_KEEP, OPT_JSON,
+	OPT_GUEST, OPT_APPEND,
+};
+
+static const struct option long_opts[] = {
+	{ "to", required_argument, NULL, OPT_TO },
+	{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "backend", required_argument, NULL, OPT_BACKEND },
+	{ "mem", required_argument, NULL, OPT_MEM },
+	{ "vcpus", required_argument, NULL, OPT_VCPUS },
+	{ "run-before", required_argument, NULL, OPT_RUN_BEFORE },
+	{ "dirty", required_argument, NULL, OPT_DIRTY },
+	{ "seed", required_argument, NULL, OPT_SEED },
+	{ "guest", required_argument, NULL, OPT_GUEST },
+	{ "append", required_argument, NULL, OPT_APPEND },
+	{ "policy", required_argument, NULL, OPT_POLICY },
+	{ "downtime", required_argument, NULL, OPT_DOWNTIME },
+	{ "max-rounds", required_argument, NULL, OPT_MAX_ROUNDS },
+	{ "max-time", required_argument, NULL, OPT_MAX_TIME },
+	{ "on-no-converge", required_argument, NULL, OPT_NOCONV },
+	{ "max-bandwidth", required_argument, NULL, OPT_MAX_BW },
+	{ "verify", no_argument, NULL, OPT_VERIFY },
+	{ "keep-running", no_argument, NULL, OPT_KEEP },
+	{ "json", required_argument, NULL, OPT_JSON },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static struct xmig_session *volatile running_session;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	if (running_session)
+		xmig_session_cancel(running_session);
+}
+
+int main(int argc, char **argv)
+{
+	struct guest_opts go = GUEST_OPTS_INIT;
+	struct xmig_send_params sp = XMIG_SEND_PARAMS_INIT;
+	const char *to = NULL, *json = NULL;
+	uint64_t connect_ms = 10000;
+	int keep = 0, c, rc, file_mode;
+	struct xmig_backend *b = NULL;
+	struct xmig_transport *t = NULL;
+	struct xmig_session *s = NULL;
+	struct tool_report rep = { .role = "send", .guest_downtime_ms = -1 };
+
+	tool_name = "xmig-send";
+	while ((c = getopt_long(argc, argv, "qvh", long_opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_TO: to = optarg; break;
+		case OPT_CONNECT_TIMEOUT: connect_ms = parse_duration_ms("--connect-timeout", optarg); break;
+		case OPT_TIMEOUT:
+			sp.timeout_ms = (uint32_t)parse_duration_ms("--timeout", optarg);
+			if (!sp.timeout_ms)
+				usage_error("--timeout must be positive");
+			break;
+		case OPT_BACKEND: go.backend = optarg; break;
+		case OPT_MEM: go.mem = parse_size_arg("--mem", optarg); break;
+		case OPT_VCPUS: go.vcpus = (uint32_t)parse_uint_arg("--vcpus", optarg, 1, 64); break;
+		case OPT_RUN_BEFORE: go.run_before_ms = parse_duration_ms("--run-before", optarg); break;
+		case OPT_DIRTY: go.dirty = optarg; break;
+		case OPT_SEED: go.seed = parse_uint_arg("--seed", optarg, 0, UINT64_MAX); break;
+		case OPT_GUEST: go.guest = optarg; break;
+		case OPT_APPEND: go.append = optarg; break;
+		case OPT_POLICY:
+			if (!xmig_policy_lookup(optarg))
+				usage_error("--policy: unknown policy '%s' (downtime, xen-classic)", optarg);
+			sp.policy = optarg;
+			break;
+		case OPT_DOWNTIME:
+			sp.target_downtime_ms = (uint32_t)parse_uint_arg("--downtime", optarg, 1, 3600000);
+			break;
+		case OPT_MAX_ROUNDS:
+			sp.max_rounds = (uint32_t)parse_uint_arg("--max-rounds", optarg, 1, 100000);
+			break;
+		case OPT_MAX_TIME: sp.max_time_ms = (uint32_t)parse_duration_ms("--max-time", optarg); break;
+		case OPT_NOCONV:
+			if (!strcmp(optarg, "stop"))
+				sp.on_no_converge = XMIG_NOCONV_STOP;
+			else if (!strcmp(optarg, "abort"))
+				sp.on_no_converge = XMIG_NOCONV_ABORT;
+			else
+				usage_error("--on-no-converge: '%s' is neither stop nor abort", optarg);
+			break;
+		case OPT_MAX_BW: sp.max_bandwidth = parse_rate_arg("--max-bandwidth", optarg); break;
+		case OPT_VERIFY: sp.verify = 1; break;
+		case OPT_KEEP: keep = 1; break;
+		case OPT_JSON: json = optarg; break;
+		case 'q': tool_verbosity = 0; break;
+		case 'v': tool_verbosity++; break;
+		case 'h': fputs(usage_text, stdout); return 0;
+		default: usage_error("unknown option");
+		}
+	}
+	if (optind < argc)
+		usage_error("unexpected argument '%s'", argv[optind]);
+	if (!to)
+		usage_error("--to ADDRESS is required");
+	file_mode = !strncmp(to, "file:", 5);
+	if (keep && !file_mode)
+		usage_error("--keep-running only makes sense with --to file:PATH");
+	guest_opts_check_send(&go);
+
+	sp.log_fn = tool_log;
+	sp.log_level = XMIG_LOG_DEBUG;
+	sp.progress_fn = tool_progress;
+	rep.backend = go.backend;
+	rep.transport = to;
+	rep.policy = sp.policy;
+	rep.target_downtime_ms = sp.target_downtime_ms;
+	rep.verify = sp.verify;
+
+	rc = guest_start(&go, &b);
+	if (rc < 0)
+		return EXIT_FAILED;
+	guest_run_for(&go, b, go.run_before_ms);
+
+	if (file_mode)
+		rc = xmig_transport_file(&t, to + 5, 1);
+	else
+		rc = xmig_transport_connect(&t, to, (int)connect_ms);
+	if (rc < 0) {
+		fprintf(stderr, "%s: error: %s\n", tool_name, xmig_error_last());
+		guest_stop(&go, b);
+		return EXIT_FAILED;
+	}
+	rc = xmig_send_new(&s, b, t, &sp);
+	if (rc < 0) {
+		fprintf(stderr, "%s: error: %s\n", tool_name, xmig_error_last());
+		guest_stop(&go, b);
+		return EXIT_FAILED;
+	}
+	running_session = s;
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	rc = xmig_session_run(s);
+	running_session = NULL;
+
+	rep.result = rc;
+	rep.error = xmig_session_error(s);
+	rep.stats = xmig_session_stats(s);
+	guest_report_send(&go, b, &rep);
+	if (rc == 0 && file_mode) {
+		if (keep) {
+			if (b->ops->resume(b) < 0)
+				fprintf(stderr, "%s: error: could not resume the guest after saving\n",
+					tool_name);
+		} else {
+			b->ops->destroy(b);
+		}
+	}
+	if (tool_verbosity > 0 || rc < 0)
+		print_summary(rc < 0 ? stderr : stdout, &rep);
+	if (json && write_json(json, &rep) < 0 && rc == 0)
+		rc = -1;
+	if (rc == XMIG_EAMBIGUOUS)
+		fprintf(stderr, "%s: the guest is left paused here; check the destination before "
+			"resuming or destroying it\n", tool_name);
+	xmig_session_free(s);
+	xmig_transport_close(t);
+	guest_stop(&go, b);
+	return rc < 0 ? EXIT_FAILED : 0;
+}
