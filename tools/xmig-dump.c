@@ -60,13 +60,15 @@ int main(int argc, char **argv)
 	struct round_tally tally = { .lo = UINT64_MAX };
 	uint64_t records = 0;
 
+	opterr = 0;
 	tool_name = "xmig-dump";
-	while ((c = getopt_long(argc, argv, "psh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":psh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p': pages = 1; break;
 		case 's': summary = 1; break;
 		case 'h': fputs(usage_text, stdout); return 0;
-		default: usage_error("unknown option");
+		case ':': usage_error("%s needs an argument", argv[optind - 1]);
+		default: usage_error("unknown option %s", argv[optind - 1]);
 		}
 	}
 	if (optind != argc - 1)

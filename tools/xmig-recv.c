@@ -78,9 +78,10 @@ int main(int argc, char **argv)
 	struct tool_report rep = { .role = "recv", .guest_downtime_ms = -1 };
 	int c, rc;
 
+	opterr = 0;
 	tool_name = "xmig-recv";
 	rp.max_mem_bytes = 64ull << 30;
-	while ((c = getopt_long(argc, argv, "qvh", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":qvh", long_opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_LISTEN: listen_addr = optarg; break;
 		case OPT_FROM: from = optarg; break;
@@ -100,7 +101,8 @@ int main(int argc, char **argv)
 		case 'q': tool_verbosity = 0; break;
 		case 'v': tool_verbosity++; break;
 		case 'h': fputs(usage_text, stdout); return 0;
-		default: usage_error("unknown option");
+		case ':': usage_error("%s needs an argument", argv[optind - 1]);
+		default: usage_error("unknown option %s", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)

@@ -105,8 +105,9 @@ int main(int argc, char **argv)
 	struct xmig_session *s = NULL;
 	struct tool_report rep = { .role = "send", .guest_downtime_ms = -1 };
 
+	opterr = 0;
 	tool_name = "xmig-send";
-	while ((c = getopt_long(argc, argv, "qvh", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":qvh", long_opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_TO: to = optarg; break;
 		case OPT_CONNECT_TIMEOUT: connect_ms = parse_duration_ms("--connect-timeout", optarg); break;
@@ -150,7 +151,8 @@ int main(int argc, char **argv)
 		case 'q': tool_verbosity = 0; break;
 		case 'v': tool_verbosity++; break;
 		case 'h': fputs(usage_text, stdout); return 0;
-		default: usage_error("unknown option");
+		case ':': usage_error("%s needs an argument", argv[optind - 1]);
+		default: usage_error("unknown option %s", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
