@@ -55,8 +55,8 @@ static int guest_alloc(struct sim *s, uint64_t nr_pages, uint32_t nr_vcpus)
 		return xmig__fail(XMIG_EINVAL, "simulated guest: %llu pages is not a usable size",
 				  (unsigned long long)nr_pages);
 	if (nr_vcpus < 1 || nr_vcpus > SIM_MAX_VCPUS)
-		return xmig__fail(XMIG_EINVAL, "simulated guest: %u vCPUs (1..%u supported)", nr_vcpus,
-				  SIM_MAX_VCPUS);
+		return xmig__fail(XMIG_EINVAL, "simulated guest: %u vCPUs (1..%u supported)",
+				  nr_vcpus, SIM_MAX_VCPUS);
 
 	s->mem_len = (size_t)nr_pages << SIM_PAGE_SHIFT;
 	m = mmap(NULL, s->mem_len, PROT_READ | PROT_WRITE,
@@ -75,7 +75,8 @@ static int guest_alloc(struct sim *s, uint64_t nr_pages, uint32_t nr_vcpus)
 	vlen = sizeof(*s->vcpus) * nr_vcpus; /* a multiple of the alignment */
 	s->vcpus = aligned_alloc(_Alignof(struct sim_vcpu), vlen);
 	if (!s->dirty || !s->vcpus)
-		return xmig__fail(XMIG_ENOMEM, "simulated guest: out of memory for %u vCPUs", nr_vcpus);
+		return xmig__fail(XMIG_ENOMEM, "simulated guest: out of memory for %u vCPUs",
+				  nr_vcpus);
 	memset(s->vcpus, 0, vlen);
 	for (i = 0; i < nr_vcpus; i++) {
 		s->vcpus[i].sim = s;
@@ -130,7 +131,7 @@ static int sim_alloc(struct sim **out)
 	struct sim *s = calloc(1, sizeof(*s));
 
 	if (!s)
-		return xmig__fail(XMIG_ENOMEM, "sim backend (simulated guest): out of memory");
+		return xmig__fail(XMIG_ENOMEM, "sim backend: out of memory");
 	s->base.ops = &sim_ops;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->parked_cv, NULL);
@@ -149,7 +150,7 @@ static int sim_describe(struct xmig_backend *b, struct xmig_guest_info *out)
 	struct sim *s = to_sim(b);
 
 	if (!s->mem)
-		return xmig__fail(XMIG_EINVAL, "sim backend (simulated guest): no guest to describe (create first)");
+		return xmig__fail(XMIG_EINVAL, "sim backend: no guest to describe (create first)");
 	memset(out, 0, sizeof(*out));
 	out->nr_pages = s->nr_pages;
 	out->page_size = SIM_PAGE_SIZE;
@@ -159,8 +160,8 @@ static int sim_describe(struct xmig_backend *b, struct xmig_guest_info *out)
 	return 0;
 }
 
-static int sim_map_pages(struct xmig_backend *b, const uint64_t *pfns, unsigned int n,
-			 void **ptrs, unsigned int flags)
+static int sim_map_pages(struct xmig_backend *b, const uint64_t *pfns, unsigned int n, void **ptrs,
+			 unsigned int flags)
 {
 	struct sim *s = to_sim(b);
 	unsigned int i;
@@ -168,12 +169,13 @@ static int sim_map_pages(struct xmig_backend *b, const uint64_t *pfns, unsigned 
 	if (!s->mem)
 		return xmig__fail(XMIG_EINVAL, "simulated guest: map_pages without a guest");
 	if (flags & ~(XMIG_MAP_READ | XMIG_MAP_WRITE))
-		return xmig__fail(XMIG_EINVAL, "simulated guest: map_pages flags 0x%x unknown", flags);
+		return xmig__fail(XMIG_EINVAL, "simulated guest: map_pages flags 0x%x unknown",
+				  flags);
 	for (i = 0; i < n; i++) {
 		if (pfns[i] >= s->nr_pages)
-			return xmig__fail(XMIG_EINVAL, "simulated guest: pfn 0x%llx beyond guest size 0x%llx",
-					  (unsigned long long)pfns[i],
-					  (unsigned long long)s->nr_pages);
+			return xmig__fail(
+			    XMIG_EINVAL, "simulated guest: pfn 0x%llx beyond guest size 0x%llx",
+			    (unsigned long long)pfns[i], (unsigned long long)s->nr_pages);
 		/* All of the memory is mapped all the time: nothing to populate. */
 		ptrs[i] = s->mem + (pfns[i] << SIM_PAGE_SHIFT);
 	}
@@ -202,8 +204,8 @@ static int sim_pause(struct xmig_backend *b)
 				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 			if (m == MAP_FAILED) {
 				/* A failed pause leaves the guest running. */
-				rc = xmig__fail_errno(XMIG_ENOMEM,
-						      "simulated guest: cannot map the pause image");
+				rc = xmig__fail_errno(
+				    XMIG_ENOMEM, "simulated guest: cannot map the pause image");
 				sim_resume(b);
 				return rc;
 			}
@@ -234,16 +236,16 @@ static int sim_create(struct xmig_backend *b, const struct xmig_guest_info *info
 	int rc;
 
 	if (s->mem)
-		return xmig__fail(XMIG_EINVAL, "sim backend (simulated guest): create while a guest exists");
+		return xmig__fail(XMIG_EINVAL, "sim backend: create while a guest exists");
 	if (info->guest_kind != XMIG_GUEST_SIM)
-		return xmig__fail(XMIG_ENOTSUP, "sim backend (simulated guest): cannot create a guest of kind %u",
+		return xmig__fail(XMIG_ENOTSUP, "sim backend: cannot create a guest of kind %u",
 				  info->guest_kind);
 	if (info->page_size != SIM_PAGE_SIZE)
-		return xmig__fail(XMIG_ENOTSUP, "sim backend (simulated guest): page size %u (only %u)",
+		return xmig__fail(XMIG_ENOTSUP, "sim backend: page size %u (only %u)",
 				  info->page_size, SIM_PAGE_SIZE);
 	if (strnlen(info->backend, sizeof(info->backend)) == sizeof(info->backend) ||
 	    (info->backend[0] && strcmp(info->backend, "sim") != 0))
-		return xmig__fail(XMIG_ENOTSUP, "sim backend (simulated guest): stream is for backend '%.16s'",
+		return xmig__fail(XMIG_ENOTSUP, "sim backend: stream is for backend '%.16s'",
 				  info->backend);
 	set_defaults(s);
 	if ((rc = guest_alloc(s, info->nr_pages, info->nr_vcpus)) < 0)

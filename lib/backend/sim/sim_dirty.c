@@ -57,7 +57,8 @@ int xmig__sim_dirty_fetch(struct xmig_backend *b, uint64_t *bitmap, int final)
 	struct sim *s = to_sim(b);
 
 	if (!s->mem || !s->logging)
-		return xmig__fail(XMIG_EINVAL, "simulated guest: dirty_fetch while dirty logging is off");
+		return xmig__fail(XMIG_EINVAL,
+				  "simulated guest: dirty_fetch while dirty logging is off");
 	/* `final` changes nothing: the simulation has no hypervisor writing
 	 * guest pages behind the vCPUs' back. */
 	drain(s, bitmap);

@@ -26,8 +26,8 @@ static int parse_rate(const char *model, const char *s, uint64_t *out)
 	memcpy(num, s, len - 2);
 	num[len - 2] = '\0';
 	if (xmig__parse_size(num, out) < 0)
-		return xmig__fail(XMIG_EINVAL, "sim dirty model '%s': bad rate size '%s'",
-				  model, num);
+		return xmig__fail(XMIG_EINVAL, "sim dirty model '%s': bad rate size '%s'", model,
+				  num);
 	if (*out == 0)
 		return xmig__fail(XMIG_EINVAL,
 				  "sim dirty model '%s': rate 0 (use the model 'none')", model);
@@ -83,8 +83,7 @@ int xmig__sim_model_parse(struct sim_model *m, const char *text)
 			return xmig__fail(XMIG_EINVAL, "sim dirty model '%s': bad hot size '%s'",
 					  text, size);
 		if (r.hot_bytes == 0)
-			return xmig__fail(XMIG_EINVAL, "sim dirty model '%s': hot size is 0",
-					  text);
+			return xmig__fail(XMIG_EINVAL, "sim dirty model '%s': hot size is 0", text);
 		if ((rc = parse_rate(text, colon + 1, &r.rate)) < 0)
 			return rc;
 	} else {

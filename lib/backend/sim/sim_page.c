@@ -50,7 +50,8 @@ void xmig__sim_page_fill(void *page, uint64_t seed, uint64_t pfn, uint64_t gen)
 		xmig__put_le64(p + off, xmig__sim_rand(&st));
 	xmig__put_le64(p + SIM_HDR_PFN, pfn);
 	xmig__put_le64(p + SIM_HDR_GEN, gen);
-	xmig__put_le64(p + SIM_HDR_SUM, XXH3_64bits(p + SIM_HDR_SIZE, SIM_PAGE_SIZE - SIM_HDR_SIZE));
+	xmig__put_le64(p + SIM_HDR_SUM,
+		       XXH3_64bits(p + SIM_HDR_SIZE, SIM_PAGE_SIZE - SIM_HDR_SIZE));
 	xmig__put_le64(p + SIM_HDR_MAGIC, SIM_MAGIC);
 }
 

@@ -142,7 +142,7 @@ int xmig__sim_dirty_fetch(struct xmig_backend *b, uint64_t *bitmap, int final);
 
 /* sim_state.c */
 int xmig__sim_save_state(struct xmig_backend *b, xmig_state_emit_fn emit, void *ctx);
-int xmig__sim_load_state(struct xmig_backend *b, uint32_t vcpu, uint32_t type,
-			 const void *data, size_t len);
+int xmig__sim_load_state(struct xmig_backend *b, uint32_t vcpu, uint32_t type, const void *data,
+			 size_t len);
 
 #endif

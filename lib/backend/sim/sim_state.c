@@ -50,7 +50,8 @@ int xmig__sim_save_state(struct xmig_backend *b, xmig_state_emit_fn emit, void *
 	if (!s->mem)
 		return xmig__fail(XMIG_EINVAL, "simulated guest: save_state without a guest");
 	if (s->started && !s->engine_paused)
-		return xmig__fail(XMIG_EINVAL, "simulated guest: save_state on a running guest (pause first)");
+		return xmig__fail(XMIG_EINVAL,
+				  "simulated guest: save_state on a running guest (pause first)");
 
 	for (i = 0; i < s->nr_vcpus; i++) {
 		const struct sim_vcpu *v = &s->vcpus[i];
@@ -82,8 +83,9 @@ static int load_vcpu(struct sim *s, uint32_t vcpu, const uint8_t *p, size_t len)
 	uint64_t cursor, share;
 
 	if (vcpu >= s->nr_vcpus)
-		return xmig__fail(XMIG_EPROTO, "sim vCPU state: vCPU %u out of range (guest has %u)",
-				  vcpu, s->nr_vcpus);
+		return xmig__fail(XMIG_EPROTO,
+				  "sim vCPU state: vCPU %u out of range (guest has %u)", vcpu,
+				  s->nr_vcpus);
 	if (len != VCPU_SIZE)
 		return xmig__fail(XMIG_EPROTO, "sim vCPU %u state: %zu bytes, expected %u", vcpu,
 				  len, VCPU_SIZE);
@@ -99,8 +101,8 @@ static int load_vcpu(struct sim *s, uint32_t vcpu, const uint8_t *p, size_t len)
 	share = xmig__sim_share(s->nr_pages, vcpu, s->nr_vcpus);
 	if (cursor >= (share ? share : 1))
 		return xmig__fail(XMIG_EPROTO,
-				  "sim vCPU %u state: sweep cursor %llu beyond its %llu pages", vcpu,
-				  (unsigned long long)cursor, (unsigned long long)share);
+				  "sim vCPU %u state: sweep cursor %llu beyond its %llu pages",
+				  vcpu, (unsigned long long)cursor, (unsigned long long)share);
 	v = &s->vcpus[vcpu];
 	if (v->loaded)
 		return xmig__fail(XMIG_EPROTO, "sim vCPU %u state: received twice", vcpu);
@@ -165,15 +167,16 @@ static int load_platform(struct sim *s, const uint8_t *p, size_t len)
 	return 0;
 }
 
-int xmig__sim_load_state(struct xmig_backend *b, uint32_t vcpu, uint32_t type,
-			 const void *data, size_t len)
+int xmig__sim_load_state(struct xmig_backend *b, uint32_t vcpu, uint32_t type, const void *data,
+			 size_t len)
 {
 	struct sim *s = to_sim(b);
 
 	if (!s->mem)
 		return xmig__fail(XMIG_EINVAL, "simulated guest: load_state before create");
 	if (s->started)
-		return xmig__fail(XMIG_EINVAL, "simulated guest: load_state on a guest already started");
+		return xmig__fail(XMIG_EINVAL,
+				  "simulated guest: load_state on a guest already started");
 	if (!data && len)
 		return xmig__fail(XMIG_EINVAL, "simulated guest: load_state with NULL data");
 	if (vcpu == XMIG_STATE_PLATFORM) {

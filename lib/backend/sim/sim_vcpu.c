@@ -156,7 +156,8 @@ int xmig__sim_vcpus_start(struct sim *s)
 		pthread_mutex_unlock(&s->lock);
 		if (err) {
 			errno = err;
-			xmig__fail_errno(XMIG_EBACKEND, "simulated guest: cannot start vCPU %u thread", i);
+			xmig__fail_errno(XMIG_EBACKEND,
+					 "simulated guest: cannot start vCPU %u thread", i);
 			xmig__sim_vcpus_stop(s);
 			return XMIG_EBACKEND;
 		}
