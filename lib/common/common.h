@@ -35,6 +35,9 @@ int xmig__fail(int err, const char *fmt, ...) XMIG__PRINTF(2, 3);
 /* Like xmig__fail, appending ": strerror(errno)" and returning `err`. */
 int xmig__fail_errno(int err, const char *fmt, ...) XMIG__PRINTF(2, 3);
 
+/* Forget the per-thread message (before a call whose failure is reported). */
+void xmig__clear_last(void);
+
 /* Copy of the per-thread message (for a session to take over). */
 const char *xmig__last_message(void);
 

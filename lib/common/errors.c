@@ -43,6 +43,11 @@ XMIG__API const char *xmig_error_last(void)
 	return last_message;
 }
 
+void xmig__clear_last(void)
+{
+	last_message[0] = '\0';
+}
+
 const char *xmig__last_message(void)
 {
 	return last_message;

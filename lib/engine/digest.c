@@ -22,7 +22,7 @@ int xmig__digest(struct xmig_session *s, uint64_t *pages, uint8_t out[16])
 		cnt = (unsigned int)(n - pfn < XMIG_BATCH_MAX ? n - pfn : XMIG_BATCH_MAX);
 		for (i = 0; i < cnt; i++)
 			s->pfns[i] = pfn + i;
-		rc = ops->map_pages(s->b, s->pfns, cnt, s->ptrs, XMIG_MAP_READ);
+		rc = XMIG__HOOK(s, map_pages, s->pfns, cnt, s->ptrs, XMIG_MAP_READ);
 		if (rc < 0)
 			return xmig__serr_backend(s, rc, "map_pages (digest)");
 		for (i = 0; i < cnt; i++) {

@@ -56,6 +56,12 @@ static inline uint64_t xmig__elapsed(const struct xmig_session *s)
 	return xmig__now_ns() - s->t0;
 }
 
+/*
+ * Call an int-returning backend hook with the per-thread message cleared,
+ * so a hook that fails without a message is not blamed with an old one.
+ */
+#define XMIG__HOOK(s, hook, ...) (xmig__clear_last(), (s)->b->ops->hook((s)->b, ##__VA_ARGS__))
+
 void xmig__log(struct xmig_session *s, int level, const char *fmt, ...) XMIG__PRINTF(3, 4);
 
 /* Record an error in the session (first one wins) and return `code`. */

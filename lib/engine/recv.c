@@ -92,7 +92,7 @@ static int apply_batch(struct xmig_session *s, struct recv_state *st,
 	}
 	if (!n)
 		return 0;
-	rc = ops->map_pages(s->b, s->pfns, n, s->ptrs, XMIG_MAP_WRITE);
+	rc = XMIG__HOOK(s, map_pages, s->pfns, n, s->ptrs, XMIG_MAP_WRITE);
 	if (rc < 0)
 		return xmig__serr_backend(s, rc, "map_pages");
 	for (i = 0; i < n; i++) {
@@ -181,7 +181,6 @@ static int verify(struct xmig_session *s, struct recv_state *st)
 /* Read and apply the sender's stream up to END. */
 static int receive_stream(struct xmig_session *s, struct recv_state *st)
 {
-	const struct xmig_backend_ops *ops = s->b->ops;
 	int timeout = s->rp.timeout_ms ? (int)s->rp.timeout_ms : -1;
 	struct xmig__rec rec;
 	struct xmig__item item;
@@ -219,7 +218,7 @@ static int receive_stream(struct xmig_session *s, struct recv_state *st)
 			rc = xmig__buffers_alloc(s);
 			if (rc < 0)
 				return rc;
-			rc = ops->create(s->b, &s->info);
+			rc = XMIG__HOOK(s, create, &s->info);
 			if (rc < 0)
 				return xmig__serr_backend(s, rc, "create");
 			st->created = 1;
@@ -265,7 +264,7 @@ static int receive_stream(struct xmig_session *s, struct recv_state *st)
 			break;
 		case XMIG_REC_VCPU_STATE:
 		case XMIG_REC_PLATFORM_STATE:
-			rc = ops->load_state(s->b, item.u.state.vcpu, item.u.state.type,
+			rc = XMIG__HOOK(s, load_state, item.u.state.vcpu, item.u.state.type,
 					     item.u.state.data, item.u.state.len);
 			if (rc < 0)
 				return xmig__serr_backend(s, rc, "load_state");
@@ -347,7 +346,7 @@ int xmig__recv_run(struct xmig_session *s)
 	}
 
 	t = xmig__now_ns();
-	rc = ops->unpause(s->b);
+	rc = XMIG__HOOK(s, unpause);
 	if (rc < 0) {
 		rc = xmig__serr_backend(s, rc, "unpause");
 		ops->destroy(s->b);

@@ -97,7 +97,7 @@ static int send_batch(struct xmig_session *s, struct xmig_round_stats *rs, unsig
 	unsigned int i, nfull = 0;
 	int niov = 2, rc;
 
-	rc = ops->map_pages(s->b, s->pfns, n, s->ptrs, XMIG_MAP_READ);
+	rc = XMIG__HOOK(s, map_pages, s->pfns, n, s->ptrs, XMIG_MAP_READ);
 	if (rc < 0)
 		return xmig__serr_backend(s, rc, "map_pages");
 	for (i = 0; i < n; i++) {
@@ -240,7 +240,7 @@ static int send_round(struct xmig_session *s, struct send_state *st, uint32_t ro
 static int fetch_dirty(struct xmig_session *s, struct send_state *st, int final,
 		       uint64_t *count)
 {
-	int rc = s->b->ops->dirty_fetch(s->b, s->bitmap, final);
+	int rc = XMIG__HOOK(s, dirty_fetch, s->bitmap, final);
 
 	if (rc < 0)
 		return xmig__serr_backend(s, rc, "dirty_fetch");
@@ -353,12 +353,11 @@ static int policy_decide(struct xmig_session *s, struct send_state *st, uint64_t
 
 static int live_phase(struct xmig_session *s, struct send_state *st)
 {
-	const struct xmig_backend_ops *ops = s->b->ops;
 	uint64_t dirty = s->info.nr_pages, prev, now;
 	uint32_t round = 0, stalled = 0;
 	int rc, d, converged = 0;
 
-	rc = ops->log_dirty_start(s->b);
+	rc = XMIG__HOOK(s, log_dirty_start);
 	if (rc < 0)
 		return xmig__serr_backend(s, rc, "log_dirty_start");
 	st->logging = 1;
@@ -397,14 +396,13 @@ static int live_phase(struct xmig_session *s, struct send_state *st)
 
 static int stop_and_copy(struct xmig_session *s, struct send_state *st)
 {
-	const struct xmig_backend_ops *ops = s->b->ops;
 	struct xmig_downtime *tl = &s->stats.timeline;
 	uint32_t final_round = s->stats.nr_rounds;
 	uint64_t dirty;
 	int rc;
 
 	tl->pause_requested = xmig__elapsed(s);
-	rc = ops->pause(s->b);
+	rc = XMIG__HOOK(s, pause);
 	if (rc < 0)
 		return xmig__serr_backend(s, rc, "pause");
 	st->paused = 1;
@@ -420,7 +418,7 @@ static int stop_and_copy(struct xmig_session *s, struct send_state *st)
 		return rc;
 	tl->last_page_sent = xmig__elapsed(s);
 
-	rc = ops->save_state(s->b, emit_state, s);
+	rc = XMIG__HOOK(s, save_state, emit_state, s);
 	if (rc < 0)
 		return s->err_code ? rc : xmig__serr_backend(s, rc, "save_state");
 	if (s->sp.verify) {
@@ -497,7 +495,7 @@ int xmig__send_run(struct xmig_session *s)
 	uint64_t t;
 	int rc;
 
-	rc = ops->describe(s->b, &s->info);
+	rc = XMIG__HOOK(s, describe, &s->info);
 	if (rc < 0)
 		return xmig__serr_backend(s, rc, "describe");
 	if (s->info.nr_pages == 0 || s->info.nr_vcpus == 0 || s->info.page_size < 4096 ||
@@ -559,7 +557,7 @@ fail:
 	if (st.logging)
 		ops->log_dirty_stop(s->b);
 	if (st.paused) {
-		int rrc = ops->resume(s->b);
+		int rrc = XMIG__HOOK(s, resume);
 
 		if (rrc < 0)
 			xmig__log(s, XMIG_LOG_ERROR, "could not resume the source guest: %s",
