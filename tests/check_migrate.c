@@ -171,6 +171,11 @@ START_TEST(test_sequential_xen_classic)
 }
 END_TEST
 
+static const char *annotate(void *payload)
+{
+	return payload;
+}
+
 /* A file is a one-way stream: saved, then restored into a new guest. */
 START_TEST(test_save_restore_file)
 {
@@ -192,6 +197,8 @@ START_TEST(test_save_restore_file)
 	spy_init(&ssrc, src);
 	ck_assert_int_eq(xmig_transport_file(&tw, path, 1), 0);
 	p.verify = 1;
+	p.annotate_fn = annotate;
+	p.annotate_payload = "name=guest-1\nowner=tests\n";
 	ck_assert_int_eq(xmig_send_new(&s, &ssrc.base, tw, &p), 0);
 	ck_assert_msg(xmig_session_run(s) == 0, "%s", xmig_session_error(s));
 	/* One-way: the source stays paused, neither resumed nor destroyed. */
@@ -206,6 +213,7 @@ START_TEST(test_save_restore_file)
 	ck_assert_int_eq(xmig_recv_new(&s, &sdst.base, tr, &rp), 0);
 	ck_assert_msg(xmig_session_run(s) == 0, "%s", xmig_session_error(s));
 	ck_assert_int_eq(xmig_session_stats(s)->verified, 1);
+	ck_assert_str_eq(xmig_session_annotations(s), "name=guest-1\nowner=tests\n");
 	ck_assert(image_diff(ssrc.image, sdst.image, ssrc.image_pages, 4096) < 0);
 	xmig_session_free(s);
 	xmig_transport_close(tr);

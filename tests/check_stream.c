@@ -526,6 +526,35 @@ START_TEST(test_order_checks)
 }
 END_TEST
 
+START_TEST(test_annotations)
+{
+	struct sample s;
+	int n;
+
+	sample_init(&s);
+	put_header(&s, 0);
+	put_round_end(&s, 0, 1);
+	put_rec(&s, XMIG_REC_ANNOTATIONS, "a=1\nb=2\n", 8);
+	put_rec(&s, XMIG_REC_END, NULL, 0);
+	ck_assert_int_eq(decode_all(s.w.out, s.w.out_len, &n), 0);
+	ck_assert_int_eq(n, 4);
+	mem_transport_fini(&s.w);
+
+	sample_init(&s);
+	put_header(&s, 0);
+	put_rec(&s, XMIG_REC_ANNOTATIONS, "a=1\n", 4);
+	finish(&s);
+	expect_reject(&s, XMIG_EPROTO, "annotations before the final round");
+
+	sample_init(&s);
+	put_header(&s, 0);
+	put_round_end(&s, 0, 1);
+	put_rec(&s, XMIG_REC_ANNOTATIONS, "a=\033[2J", 7);
+	put_rec(&s, XMIG_REC_END, NULL, 0);
+	expect_reject(&s, XMIG_EPROTO, "byte 0x1b at 2 is not printable");
+}
+END_TEST
+
 START_TEST(test_nonzero_padding)
 {
 	struct sample s;
@@ -586,6 +615,7 @@ static Suite *stream_suite(void)
 	tcase_add_test(tc, test_duplicate_end_and_header);
 	tcase_add_test(tc, test_header_checks);
 	tcase_add_test(tc, test_order_checks);
+	tcase_add_test(tc, test_annotations);
 	tcase_add_test(tc, test_nonzero_padding);
 	tcase_add_test(tc, test_error_record_sanitised);
 	suite_add_tcase(s, tc);

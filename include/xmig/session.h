@@ -107,6 +107,16 @@ struct xmig_send_params {
 	int log_level;               /* default XMIG_LOG_INFO */
 	xmig_progress_fn progress_fn;
 	void *progress_payload;
+	/*
+	 * Optional: called once with the guest paused, just before the stream
+	 * ends; returns text the receiver gets as xmig_session_annotations()
+	 * ("key=value" lines by convention, printable ASCII and newlines, at
+	 * most 64 KiB; NULL for none). For what travels with a guest but is
+	 * not the engine's business: a domain's configuration, the time of the
+	 * guest's last heartbeat. The string must stay valid until the run ends.
+	 */
+	const char *(*annotate_fn)(void *payload);
+	void *annotate_payload;
 };
 
 #define XMIG_SEND_PARAMS_INIT                                                  \
@@ -168,6 +178,12 @@ void xmig_session_cancel(struct xmig_session *s);
 
 /* The last error as one line with context; "" if none. Never NULL. */
 const char *xmig_session_error(const struct xmig_session *s);
+
+/*
+ * Receiver: the sender's annotations (see annotate_fn), NUL-terminated, or
+ * "" if none came. Valid until xmig_session_free.
+ */
+const char *xmig_session_annotations(const struct xmig_session *s);
 
 /* The figures of the run so far (valid until xmig_session_free). */
 const struct xmig_stats *xmig_session_stats(const struct xmig_session *s);

@@ -31,6 +31,7 @@ struct xmig_session {
 
 	int err_code;
 	char err[1024];
+	char *annotations; /* receiver: what the sender attached */
 
 	uint64_t t0;
 	struct xmig_guest_info info;

@@ -6,6 +6,7 @@
  * touched, and the header against this receiver's own limits.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bitmap.h"
@@ -268,6 +269,14 @@ static int receive_stream(struct xmig_session *s, struct recv_state *st)
 					     item.u.state.data, item.u.state.len);
 			if (rc < 0)
 				return xmig__serr_backend(s, rc, "load_state");
+			break;
+		case XMIG_REC_ANNOTATIONS:
+			free(s->annotations);
+			s->annotations = malloc(item.u.annotations.len + 1);
+			if (!s->annotations)
+				return xmig__serr(s, XMIG_ENOMEM, "no memory for annotations");
+			memcpy(s->annotations, item.u.annotations.text, item.u.annotations.len);
+			s->annotations[item.u.annotations.len] = '\0';
 			break;
 		case XMIG_REC_DIGEST:
 			st->digest = item.u.digest;

@@ -436,6 +436,20 @@ static int stop_and_copy(struct xmig_session *s, struct send_state *st)
 		if (rc < 0)
 			return write_failed(s, rc, "DIGEST");
 	}
+	if (s->sp.annotate_fn) {
+		const char *text = s->sp.annotate_fn(s->sp.annotate_payload);
+		size_t len = text ? strlen(text) : 0;
+
+		if (len > XMIG_ANNOTATIONS_MAX)
+			return xmig__serr(s, XMIG_EINVAL, "%zu bytes of annotations, limit %u", len,
+					  XMIG_ANNOTATIONS_MAX);
+		if (len) {
+			rc = xmig__rec_write_simple(s->t, XMIG_REC_ANNOTATIONS, text, len,
+						    &s->stats.bytes);
+			if (rc < 0)
+				return write_failed(s, rc, "annotations");
+		}
+	}
 	rc = xmig__rec_write_simple(s->t, XMIG_REC_END, NULL, 0, &s->stats.bytes);
 	if (rc < 0)
 		return write_failed(s, rc, "END");

@@ -199,6 +199,11 @@ XMIG__API const char *xmig_session_error(const struct xmig_session *s)
 	return s ? s->err : "";
 }
 
+XMIG__API const char *xmig_session_annotations(const struct xmig_session *s)
+{
+	return s && s->annotations ? s->annotations : "";
+}
+
 XMIG__API const struct xmig_stats *xmig_session_stats(const struct xmig_session *s)
 {
 	return s ? &s->stats : NULL;
@@ -209,6 +214,7 @@ XMIG__API void xmig_session_free(struct xmig_session *s)
 	if (!s)
 		return;
 	free(s->rounds);
+	free(s->annotations);
 	free(s->bitmap);
 	free(s->pfns);
 	free(s->ptrs);

@@ -309,6 +309,20 @@ int xmig__decoder_feed(struct xmig__decoder *d, const struct xmig__rec *rec,
 				      "announced");
 		d->phase = XMIG_DEC_ENDED;
 		return 0;
+	case XMIG_REC_ANNOTATIONS:
+		if (d->phase != XMIG_DEC_STATE)
+			return reject(rec, XMIG_EPROTO, "annotations before the final round");
+		if (rec->length > XMIG_ANNOTATIONS_MAX)
+			return reject(rec, XMIG_EPROTO, "%u bytes of annotations, limit %u",
+				      rec->length, XMIG_ANNOTATIONS_MAX);
+		for (uint32_t i = 0; i < rec->length; i++)
+			if ((rec->body[i] < 0x20 || rec->body[i] > 0x7e) && rec->body[i] != '\n')
+				return reject(rec, XMIG_EPROTO,
+					      "annotations: byte 0x%02x at %u is not printable",
+					      rec->body[i], i);
+		item->u.annotations.text = (const char *)rec->body;
+		item->u.annotations.len = rec->length;
+		return 0;
 	case XMIG_REC_ACCEPT:
 	case XMIG_REC_READY:
 	case XMIG_REC_COMMIT:

@@ -23,6 +23,7 @@ const char *xmig__rec_name(uint32_t type)
 	case XMIG_REC_PLATFORM_STATE: return "PLATFORM_STATE";
 	case XMIG_REC_DIGEST: return "DIGEST";
 	case XMIG_REC_END: return "END";
+	case XMIG_REC_ANNOTATIONS: return "ANNOTATIONS";
 	case XMIG_REC_ACCEPT: return "ACCEPT";
 	case XMIG_REC_READY: return "READY";
 	case XMIG_REC_COMMIT: return "COMMIT";

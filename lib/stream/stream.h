@@ -20,6 +20,7 @@
 #define XMIG_REC_OPTIONAL 0x80000000u
 #define XMIG_BATCH_MAX 1024u
 #define XMIG_ERROR_MSG_MAX 512u
+#define XMIG_ANNOTATIONS_MAX 65536u
 
 enum xmig_rec_type {
 	XMIG_REC_HEADER = 1,
@@ -29,6 +30,7 @@ enum xmig_rec_type {
 	XMIG_REC_PLATFORM_STATE = 5,
 	XMIG_REC_DIGEST = 6,
 	XMIG_REC_END = 7,
+	XMIG_REC_ANNOTATIONS = 0x80000008u, /* optional */
 	XMIG_REC_ACCEPT = 16,
 	XMIG_REC_READY = 17,
 	XMIG_REC_COMMIT = 18,
@@ -150,6 +152,11 @@ struct xmig__done {
 	uint64_t unpause_ns;
 };
 
+struct xmig__annotations {
+	const char *text; /* not NUL-terminated: `len` bytes */
+	size_t len;
+};
+
 struct xmig__error_rec {
 	int32_t code;
 	char message[XMIG_ERROR_MSG_MAX + 1]; /* sanitised, NUL-terminated */
@@ -167,6 +174,7 @@ struct xmig__item {
 		struct xmig__done done;
 		struct xmig__round_ack round_ack;
 		struct xmig__error_rec error;
+		struct xmig__annotations annotations;
 	} u;
 };
 
