@@ -43,7 +43,7 @@ done
 echo "== xmig-send: live migration to 127.0.0.1:$port"
 if [ $backend = kvm ]; then
   "$bin/xmig-send" --backend kvm --guest "$guest" --mem 256M \
-    --append "ws=64M pattern=hot:16M rate=max hb=10 time=8" --run-before 2s \
+    --append "ws=4M pattern=hot:1M rate=max hb=2 time=6" --run-before 2s \
     --verify --to "127.0.0.1:$port"
 else
   "$bin/xmig-send" --backend sim --mem 1G --dirty hot:64M:200M/s --run-before 1s \

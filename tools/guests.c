@@ -3,10 +3,29 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "guests.h"
 #include "xmig/backend/sim.h"
 #include "xmig/sys/backend.h"
+
+#ifdef XMIG_HAVE_KVM
+#include "xmig/backend/kvm.h"
+#endif
+
+static int is(const struct guest_opts *go, const char *name)
+{
+	return strcmp(go->backend, name) == 0;
+}
+
+const char *guest_backends(void)
+{
+#ifdef XMIG_HAVE_KVM
+	return "sim, kvm";
+#else
+	return "sim";
+#endif
+}
 
 static void sleep_ms(uint64_t ms)
 {
@@ -16,9 +35,22 @@ static void sleep_ms(uint64_t ms)
 		;
 }
 
+static void check_backend_known(struct guest_opts *go)
+{
+	if (is(go, "sim"))
+		return;
+#ifdef XMIG_HAVE_KVM
+	if (is(go, "kvm"))
+		return;
+#endif
+	usage_error("--backend: unknown backend '%s' (this build has: %s)", go->backend,
+		    guest_backends());
+}
+
 void guest_opts_check_send(struct guest_opts *go)
 {
-	if (!strcmp(go->backend, "sim")) {
+	check_backend_known(go);
+	if (is(go, "sim")) {
 		if (xmig_sim_parse_dirty(go->dirty) < 0)
 			usage_error("--dirty: %s", xmig_error_last());
 		if (go->guest || go->append)
@@ -27,13 +59,30 @@ void guest_opts_check_send(struct guest_opts *go)
 			usage_error("--mem must be at least one page");
 		return;
 	}
-	usage_error("--backend: unknown backend '%s' (sim%s)", go->backend,
 #ifdef XMIG_HAVE_KVM
-		    ", kvm"
-#else
-		    ""
+	if (strcmp(go->dirty, "none") != 0)
+		usage_error("--dirty is for the sim backend; the kvm guest's workload is "
+			    "set with --append");
+	if (!go->guest) {
+		const char *def = XMIG_DEFAULT_GUEST;
+
+		if (!def[0] || access(def, R_OK) != 0)
+			usage_error("--guest PATH is required (this build has no test guest)");
+		go->guest = def;
+	}
+	if (access(go->guest, R_OK) != 0)
+		usage_error("--guest: cannot read '%s'", go->guest);
+	if (!go->mem_set)
+		go->mem = 256ull << 20;
+	if (go->mem < XMIG_KVM_MIN_MEM || go->mem > XMIG_KVM_MAX_MEM)
+		usage_error("--mem: the kvm backend takes %llu MiB to %llu MiB",
+			    XMIG_KVM_MIN_MEM >> 20, XMIG_KVM_MAX_MEM >> 20);
 #endif
-	);
+}
+
+void guest_opts_check_recv(struct guest_opts *go)
+{
+	check_backend_known(go);
 }
 
 int guest_start(struct guest_opts *go, struct xmig_backend **out)
@@ -41,6 +90,10 @@ int guest_start(struct guest_opts *go, struct xmig_backend **out)
 	struct xmig_sim_params p = XMIG_SIM_PARAMS_INIT;
 	int rc;
 
+#ifdef XMIG_HAVE_KVM
+	if (is(go, "kvm"))
+		return kvm_guest_start(go, out);
+#endif
 	p.mem_bytes = go->mem;
 	p.nr_vcpus = go->vcpus;
 	p.dirty = go->dirty;
@@ -62,52 +115,77 @@ int guest_dest(struct guest_opts *go, struct xmig_backend **out)
 {
 	int rc;
 
-	if (strcmp(go->backend, "sim") != 0) {
-		fprintf(stderr, "%s: error: unknown backend '%s'\n", tool_name, go->backend);
-		return -1;
-	}
+#ifdef XMIG_HAVE_KVM
+	if (is(go, "kvm"))
+		return kvm_guest_dest(go, out);
+#endif
 	rc = xmig_sim_new_dest(out);
 	if (rc < 0)
 		fprintf(stderr, "%s: error: %s\n", tool_name, xmig_error_last());
 	return rc;
 }
 
-void guest_run_for(struct guest_opts *go, struct xmig_backend *b, uint64_t ms)
+int guest_run_for(struct guest_opts *go, struct xmig_backend *b, uint64_t ms)
 {
-	(void)go;
+#ifdef XMIG_HAVE_KVM
+	if (is(go, "kvm")) {
+		int code, rc = kvm_guest_run_for(go, b, ms, &code);
+
+		if (rc == XMIG_ETIMEDOUT)
+			return 0;
+		fprintf(stderr, "%s: error: the guest stopped: %s\n", tool_name,
+			rc == 0 ? "it exited" : xmig_error_last());
+		return -1;
+	}
+#endif
 	(void)b;
 	if (ms)
 		sleep_ms(ms);
+	return 0;
+}
+
+const char *guest_annotate(void *payload)
+{
+	struct guest_opts *go = payload;
+
+#ifdef XMIG_HAVE_KVM
+	if (is(go, "kvm"))
+		return kvm_guest_annotate(go);
+#endif
+	(void)go;
+	return NULL;
 }
 
 void guest_report_send(struct guest_opts *go, struct xmig_backend *b, struct tool_report *r)
 {
-	(void)go;
 	(void)b;
+#ifdef XMIG_HAVE_KVM
+	if (is(go, "kvm"))
+		kvm_guest_report_send(go, r);
+#endif
+	(void)go;
 	(void)r;
 }
 
-void guest_report_recv(struct guest_opts *go, struct xmig_backend *b, struct tool_report *r)
-{
-	(void)go;
-	(void)b;
-	(void)r;
-}
-
-int guest_after(struct guest_opts *go, struct xmig_backend *b, uint64_t ms, int until_exit,
-		struct tool_report *r)
+int guest_after(struct guest_opts *go, struct xmig_backend *b, const char *annotations,
+		uint64_t ms, int until_exit, struct tool_report *r)
 {
 	static char verdict[128];
 	uint64_t bad, before;
 	int rc;
 
-	(void)go;
-	(void)until_exit;
+#ifdef XMIG_HAVE_KVM
+	if (is(go, "kvm"))
+		return kvm_guest_after(go, b, annotations, ms, until_exit, r);
+#endif
+	(void)annotations;
+	if (until_exit)
+		usage_error("--until-exit is for the kvm backend");
 	before = xmig_sim_writes(b);
 	guest_run_for(go, b, ms);
 	rc = xmig_sim_check(b, &bad);
 	if (rc < 0)
-		snprintf(verdict, sizeof(verdict), "corrupt: page 0x%llx fails the sim guest's check",
+		snprintf(verdict, sizeof(verdict), "CORRUPT: page 0x%llx fails the sim guest's check",
 			 (unsigned long long)bad);
 	else
 		snprintf(verdict, sizeof(verdict), "clean (sim check of every page; %llu writes "
@@ -116,9 +194,22 @@ int guest_after(struct guest_opts *go, struct xmig_backend *b, uint64_t ms, int 
 	return rc;
 }
 
+void guest_forget(struct guest_opts *go)
+{
+#ifdef XMIG_HAVE_KVM
+	if (is(go, "kvm"))
+		kvm_guest_forget_heartbeats(go);
+#endif
+	(void)go;
+}
+
 void guest_stop(struct guest_opts *go, struct xmig_backend *b)
 {
-	(void)go;
 	if (b)
 		b->ops->free(b);
+#ifdef XMIG_HAVE_KVM
+	if (is(go, "kvm"))
+		kvm_guest_free(go);
+#endif
+	(void)go;
 }

@@ -202,7 +202,12 @@ void print_summary(FILE *f, const struct tool_report *r)
 		fprintf(f, "downtime     %.3f ms (engine; target %.0f ms; %s)\n", ms(st->downtime_ns),
 			r->target_downtime_ms, st->converged ? "converged" : "forced stop");
 	if (r->guest_downtime_ms >= 0)
-		fprintf(f, "guest-seen   %.3f ms (largest heartbeat gap)\n", r->guest_downtime_ms);
+		fprintf(f, "guest-seen   %.3f ms (from the source's last heartbeat, %llu, to the "
+			"first here, %llu)\n", r->guest_downtime_ms,
+			(unsigned long long)r->hb_src_seq, (unsigned long long)r->hb_first_seq);
+	if (r->hb_count)
+		fprintf(f, "heartbeats   %llu here, largest gap between them %.3f ms\n",
+			(unsigned long long)r->hb_count, r->hb_max_gap_ms);
 	if (r->verify)
 		fprintf(f, "verify       %s\n", st->verified ? "memory digest matches" :
 			!strcmp(r->role, "send") ? "checked by the receiver" : "not checked");
@@ -262,6 +267,11 @@ int write_json(const char *path, const struct tool_report *r)
 		fprintf(f, "%.3f", r->guest_downtime_ms);
 	else
 		fprintf(f, "null");
+	fprintf(f, ",\n  \"heartbeat\": {\"source_last_seq\": %llu, \"source_last_realtime_ns\": "
+		"%llu, \"dest_first_seq\": %llu, \"dest_count\": %llu, \"dest_max_gap_ms\": %.3f}",
+		(unsigned long long)(r->hb_last_seq ? r->hb_last_seq : r->hb_src_seq),
+		(unsigned long long)r->hb_last_ns, (unsigned long long)r->hb_first_seq,
+		(unsigned long long)r->hb_count, r->hb_max_gap_ms);
 	fprintf(f, ",\n  \"converged\": %s,\n  \"verify_requested\": %s,\n  \"verified\": %s,\n",
 		st->converged ? "true" : "false", r->verify ? "true" : "false",
 		st->verified ? "true" : "false");

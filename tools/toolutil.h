@@ -42,6 +42,11 @@ struct tool_report {
 	const char *guest_check; /* "clean", "corrupt: ...", or NULL */
 	double target_downtime_ms;
 	int verify;
+	/* heartbeats (kvm): 0 when unknown */
+	uint64_t hb_last_seq, hb_last_ns;  /* sender: the last one on the source */
+	uint64_t hb_src_seq, hb_first_seq; /* receiver: source's last, first here */
+	uint64_t hb_count;                 /* receiver: heartbeats seen here */
+	double hb_max_gap_ms;              /* receiver: largest gap between them here */
 };
 
 void print_summary(FILE *f, const struct tool_report *r);

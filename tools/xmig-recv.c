@@ -15,20 +15,28 @@ static const char usage_text[] =
 	"Usage: xmig-recv [OPTIONS] (--listen ADDRESS | --from file:PATH)\n"
 	"Receive a guest from xmig-send, restore it, and run it here.\n"
 	"\n"
-	"  --listen ADDRESS        HOST:PORT, [V6]:PORT or unix:PATH to accept one migration\n"
+	"  --listen ADDRESS        HOST:PORT, [V6]:PORT or unix:PATH to accept a migration\n"
 	"  --from file:PATH        restore a stream saved with xmig-send --to file:PATH\n"
 	"  --accept-timeout DUR    give up if no sender connects in DUR (default: wait)\n"
 	"  --timeout DUR           max silence of the sender (default 30s)\n"
 	"  --backend NAME          sim or kvm (default: sim); must match the sender's\n"
 	"  --max-mem SIZE          refuse larger guests (default 64G)\n"
-	"  --require-verify        refuse streams without a memory digest\n"
-	"  --run-after DUR         after the migration, run the guest this long, then check\n"
-	"                          it with its own checker and stop (default 0)\n"
+	"  --require-verify        refuse streams without a memory digest (and send one\n"
+	"                          when forwarding)\n"
+	"\n"
+	"After the migration:\n"
+	"  --run-after DUR         run the guest this long, then check it with its own\n"
+	"                          checker and stop (default 0)\n"
+	"  --until-exit            kvm: run until the guest exits; its exit code and final\n"
+	"                          self-check decide the verdict (--run-after: a limit)\n"
+	"  --forward-to ADDRESS    then migrate the guest on to ADDRESS (ping-pong)\n"
+	"  --hops N                with --forward-to: receive and forward N times, listening\n"
+	"                          again after each (default 1)\n"
 	"\n"
 	"Output:\n"
 	"  --json FILE             write the results as JSON (- for stdout)\n"
 	"  -q, --quiet             only errors and the verdict\n"
-	"  -v, --verbose           engine log (twice: debug)\n"
+	"  -v, --verbose           engine log (twice: debug; thrice: every guest line)\n"
 	"  -h, --help              this text\n"
 	"\n"
 	"Exit status: 0 the guest arrived and passed its check, 1 the migration or the\n"
@@ -36,7 +44,7 @@ static const char usage_text[] =
 
 enum {
 	OPT_LISTEN = 256, OPT_FROM, OPT_ACCEPT_TIMEOUT, OPT_TIMEOUT, OPT_BACKEND, OPT_MAX_MEM,
-	OPT_REQUIRE_VERIFY, OPT_RUN_AFTER, OPT_JSON,
+	OPT_REQUIRE_VERIFY, OPT_RUN_AFTER, OPT_UNTIL_EXIT, OPT_FORWARD, OPT_HOPS, OPT_JSON,
 };
 
 static const struct option long_opts[] = {
@@ -48,6 +56,9 @@ static const struct option long_opts[] = {
 	{ "max-mem", required_argument, NULL, OPT_MAX_MEM },
 	{ "require-verify", no_argument, NULL, OPT_REQUIRE_VERIFY },
 	{ "run-after", required_argument, NULL, OPT_RUN_AFTER },
+	{ "until-exit", no_argument, NULL, OPT_UNTIL_EXIT },
+	{ "forward-to", required_argument, NULL, OPT_FORWARD },
+	{ "hops", required_argument, NULL, OPT_HOPS },
 	{ "json", required_argument, NULL, OPT_JSON },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -64,40 +75,154 @@ static void on_signal(int sig)
 		xmig_session_cancel(running_session);
 }
 
-int main(int argc, char **argv)
+struct opts {
+	struct guest_opts go;
+	struct xmig_recv_params rp;
+	const char *listen_addr, *from, *json, *forward_to;
+	int64_t accept_ms;
+	uint64_t run_after_ms;
+	int until_exit;
+	unsigned int hops;
+};
+
+/* Send the guest in `b` on to `to`. Returns 0 or < 0 (the guest stays here). */
+static int forward(struct opts *o, struct xmig_backend *b)
 {
-	struct guest_opts go = GUEST_OPTS_INIT;
-	struct xmig_recv_params rp = XMIG_RECV_PARAMS_INIT;
-	const char *listen_addr = NULL, *from = NULL, *json = NULL;
-	int64_t accept_ms = -1;
-	uint64_t run_after_ms = 0;
+	struct xmig_send_params sp = XMIG_SEND_PARAMS_INIT;
+	struct tool_report rep = { .role = "send", .guest_downtime_ms = -1 };
+	struct xmig_transport *t;
+	struct xmig_session *s;
+	int rc;
+
+	rc = xmig_transport_connect(&t, o->forward_to, 10000);
+	if (rc < 0) {
+		fprintf(stderr, "%s: error: forwarding: %s\n", tool_name, xmig_error_last());
+		return rc;
+	}
+	sp.verify = o->rp.require_verify;
+	sp.log_fn = tool_log;
+	sp.log_level = XMIG_LOG_DEBUG;
+	sp.progress_fn = tool_progress;
+	sp.annotate_fn = guest_annotate;
+	sp.annotate_payload = &o->go;
+	rc = xmig_send_new(&s, b, t, &sp);
+	if (rc < 0) {
+		fprintf(stderr, "%s: error: forwarding: %s\n", tool_name, xmig_error_last());
+		xmig_transport_close(t);
+		return rc;
+	}
+	running_session = s;
+	rc = xmig_session_run(s);
+	running_session = NULL;
+	rep.backend = o->go.backend;
+	rep.transport = o->forward_to;
+	rep.policy = sp.policy;
+	rep.result = rc;
+	rep.error = xmig_session_error(s);
+	rep.stats = xmig_session_stats(s);
+	rep.target_downtime_ms = sp.target_downtime_ms;
+	rep.verify = sp.verify;
+	if (tool_verbosity > 0 || rc < 0) {
+		fprintf(rc < 0 ? stderr : stdout, "\n== forwarded to %s\n", o->forward_to);
+		print_summary(rc < 0 ? stderr : stdout, &rep);
+	}
+	xmig_session_free(s);
+	xmig_transport_close(t);
+	return rc;
+}
+
+/* Receive one guest into `b` and check it. Returns 0 or < 0. */
+static int receive_one(struct opts *o, struct xmig_backend *b, unsigned int hop)
+{
+	struct tool_report rep = { .role = "recv", .guest_downtime_ms = -1 };
 	struct xmig_listener *l = NULL;
-	struct xmig_backend *b = NULL;
 	struct xmig_transport *t = NULL;
 	struct xmig_session *s = NULL;
-	struct tool_report rep = { .role = "recv", .guest_downtime_ms = -1 };
-	int c, rc;
+	int rc;
+
+	if (o->from) {
+		rc = xmig_transport_file(&t, o->from + 5, 0);
+	} else {
+		rc = xmig_listener_open(&l, o->listen_addr);
+		if (rc == 0) {
+			if (tool_verbosity > 0 || hop == 0)
+				fprintf(stderr, "%s: listening on %s (port %u)\n", tool_name,
+					o->listen_addr, xmig_listener_port(l));
+			rc = xmig_listener_accept(l, &t, (int)o->accept_ms);
+			xmig_listener_close(l);
+		}
+	}
+	if (rc < 0) {
+		fprintf(stderr, "%s: error: %s\n", tool_name, xmig_error_last());
+		return rc;
+	}
+	guest_forget(&o->go);
+	rc = xmig_recv_new(&s, b, t, &o->rp);
+	if (rc < 0) {
+		fprintf(stderr, "%s: error: %s\n", tool_name, xmig_error_last());
+		xmig_transport_close(t);
+		return rc;
+	}
+	running_session = s;
+	rc = xmig_session_run(s);
+	running_session = NULL;
+
+	rep.backend = o->go.backend;
+	rep.transport = o->listen_addr ? o->listen_addr : o->from;
+	rep.result = rc;
+	rep.error = xmig_session_error(s);
+	rep.stats = xmig_session_stats(s);
+	rep.verify = rep.stats->verified;
+	if (rc == 0) {
+		int last = !o->forward_to || hop + 1 == o->hops;
+
+		if (guest_after(&o->go, b, xmig_session_annotations(s), o->run_after_ms,
+				last && o->until_exit, &rep) < 0) {
+			rc = XMIG_EGUEST;
+			rep.result = rc;
+			rep.error = "the guest's own check failed after the migration";
+		}
+	}
+	if (tool_verbosity > 0 || rc < 0)
+		print_summary(rc < 0 ? stderr : stdout, &rep);
+	if (o->json && write_json(o->json, &rep) < 0 && rc == 0)
+		rc = -1;
+	xmig_session_free(s);
+	xmig_transport_close(t);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { .go = GUEST_OPTS_INIT, .rp = XMIG_RECV_PARAMS_INIT, .accept_ms = -1,
+			  .hops = 1 };
+	struct xmig_backend *b = NULL;
+	unsigned int hop;
+	int c, rc = 0;
 
 	opterr = 0;
 	tool_name = "xmig-recv";
-	rp.max_mem_bytes = 64ull << 30;
+	o.rp.max_mem_bytes = 64ull << 30;
 	while ((c = getopt_long(argc, argv, ":qvh", long_opts, NULL)) != -1) {
 		switch (c) {
-		case OPT_LISTEN: listen_addr = optarg; break;
-		case OPT_FROM: from = optarg; break;
+		case OPT_LISTEN: o.listen_addr = optarg; break;
+		case OPT_FROM: o.from = optarg; break;
 		case OPT_ACCEPT_TIMEOUT:
-			accept_ms = (int64_t)parse_duration_ms("--accept-timeout", optarg);
+			o.accept_ms = (int64_t)parse_duration_ms("--accept-timeout", optarg);
 			break;
 		case OPT_TIMEOUT:
-			rp.timeout_ms = (uint32_t)parse_duration_ms("--timeout", optarg);
-			if (!rp.timeout_ms)
+			o.rp.timeout_ms = (uint32_t)parse_duration_ms("--timeout", optarg);
+			if (!o.rp.timeout_ms)
 				usage_error("--timeout must be positive");
 			break;
-		case OPT_BACKEND: go.backend = optarg; break;
-		case OPT_MAX_MEM: rp.max_mem_bytes = parse_size_arg("--max-mem", optarg); break;
-		case OPT_REQUIRE_VERIFY: rp.require_verify = 1; break;
-		case OPT_RUN_AFTER: run_after_ms = parse_duration_ms("--run-after", optarg); break;
-		case OPT_JSON: json = optarg; break;
+		case OPT_BACKEND: o.go.backend = optarg; break;
+		case OPT_MAX_MEM: o.rp.max_mem_bytes = parse_size_arg("--max-mem", optarg); break;
+		case OPT_REQUIRE_VERIFY: o.rp.require_verify = 1; break;
+		case OPT_RUN_AFTER: o.run_after_ms = parse_duration_ms("--run-after", optarg); break;
+		case OPT_UNTIL_EXIT: o.until_exit = 1; break;
+		case OPT_FORWARD: o.forward_to = optarg; break;
+		case OPT_HOPS: o.hops = (unsigned int)parse_uint_arg("--hops", optarg, 1, 100000); break;
+		case OPT_JSON: o.json = optarg; break;
 		case 'q': tool_verbosity = 0; break;
 		case 'v': tool_verbosity++; break;
 		case 'h': fputs(usage_text, stdout); return 0;
@@ -107,75 +232,40 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		usage_error("unexpected argument '%s'", argv[optind]);
-	if (!!listen_addr == !!from)
+	if (!!o.listen_addr == !!o.from)
 		usage_error("give exactly one of --listen ADDRESS and --from file:PATH");
-	if (from && strncmp(from, "file:", 5) != 0)
+	if (o.from && strncmp(o.from, "file:", 5) != 0)
 		usage_error("--from takes file:PATH");
-	if (strcmp(go.backend, "sim") != 0
-#ifdef XMIG_HAVE_KVM
-	    && strcmp(go.backend, "kvm") != 0
-#endif
-	)
-		usage_error("--backend: unknown backend '%s'", go.backend);
+	if (o.hops > 1 && (!o.forward_to || o.from))
+		usage_error("--hops needs --forward-to and --listen");
+	if (o.forward_to && !strncmp(o.forward_to, "file:", 5))
+		usage_error("--forward-to takes a network address; use xmig-send to save");
+	guest_opts_check_recv(&o.go);
+	if (o.until_exit && strcmp(o.go.backend, "kvm") != 0)
+		usage_error("--until-exit is for the kvm backend");
 
-	rp.log_fn = tool_log;
-	rp.log_level = XMIG_LOG_DEBUG;
-	rp.progress_fn = tool_progress;
-	rep.backend = go.backend;
-	rep.transport = listen_addr ? listen_addr : from;
+	o.rp.log_fn = tool_log;
+	o.rp.log_level = XMIG_LOG_DEBUG;
+	o.rp.progress_fn = tool_progress;
 	signal(SIGPIPE, SIG_IGN);
-
-	if (from) {
-		rc = xmig_transport_file(&t, from + 5, 0);
-	} else {
-		rc = xmig_listener_open(&l, listen_addr);
-		if (rc == 0) {
-			if (tool_verbosity > 0)
-				fprintf(stderr, "%s: listening on %s (port %u)\n", tool_name,
-					listen_addr, xmig_listener_port(l));
-			rc = xmig_listener_accept(l, &t, (int)accept_ms);
-			xmig_listener_close(l);
-		}
-	}
-	if (rc < 0) {
-		fprintf(stderr, "%s: error: %s\n", tool_name, xmig_error_last());
-		return EXIT_FAILED;
-	}
-	if (guest_dest(&go, &b) < 0) {
-		xmig_transport_close(t);
-		return EXIT_FAILED;
-	}
-	rc = xmig_recv_new(&s, b, t, &rp);
-	if (rc < 0) {
-		fprintf(stderr, "%s: error: %s\n", tool_name, xmig_error_last());
-		guest_stop(&go, b);
-		xmig_transport_close(t);
-		return EXIT_FAILED;
-	}
-	running_session = s;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	rc = xmig_session_run(s);
-	running_session = NULL;
 
-	rep.result = rc;
-	rep.error = xmig_session_error(s);
-	rep.stats = xmig_session_stats(s);
-	rep.verify = rep.stats->verified;
-	if (rc == 0) {
-		guest_report_recv(&go, b, &rep);
-		if (guest_after(&go, b, run_after_ms, 0, &rep) < 0) {
-			rc = XMIG_EGUEST;
-			rep.result = rc;
-			rep.error = "the guest's own check failed after the migration";
-		}
+	if (guest_dest(&o.go, &b) < 0) {
+		guest_stop(&o.go, b);
+		return EXIT_FAILED;
 	}
-	if (tool_verbosity > 0 || rc < 0)
-		print_summary(rc < 0 ? stderr : stdout, &rep);
-	if (json && write_json(json, &rep) < 0 && rc == 0)
-		rc = -1;
-	xmig_session_free(s);
-	xmig_transport_close(t);
-	guest_stop(&go, b);
+	for (hop = 0; hop < o.hops; hop++) {
+		rc = receive_one(&o, b, hop);
+		if (rc < 0 || !o.forward_to)
+			break;
+		rc = forward(&o, b);
+		if (rc < 0)
+			break;
+	}
+	if (o.hops > 1)
+		fprintf(stderr, "%s: %u of %u hops done%s\n", tool_name, rc < 0 ? hop : o.hops,
+			o.hops, rc < 0 ? ", then a failure" : "");
+	guest_stop(&o.go, b);
 	return rc < 0 ? EXIT_FAILED : 0;
 }

@@ -22,7 +22,7 @@ static const char usage_text[] =
 	"  --timeout DUR           max wait for any answer of the receiver (default 30s)\n"
 	"\n"
 	"The guest:\n"
-	"  --backend NAME          sim (simulated guest) or kvm (default: sim)\n"
+	"  --backend NAME          sim (simulated guest) or kvm (a VM; default: sim)\n"
 	"  --mem SIZE              guest memory, e.g. 256M, 1G (default 256M)\n"
 	"  --vcpus N               vCPUs (default 1)\n"
 	"  --run-before DUR        let the guest run this long before migrating (default 0)\n"
@@ -117,7 +117,7 @@ int main(int argc, char **argv)
 				usage_error("--timeout must be positive");
 			break;
 		case OPT_BACKEND: go.backend = optarg; break;
-		case OPT_MEM: go.mem = parse_size_arg("--mem", optarg); break;
+		case OPT_MEM: go.mem = parse_size_arg("--mem", optarg); go.mem_set = 1; break;
 		case OPT_VCPUS: go.vcpus = (uint32_t)parse_uint_arg("--vcpus", optarg, 1, 64); break;
 		case OPT_RUN_BEFORE: go.run_before_ms = parse_duration_ms("--run-before", optarg); break;
 		case OPT_DIRTY: go.dirty = optarg; break;
@@ -174,9 +174,16 @@ int main(int argc, char **argv)
 	rep.verify = sp.verify;
 
 	rc = guest_start(&go, &b);
-	if (rc < 0)
+	if (rc < 0) {
+		guest_stop(&go, b);
 		return EXIT_FAILED;
-	guest_run_for(&go, b, go.run_before_ms);
+	}
+	if (guest_run_for(&go, b, go.run_before_ms) < 0) {
+		guest_stop(&go, b);
+		return EXIT_FAILED;
+	}
+	sp.annotate_fn = guest_annotate;
+	sp.annotate_payload = &go;
 
 	if (file_mode)
 		rc = xmig_transport_file(&t, to + 5, 1);
