@@ -28,10 +28,13 @@ static const char usage_text[] =
 	"  --run-after DUR         run the guest this long, then check it with its own\n"
 	"                          checker and stop (default 0)\n"
 	"  --until-exit            kvm: run until the guest exits; its exit code and final\n"
-	"                          self-check decide the verdict (--run-after: a limit)\n"
+	"                          self-check decide the verdict\n"
+	"  --exit-timeout DUR      with --until-exit: give up after DUR (default 5m)\n"
 	"  --forward-to ADDRESS    then migrate the guest on to ADDRESS (ping-pong)\n"
-	"  --hops N                with --forward-to: receive and forward N times, listening\n"
-	"                          again after each (default 1)\n"
+	"  --hops N                with --forward-to: receive N times, listening again after\n"
+	"                          each forward (default 1)\n"
+	"  --keep-last             with --hops: keep the guest of the last hop (do not\n"
+	"                          forward it; --until-exit and --run-after then apply)\n"
 	"\n"
 	"Output:\n"
 	"  --json FILE             write the results as JSON (- for stdout)\n"
@@ -44,7 +47,8 @@ static const char usage_text[] =
 
 enum {
 	OPT_LISTEN = 256, OPT_FROM, OPT_ACCEPT_TIMEOUT, OPT_TIMEOUT, OPT_BACKEND, OPT_MAX_MEM,
-	OPT_REQUIRE_VERIFY, OPT_RUN_AFTER, OPT_UNTIL_EXIT, OPT_FORWARD, OPT_HOPS, OPT_JSON,
+	OPT_REQUIRE_VERIFY, OPT_RUN_AFTER, OPT_UNTIL_EXIT, OPT_FORWARD, OPT_HOPS, OPT_KEEP_LAST,
+	OPT_EXIT_TIMEOUT, OPT_JSON,
 };
 
 static const struct option long_opts[] = {
@@ -59,6 +63,8 @@ static const struct option long_opts[] = {
 	{ "until-exit", no_argument, NULL, OPT_UNTIL_EXIT },
 	{ "forward-to", required_argument, NULL, OPT_FORWARD },
 	{ "hops", required_argument, NULL, OPT_HOPS },
+	{ "keep-last", no_argument, NULL, OPT_KEEP_LAST },
+	{ "exit-timeout", required_argument, NULL, OPT_EXIT_TIMEOUT },
 	{ "json", required_argument, NULL, OPT_JSON },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -81,9 +87,17 @@ struct opts {
 	const char *listen_addr, *from, *json, *forward_to;
 	int64_t accept_ms;
 	uint64_t run_after_ms;
+	uint64_t exit_timeout_ms;
 	int until_exit;
+	int keep_last;
 	unsigned int hops;
 };
+
+/* Does the guest received at `hop` move on? */
+static int forwards(const struct opts *o, unsigned int hop)
+{
+	return o->forward_to && !(o->keep_last && hop + 1 == o->hops);
+}
 
 /* Send the guest in `b` on to `to`. Returns 0 or < 0 (the guest stays here). */
 static int forward(struct opts *o, struct xmig_backend *b)
@@ -174,10 +188,11 @@ static int receive_one(struct opts *o, struct xmig_backend *b, unsigned int hop)
 	rep.stats = xmig_session_stats(s);
 	rep.verify = rep.stats->verified;
 	if (rc == 0) {
-		int last = !o->forward_to || hop + 1 == o->hops;
+		int until_exit = !forwards(o, hop) && o->until_exit;
 
-		if (guest_after(&o->go, b, xmig_session_annotations(s), o->run_after_ms,
-				last && o->until_exit, &rep) < 0) {
+		if (guest_after(&o->go, b, xmig_session_annotations(s),
+				until_exit ? o->exit_timeout_ms : o->run_after_ms, until_exit,
+				&rep) < 0) {
 			rc = XMIG_EGUEST;
 			rep.result = rc;
 			rep.error = "the guest's own check failed after the migration";
@@ -195,7 +210,7 @@ static int receive_one(struct opts *o, struct xmig_backend *b, unsigned int hop)
 int main(int argc, char **argv)
 {
 	struct opts o = { .go = GUEST_OPTS_INIT, .rp = XMIG_RECV_PARAMS_INIT, .accept_ms = -1,
-			  .hops = 1 };
+			  .hops = 1, .exit_timeout_ms = 300000 };
 	struct xmig_backend *b = NULL;
 	unsigned int hop;
 	int c, rc = 0;
@@ -222,6 +237,10 @@ int main(int argc, char **argv)
 		case OPT_UNTIL_EXIT: o.until_exit = 1; break;
 		case OPT_FORWARD: o.forward_to = optarg; break;
 		case OPT_HOPS: o.hops = (unsigned int)parse_uint_arg("--hops", optarg, 1, 100000); break;
+		case OPT_KEEP_LAST: o.keep_last = 1; break;
+		case OPT_EXIT_TIMEOUT:
+			o.exit_timeout_ms = parse_duration_ms("--exit-timeout", optarg);
+			break;
 		case OPT_JSON: o.json = optarg; break;
 		case 'q': tool_verbosity = 0; break;
 		case 'v': tool_verbosity++; break;
@@ -238,6 +257,10 @@ int main(int argc, char **argv)
 		usage_error("--from takes file:PATH");
 	if (o.hops > 1 && (!o.forward_to || o.from))
 		usage_error("--hops needs --forward-to and --listen");
+	if (o.keep_last && !o.forward_to)
+		usage_error("--keep-last needs --forward-to");
+	if (o.until_exit && o.forward_to && !o.keep_last)
+		usage_error("--until-exit with --forward-to needs --keep-last");
 	if (o.forward_to && !strncmp(o.forward_to, "file:", 5))
 		usage_error("--forward-to takes a network address; use xmig-send to save");
 	guest_opts_check_recv(&o.go);
@@ -257,7 +280,7 @@ int main(int argc, char **argv)
 	}
 	for (hop = 0; hop < o.hops; hop++) {
 		rc = receive_one(&o, b, hop);
-		if (rc < 0 || !o.forward_to)
+		if (rc < 0 || !forwards(&o, hop))
 			break;
 		rc = forward(&o, b);
 		if (rc < 0)
