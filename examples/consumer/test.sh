@@ -13,5 +13,5 @@ cmake --build "$work/cmake" >/dev/null
 libdir=$(ls -d "$work"/prefix/lib*/pkgconfig)
 PKG_CONFIG_PATH=$libdir cc $flags "$here/main.c" -o "$work/pc-consumer" \
   $(PKG_CONFIG_PATH=$libdir pkg-config --cflags --libs --static xmig)
-"$work/pc-consumer" | grep -q "malformed stream"
+LD_LIBRARY_PATH=$(dirname "$libdir") "$work/pc-consumer" | grep -q "malformed stream"
 echo "1 passed, 0 failed"
