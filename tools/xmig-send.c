@@ -225,8 +225,9 @@ int main(int argc, char **argv)
 	if (json && write_json(json, &rep) < 0 && rc == 0)
 		rc = -1;
 	if (rc == XMIG_EAMBIGUOUS)
-		fprintf(stderr, "%s: the guest is left paused here; check the destination before "
-			"resuming or destroying it\n", tool_name);
+		fprintf(stderr, "%s: COMMIT went out but its confirmation did not come back: the "
+			"guest most likely runs on the destination. The paused copy here lives in "
+			"this process and ends with it; check the destination.\n", tool_name);
 	xmig_session_free(s);
 	xmig_transport_close(t);
 	guest_stop(&go, b);
