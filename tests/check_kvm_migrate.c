@@ -130,6 +130,23 @@ static void assert_guest_finishes_clean(struct xmig_backend *b, struct watch *w)
 	ck_assert_int_eq(w->check_errors, 0);
 }
 
+/* `ta` is the sender's real transport (snd->t may be a cut_transport on it). */
+static void teardown(struct side *snd, struct side *rcv, struct xmig_transport *ta,
+		     struct spy_backend *ssrc, struct spy_backend *sdst, struct watch *ws,
+		     struct watch *wd)
+{
+	xmig_session_free(snd->s);
+	xmig_session_free(rcv->s);
+	xmig_transport_close(ta);
+	xmig_transport_close(rcv->t);
+	ssrc->inner->ops->free(ssrc->inner);
+	sdst->inner->ops->free(sdst->inner);
+	spy_fini(ssrc);
+	spy_fini(sdst);
+	free(ws);
+	free(wd);
+}
+
 /*
  * Two live rounds, then stop, but only after lingering 100 ms: the guest
  * keeps writing meanwhile, and only the final read of the dirty log (on the
@@ -186,16 +203,7 @@ static void migrate_workload(const char *cmdline)
 	assert_guest_finishes_clean(dst, wd);
 	ck_assert_uint_eq(wd->hb_first, ws->hb_last + 1);
 
-	xmig_session_free(snd.s);
-	xmig_session_free(rcv.s);
-	xmig_transport_close(ta);
-	xmig_transport_close(tb);
-	src->ops->free(src);
-	dst->ops->free(dst);
-	spy_fini(&ssrc);
-	spy_fini(&sdst);
-	free(ws);
-	free(wd);
+	teardown(&snd, &rcv, ta, &ssrc, &sdst, ws, wd);
 }
 
 START_TEST(test_idle)
@@ -283,16 +291,7 @@ static void cut_case(uint32_t type, unsigned int nth, int after_write)
 		assert_guest_finishes_clean(src, ws);
 		ck_assert_uint_gt(hb_count(ws), before);
 	}
-	xmig_session_free(snd.s);
-	xmig_session_free(rcv.s);
-	xmig_transport_close(ta);
-	xmig_transport_close(tb);
-	src->ops->free(src);
-	dst->ops->free(dst);
-	spy_fini(&ssrc);
-	spy_fini(&sdst);
-	free(ws);
-	free(wd);
+	teardown(&snd, &rcv, ta, &ssrc, &sdst, ws, wd);
 }
 
 START_TEST(test_cut_setup)

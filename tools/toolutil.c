@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,27 @@
 
 const char *tool_name = "xmig";
 int tool_verbosity = 1;
+
+static struct xmig_session *volatile running_session;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	if (running_session)
+		xmig_session_cancel(running_session);
+}
+
+void tool_signals(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+}
+
+void tool_running(struct xmig_session *s)
+{
+	running_session = s;
+}
 
 void usage_error(const char *fmt, ...)
 {

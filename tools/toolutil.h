@@ -49,6 +49,13 @@ struct tool_report {
 	double hb_max_gap_ms;              /* receiver: largest gap between them here */
 };
 
+/*
+ * SIGINT/SIGTERM cancel the session set with tool_running() (the guest then
+ * stays on the source); SIGPIPE is ignored. Call once at start.
+ */
+void tool_signals(void);
+void tool_running(struct xmig_session *s);
+
 void print_summary(FILE *f, const struct tool_report *r);
 int write_json(const char *path, const struct tool_report *r);
 

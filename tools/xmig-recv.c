@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* xmig-recv: receive a live migration (or restore a saved stream) and run it. */
 #include <getopt.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -72,15 +71,6 @@ static const struct option long_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static struct xmig_session *volatile running_session;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	if (running_session)
-		xmig_session_cancel(running_session);
-}
-
 struct opts {
 	struct guest_opts go;
 	struct xmig_recv_params rp;
@@ -125,9 +115,9 @@ static int forward(struct opts *o, struct xmig_backend *b)
 		xmig_transport_close(t);
 		return rc;
 	}
-	running_session = s;
+	tool_running(s);
 	rc = xmig_session_run(s);
-	running_session = NULL;
+	tool_running(NULL);
 	rep.backend = o->go.backend;
 	rep.transport = o->forward_to;
 	rep.policy = sp.policy;
@@ -177,9 +167,9 @@ static int receive_one(struct opts *o, struct xmig_backend *b, unsigned int hop)
 		xmig_transport_close(t);
 		return rc;
 	}
-	running_session = s;
+	tool_running(s);
 	rc = xmig_session_run(s);
-	running_session = NULL;
+	tool_running(NULL);
 
 	rep.backend = o->go.backend;
 	rep.transport = o->listen_addr ? o->listen_addr : o->from;
@@ -270,9 +260,7 @@ int main(int argc, char **argv)
 	o.rp.log_fn = tool_log;
 	o.rp.log_level = XMIG_LOG_DEBUG;
 	o.rp.progress_fn = tool_progress;
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	tool_signals();
 
 	if (guest_dest(&o.go, &b) < 0) {
 		guest_stop(&o.go, b);

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* xmig-send: live-migrate a guest to an xmig-recv, or save it to a file. */
 #include <getopt.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -83,15 +82,6 @@ static const struct option long_opts[] = {
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
-
-static struct xmig_session *volatile running_session;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	if (running_session)
-		xmig_session_cancel(running_session);
-}
 
 int main(int argc, char **argv)
 {
@@ -200,12 +190,10 @@ int main(int argc, char **argv)
 		guest_stop(&go, b);
 		return EXIT_FAILED;
 	}
-	running_session = s;
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGPIPE, SIG_IGN);
+	tool_running(s);
+	tool_signals();
 	rc = xmig_session_run(s);
-	running_session = NULL;
+	tool_running(NULL);
 
 	rep.result = rc;
 	rep.error = xmig_session_error(s);

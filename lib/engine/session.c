@@ -86,8 +86,17 @@ static int check_ops(struct xmig_backend *b, struct xmig_transport *t)
 	return 0;
 }
 
+/* The callbacks every params struct carries, in the same order. */
+struct callbacks {
+	xmig_log_fn log_fn;
+	void *log_payload;
+	int log_level;
+	xmig_progress_fn progress_fn;
+	void *progress_payload;
+};
+
 static struct xmig_session *session_alloc(int role, struct xmig_backend *b,
-					  struct xmig_transport *t)
+					  struct xmig_transport *t, const struct callbacks *cb)
 {
 	struct xmig_session *s = calloc(1, sizeof(*s));
 
@@ -96,6 +105,11 @@ static struct xmig_session *session_alloc(int role, struct xmig_backend *b,
 	s->role = role;
 	s->b = b;
 	s->t = t;
+	s->log_fn = cb->log_fn;
+	s->log_payload = cb->log_payload;
+	s->log_level = cb->log_level;
+	s->progress_fn = cb->progress_fn;
+	s->progress_payload = cb->progress_payload;
 	atomic_init(&s->cancelled, 0);
 	xmig__reader_init(&s->reader, t);
 	return s;
@@ -125,17 +139,14 @@ XMIG__API int xmig_send_new(struct xmig_session **out, struct xmig_backend *back
 	if (p->on_no_converge != XMIG_NOCONV_STOP && p->on_no_converge != XMIG_NOCONV_ABORT)
 		return xmig__fail(XMIG_EINVAL, "on_no_converge %d is neither STOP nor ABORT",
 				  p->on_no_converge);
-	s = session_alloc(XMIG__SENDER, backend, transport);
+	s = session_alloc(XMIG__SENDER, backend, transport,
+			  &(struct callbacks){ p->log_fn, p->log_payload, p->log_level,
+					       p->progress_fn, p->progress_payload });
 	if (!s)
 		return xmig__fail(XMIG_ENOMEM, "no memory for a session");
 	s->sp = *p;
 	if (!s->sp.policy)
 		s->sp.policy = "downtime";
-	s->log_fn = p->log_fn;
-	s->log_payload = p->log_payload;
-	s->log_level = p->log_level;
-	s->progress_fn = p->progress_fn;
-	s->progress_payload = p->progress_payload;
 	*out = s;
 	return 0;
 }
@@ -156,15 +167,12 @@ XMIG__API int xmig_recv_new(struct xmig_session **out, struct xmig_backend *back
 	if (p->version != XMIG_RECV_PARAMS_VERSION)
 		return xmig__fail(XMIG_EINVAL, "receive params version %u, expected %u",
 				  p->version, XMIG_RECV_PARAMS_VERSION);
-	s = session_alloc(XMIG__RECEIVER, backend, transport);
+	s = session_alloc(XMIG__RECEIVER, backend, transport,
+			  &(struct callbacks){ p->log_fn, p->log_payload, p->log_level,
+					       p->progress_fn, p->progress_payload });
 	if (!s)
 		return xmig__fail(XMIG_ENOMEM, "no memory for a session");
 	s->rp = *p;
-	s->log_fn = p->log_fn;
-	s->log_payload = p->log_payload;
-	s->log_level = p->log_level;
-	s->progress_fn = p->progress_fn;
-	s->progress_payload = p->progress_payload;
 	*out = s;
 	return 0;
 }
