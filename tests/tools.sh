@@ -83,4 +83,26 @@ for t in xmig-send xmig-recv xmig-dump; do
 done
 pass=$((pass+1))
 
+# 6. xmig-simulate: the policies on a model too large for any test machine
+"$bin/xmig-simulate" --mem 8G --link 125M/s --rtt 1ms --dirty uniform:50M/s --policy both \
+  --json "$tmp/sim.json" >"$tmp/sim.out" || fail "xmig-simulate"
+python3 - "$tmp/sim.json" <<'PY' || fail "xmig-simulate results: $(cat "$tmp/sim.out")"
+import json, math, sys
+d = json.load(open(sys.argv[1]))
+r = {x["policy"]: x for x in d["results"]}
+xen, dt = r["xen-classic"], r["downtime"]
+assert len(xen["rounds"]) == 5 and not xen["converged"] and xen["downtime_ms"] > 50
+assert dt["converged"] and dt["downtime_ms"] <= 50
+# round 0: every page; what it dirtied follows h(1 - exp(-r t / h))
+r0 = dt["rounds"][0]
+pages = 8 * 2**30 / 4096
+assert r0["pages"] == pages
+w = 50 * 2**20 / 4096 * r0["seconds"]
+assert abs(r0["dirtied"] - pages * (1 - math.exp(-w / pages))) < 1
+PY
+"$bin/xmig-simulate" --mem 1T --link 12G/s --dirty hot:16G:2G/s >/dev/null || fail "1 TiB model"
+set +e; "$bin/xmig-simulate" --dirty hot:2T:1G/s --mem 1T >/dev/null 2>&1; rc=$?; set -e
+[ $rc -eq 2 ] || fail "a hot set larger than memory: exit $rc"
+pass=$((pass+1))
+
 echo "$pass passed, 0 failed"

@@ -111,6 +111,19 @@ uint64_t parse_duration_ms(const char *opt, const char *s)
 	usage_error("%s: '%s' is not a duration (like 500ms, 2s, 1m)", opt, s);
 }
 
+uint64_t parse_duration_us(const char *opt, const char *s)
+{
+	size_t n = strlen(s);
+	char buf[64];
+
+	if (n > 2 && !strcmp(s + n - 2, "us") && n < sizeof(buf)) {
+		memcpy(buf, s, n - 2);
+		buf[n - 2] = '\0';
+		return parse_uint_arg(opt, buf, 0, UINT64_MAX / 1000);
+	}
+	return parse_duration_ms(opt, s) * 1000;
+}
+
 uint64_t parse_uint_arg(const char *opt, const char *s, uint64_t min, uint64_t max)
 {
 	const char *p;

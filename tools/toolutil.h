@@ -21,6 +21,7 @@ void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), nore
 uint64_t parse_size_arg(const char *opt, const char *s);
 uint64_t parse_rate_arg(const char *opt, const char *s); /* "200M/s" or "200M" */
 uint64_t parse_duration_ms(const char *opt, const char *s); /* "2s", "500ms", "1m" */
+uint64_t parse_duration_us(const char *opt, const char *s); /* also "200us" */
 uint64_t parse_uint_arg(const char *opt, const char *s, uint64_t min, uint64_t max);
 
 /* Log callback printing "xmig-send: ..." lines on stderr by level. */
