@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include "guests_xen.h"
 #include "toolutil.h"
 
 struct xmig_backend;
@@ -19,6 +20,10 @@ struct xmig_backend;
 #else
 #define GUESTS_KVM_SEND_USAGE "  (kvm: not built in)\n"
 #endif
+#ifndef XMIG_HAVE_XEN
+#define GUESTS_XEN_SEND_USAGE "  (xen: not built in)\n"
+#define GUESTS_XEN_RECV_USAGE ""
+#endif
 
 struct guest_opts {
 	const char *backend;
@@ -29,6 +34,9 @@ struct guest_opts {
 	uint64_t seed;     /* sim */
 	const char *guest; /* kvm */
 	const char *append; /* kvm */
+	const char *domain; /* xen: the source domain's id */
+	const char *xen_suspend; /* xen: how to stop the source */
+	const char *name;  /* xen: the destination domain's name */
 	int mem_set;       /* --mem was given */
 	void *priv;        /* backend-specific tool state */
 };

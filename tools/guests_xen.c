@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "guests_xen.h"
+#include "toolutil.h"
 #include "xmig/backend/xen.h"
 #include "xmig/errors.h"
 #include "xmig/sys/backend.h"
@@ -32,8 +33,8 @@ static int parse_mode(const char *s)
 int xen_guest_check_suspend(const char *mode)
 {
 	if (mode && parse_mode(mode) < 0) {
-		fprintf(stderr, "--xen-suspend: unknown mode '%s' (auto, pause, shutdown, "
-			"xenstore, evtchn)\n", mode);
+		fprintf(stderr, "%s: error: --xen-suspend: unknown mode '%s' (auto, pause, shutdown, "
+			"xenstore, evtchn)\n", tool_name, mode);
 		return XMIG_EINVAL;
 	}
 	return 0;
@@ -49,15 +50,13 @@ int xen_guest_start_mode(const char *domid_str, const char *suspend,
 
 	*out = NULL;
 	if (!domid_str || !domid_str[0]) {
-		fprintf(stderr, "xen: --domain DOMID is required\n");
+		usage_error("--domain DOMID is required");
 		return XMIG_EINVAL;
 	}
 	errno = 0;
 	d = strtoul(domid_str, &end, 10);
 	if (errno || *end || d == 0 || d >= 0x7ff0) {
-		fprintf(stderr, "xen: --domain: '%s' is not the id of a guest domain\n",
-			domid_str);
-		return XMIG_EINVAL;
+		usage_error("--domain: '%s' is not the id of a guest domain", domid_str);
 	}
 	if (suspend) {
 		if (xen_guest_check_suspend(suspend) < 0)
@@ -66,7 +65,7 @@ int xen_guest_start_mode(const char *domid_str, const char *suspend,
 	}
 	rc = xmig_xen_open(out, (uint32_t)d, &p);
 	if (rc < 0)
-		fprintf(stderr, "xen: %s\n", xmig_error_last());
+		fprintf(stderr, "%s: error: %s\n", tool_name, xmig_error_last());
 	return rc;
 }
 
@@ -83,7 +82,7 @@ int xen_guest_dest(const char *name, struct xmig_backend **out)
 	p.name = name;
 	rc = xmig_xen_new_dest(out, &p);
 	if (rc < 0)
-		fprintf(stderr, "xen: %s\n", xmig_error_last());
+		fprintf(stderr, "%s: error: %s\n", tool_name, xmig_error_last());
 	return rc;
 }
 

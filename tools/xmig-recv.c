@@ -18,7 +18,8 @@ static const char usage_text[] =
 	"  --from file:PATH        restore a stream saved with xmig-send --to file:PATH\n"
 	"  --accept-timeout DUR    give up if no sender connects in DUR (default: wait)\n"
 	"  --timeout DUR           max silence of the sender (default 30s)\n"
-	"  --backend NAME          sim or kvm (default: sim); must match the sender's\n"
+	"  --backend NAME          sim, kvm or xen (default: sim); must match the sender's\n"
+	GUESTS_XEN_RECV_USAGE
 	"  --max-mem SIZE          refuse larger guests (default 64G)\n"
 	"  --require-verify        refuse streams without a memory digest (and send one\n"
 	"                          when forwarding)\n"
@@ -47,7 +48,7 @@ static const char usage_text[] =
 enum {
 	OPT_LISTEN = 256, OPT_FROM, OPT_ACCEPT_TIMEOUT, OPT_TIMEOUT, OPT_BACKEND, OPT_MAX_MEM,
 	OPT_REQUIRE_VERIFY, OPT_RUN_AFTER, OPT_UNTIL_EXIT, OPT_FORWARD, OPT_HOPS, OPT_KEEP_LAST,
-	OPT_EXIT_TIMEOUT, OPT_JSON,
+	OPT_EXIT_TIMEOUT, OPT_NAME, OPT_JSON,
 };
 
 static const struct option long_opts[] = {
@@ -64,6 +65,7 @@ static const struct option long_opts[] = {
 	{ "hops", required_argument, NULL, OPT_HOPS },
 	{ "keep-last", no_argument, NULL, OPT_KEEP_LAST },
 	{ "exit-timeout", required_argument, NULL, OPT_EXIT_TIMEOUT },
+	{ "name", required_argument, NULL, OPT_NAME },
 	{ "json", required_argument, NULL, OPT_JSON },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -228,6 +230,7 @@ int main(int argc, char **argv)
 		case OPT_FORWARD: o.forward_to = optarg; break;
 		case OPT_HOPS: o.hops = (unsigned int)parse_uint_arg("--hops", optarg, 1, 100000); break;
 		case OPT_KEEP_LAST: o.keep_last = 1; break;
+		case OPT_NAME: o.go.name = optarg; break;
 		case OPT_EXIT_TIMEOUT:
 			o.exit_timeout_ms = parse_duration_ms("--exit-timeout", optarg);
 			break;

@@ -21,7 +21,8 @@ static const char usage_text[] =
 	"  --timeout DUR           max wait for any answer of the receiver (default 30s)\n"
 	"\n"
 	"The guest:\n"
-	"  --backend NAME          sim (simulated guest) or kvm (a VM; default: sim)\n"
+	"  --backend NAME          sim (simulated guest), kvm (a VM in this process) or\n"
+	"                          xen (a Xen domain; run in dom0); default: sim\n"
 	"  --mem SIZE              guest memory, e.g. 256M, 1G (default 256M)\n"
 	"  --vcpus N               vCPUs (default 1)\n"
 	"  --run-before DUR        let the guest run this long before migrating (default 0)\n"
@@ -29,6 +30,7 @@ static const char usage_text[] =
 	"                          (RATE like 200M/s or max; default none)\n"
 	"        --seed N          content seed (default 1)\n"
 	GUESTS_KVM_SEND_USAGE
+	GUESTS_XEN_SEND_USAGE
 	"\n"
 	"How:\n"
 	"  --policy NAME           downtime (default) or xen-classic\n"
@@ -53,7 +55,7 @@ enum {
 	OPT_TO = 256, OPT_CONNECT_TIMEOUT, OPT_TIMEOUT, OPT_BACKEND, OPT_MEM, OPT_VCPUS,
 	OPT_RUN_BEFORE, OPT_DIRTY, OPT_SEED, OPT_POLICY, OPT_DOWNTIME, OPT_MAX_ROUNDS,
 	OPT_MAX_TIME, OPT_NOCONV, OPT_MAX_BW, OPT_VERIFY, OPT_KEEP, OPT_JSON,
-	OPT_GUEST, OPT_APPEND,
+	OPT_GUEST, OPT_APPEND, OPT_DOMAIN, OPT_XEN_SUSPEND,
 };
 
 static const struct option long_opts[] = {
@@ -68,6 +70,8 @@ static const struct option long_opts[] = {
 	{ "seed", required_argument, NULL, OPT_SEED },
 	{ "guest", required_argument, NULL, OPT_GUEST },
 	{ "append", required_argument, NULL, OPT_APPEND },
+	{ "domain", required_argument, NULL, OPT_DOMAIN },
+	{ "xen-suspend", required_argument, NULL, OPT_XEN_SUSPEND },
 	{ "policy", required_argument, NULL, OPT_POLICY },
 	{ "downtime", required_argument, NULL, OPT_DOWNTIME },
 	{ "max-rounds", required_argument, NULL, OPT_MAX_ROUNDS },
@@ -114,6 +118,8 @@ int main(int argc, char **argv)
 		case OPT_SEED: go.seed = parse_uint_arg("--seed", optarg, 0, UINT64_MAX); break;
 		case OPT_GUEST: go.guest = optarg; break;
 		case OPT_APPEND: go.append = optarg; break;
+		case OPT_DOMAIN: go.domain = optarg; break;
+		case OPT_XEN_SUSPEND: go.xen_suspend = optarg; break;
 		case OPT_POLICY:
 			if (!xmig_policy_lookup(optarg))
 				usage_error("--policy: unknown policy '%s' (downtime, xen-classic)", optarg);

@@ -1,0 +1,243 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The xen backend: live migration of Xen x86 PVH (and HVM) domains.
+ *
+ * It runs in a control domain (dom0) and drives the hypervisor through
+ * libxenctrl, libxenforeignmemory, libxenevtchn and libxenstore. It does not
+ * use libxenguest's save/restore: xmig's engine replaces it. Both sides
+ * implement the ops table of xmig/sys/backend.h, name "xen", pages of 4096
+ * bytes, guest kind XMIG_GUEST_XEN_PVH (or XMIG_GUEST_XEN_HVM). PV domains are
+ * refused with XMIG_ENOTSUP (not built yet; the backend keeps per-guest-type
+ * ops, like libxenguest, so PV slots in beside HVM/PVH).
+ *
+ * The guest's frames: nr_pages = the domain's highest gfn + 1 (for a PVH
+ * domain built by libxl this is just below 4 GiB, where the xenstore and
+ * console pages live, whatever the RAM size). Holes are reported as absent.
+ *
+ * SOURCE: xmig_xen_open() on a running domain.
+ *   - log-dirty: XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY, then CLEAN into a
+ *     bitmap every round; the final fetch uses XEN_DOMCTL_SHADOW_LOGDIRTY_FINAL
+ *     so frames Xen itself wrote are caught. A hypervisor without log-dirty
+ *     for the guest's paging mode (e.g. PV without shadow paging) fails
+ *     log_dirty_start with XMIG_ENOTSUP.
+ *   - map_pages: xenforeignmemory_map in batches; a hole gives NULL.
+ *     A frame that is populated but has only ever been read as all zero is
+ *     also reported as NULL (absent) to the engine: it travels instead in
+ *     the POPULATED state blob, and the destination populates it (zeroed)
+ *     before the guest runs. This keeps the engine's view ("the destination
+ *     holds exactly the frames the engine wrote", which the --verify digest
+ *     compares) and Xen's (the guest's RAM must all exist) consistent. Once a
+ *     frame has been handed out non-NULL it stays so.
+ *   - pause: how the guest is stopped (params.suspend):
+ *       XMIG_XEN_SUSPEND_AUTO     the guest's suspend event channel if it has
+ *                                 one (xenstore device/suspend/event-channel);
+ *                                 else, if it has PV drivers (HVM param
+ *                                 CALLBACK_IRQ set), the xenstore request
+ *                                 control/shutdown = "suspend"; else (no PV
+ *                                 drivers: it cannot tell a suspend from a
+ *                                 pause) xc_domain_pause.
+ *       XMIG_XEN_SUSPEND_PAUSE    xc_domain_pause.
+ *       XMIG_XEN_SUSPEND_SHUTDOWN xc_domain_shutdown(SHUTDOWN_suspend), as
+ *                                 libxl does for HVM without PV drivers.
+ *       XMIG_XEN_SUSPEND_XENSTORE control/shutdown = "suspend".
+ *       XMIG_XEN_SUSPEND_EVTCHN   the suspend event channel (fails if none).
+ *     The cooperative ways wait (params.suspend_timeout_ms, default 60 s as
+ *     libxl) for the domain to report shutdown reason "suspend"; a guest that
+ *     does not acknowledge fails pause with XMIG_ETIMEDOUT (the request is
+ *     withdrawn and the guest keeps running).
+ *   - resume (after a failed migration): xc_domain_unpause after a pause;
+ *     after a suspend, XEN_DOMCTL_resumedomain with the suspend hypercall's
+ *     return value set to 1 (for a guest with PV drivers: "cancelled", so it
+ *     resumes in place, like libxl's fast resume) and xenstore's resume.
+ *   - save_state: the platform blobs below; nothing per vCPU (Xen's HVM
+ *     context holds every vCPU).
+ *   - destroy (after a confirmed commit): xc_domain_destroy of the source.
+ *   - free never destroys the source domain.
+ *
+ * DESTINATION, two ways:
+ *   - xmig_xen_new_dest() with params.domid = 0: a minimal built-in
+ *     toolstack. `create` builds an empty paused PVH (or HVM-without-device-
+ *     model) domain named params.name: XEN_DOMCTL_CDF_hvm|hap, emulation
+ *     flags as the stream's header kind needs (PVH: LAPIC only), max vCPUs
+ *     and memory from the header (refined from the DOMAIN blob). Pages are
+ *     populated (populate_physmap_exact) as map_pages(WRITE) asks, then
+ *     foreign-mapped. The state blobs are applied as they arrive (so a
+ *     broken one fails the migration before COMMIT). `unpause` (the commit
+ *     point) allocates the xenstore and console event channels, seeds the
+ *     grant table, writes the domain's xenstore directory
+ *     (/local/domain/N: name, domid, vm, control, data, device, memory,
+ *     store, console with type xenconsoled, cpu/I/availability), introduces
+ *     the domain to xenstored, then unpauses it. Commands in dom0 see it as
+ *     an ordinary domain (`xl list`, `xl destroy`, `xl console`), though
+ *     libxl's own records (/libxl/N) are not written.
+ *   - xmig_xen_new_dest() with params.domid = an existing, paused, empty HVM
+ *     domain that the caller (a toolstack) created: the backend restores
+ *     into it and, at unpause, allocates (or uses the caller's) event
+ *     channels, calls params.before_unpause with the xenstore and console
+ *     gfns and ports (the caller writes xenstore and introduces the domain
+ *     there), then unpauses. Nothing is written to xenstore by xmig.
+ *   On failure the engine calls `destroy`, which destroys the partial
+ *   domain in both ways (a caller-created one too: it was handed over for
+ *   the restore). `free` destroys a domain that was never unpaused, never a
+ *   running one.
+ *
+ * State blobs (save_state / load_state), all platform scope: each is
+ * struct xmig_xen_state_hdr then `size` bytes, little-endian.
+ *   DOMAIN       struct xmig_xen_domain_state (mandatory, first)
+ *   TSC          struct xmig_xen_tsc_state (xc_domain_get_tsc_info)
+ *   HVM_PARAMS   u32 count, u32 reserved, then count x {u32 index,
+ *                u32 reserved, u64 value}: the parameters libxenguest's HVM
+ *                save sends (store/console/ioreq/paging/monitor/sharing
+ *                pfns, VM86 TSS, ACPI I/O ports, viridian, identity page
+ *                table, VM generation id, ioreq server pages, x87 FIP
+ *                width, MCA caps), those that are non-zero.
+ *   POPULATED    u32 count, u32 reserved, then count x {u64 first gfn,
+ *                u64 number of frames}: every frame populated on the source
+ *                at pause, in increasing order, as ranges.
+ *   HVM_CONTEXT  the whole xc_domain_hvm_getcontext() blob (Xen's format:
+ *                hvm_save_descriptor + record, from HEADER to END), checked
+ *                for framing before it reaches Xen.
+ * They are emitted in the order DOMAIN, TSC, POPULATED, HVM_PARAMS,
+ * HVM_CONTEXT. A destination applies each as it arrives and requires DOMAIN
+ * first and HVM_CONTEXT last; DOMAIN, TSC and HVM_CONTEXT are mandatory;
+ * unknown types are refused.
+ */
+#ifndef XMIG_BACKEND_XEN_H
+#define XMIG_BACKEND_XEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct xmig_backend;
+
+enum xmig_xen_suspend {
+	XMIG_XEN_SUSPEND_AUTO = 0,
+	XMIG_XEN_SUSPEND_PAUSE = 1,
+	XMIG_XEN_SUSPEND_SHUTDOWN = 2,
+	XMIG_XEN_SUSPEND_XENSTORE = 3,
+	XMIG_XEN_SUSPEND_EVTCHN = 4,
+};
+
+/* What a toolstack needs to connect the restored guest (xenstore/console). */
+struct xmig_xen_restore_info {
+	uint32_t domid;
+	uint32_t store_port;   /* event channel, in the guest, bound by store_domid */
+	uint64_t store_gfn;    /* HVM param STORE_PFN (0 if the source had none) */
+	uint32_t console_port;
+	uint32_t reserved;
+	uint64_t console_gfn;  /* HVM param CONSOLE_PFN (0 if none) */
+};
+
+/* Called once, right before a caller-created destination is unpaused.
+ * A non-zero return fails the unpause (the domain is then destroyed). */
+typedef int (*xmig_xen_before_unpause_fn)(const struct xmig_xen_restore_info *ri,
+					  void *payload);
+
+#define XMIG_XEN_PARAMS_VERSION 1
+
+struct xmig_xen_params {
+	unsigned int version;         /* XMIG_XEN_PARAMS_VERSION */
+	/* source */
+	int suspend;                  /* enum xmig_xen_suspend; default AUTO */
+	uint32_t suspend_timeout_ms;  /* default 60000 */
+	/* destination */
+	uint32_t domid;               /* 0: create one (built-in toolstack) */
+	const char *name;             /* built-in: the domain's name; default
+					 "xmig-<domid>" */
+	uint32_t store_domid;         /* default 0 */
+	uint32_t console_domid;       /* default 0 */
+	uint32_t store_port;          /* caller-created: 0 = allocate */
+	uint32_t console_port;        /* caller-created: 0 = allocate */
+	xmig_xen_before_unpause_fn before_unpause; /* caller-created only */
+	void *payload;
+};
+
+#define XMIG_XEN_PARAMS_INIT                                                   \
+	{                                                                      \
+		.version = XMIG_XEN_PARAMS_VERSION,                            \
+		.suspend = XMIG_XEN_SUSPEND_AUTO, .suspend_timeout_ms = 60000, \
+	}
+
+/* Fill `p` with the defaults of XMIG_XEN_PARAMS_INIT. */
+void xmig_xen_params_init(struct xmig_xen_params *p);
+
+/*
+ * 0 if this process can drive Xen (the control interfaces open: dom0 or a
+ * privileged domain), else XMIG_ENOTSUP with the reason in xmig_error_last().
+ */
+int xmig_xen_available(void);
+
+/*
+ * A source: the running domain `domid`. Checks it exists, is not dying or
+ * shut down, and is HVM/PVH (PV: XMIG_ENOTSUP). `p` may be NULL (defaults).
+ * Errors: XMIG_EINVAL, XMIG_ENOTSUP, XMIG_EBACKEND, XMIG_ENOMEM; the reason
+ * in xmig_error_last().
+ */
+int xmig_xen_open(struct xmig_backend **out, uint32_t domid, const struct xmig_xen_params *p);
+
+/* A destination (see above); `p` may be NULL (built-in toolstack). */
+int xmig_xen_new_dest(struct xmig_backend **out, const struct xmig_xen_params *p);
+
+/* The domain behind the handle (a destination's, once created); 0 if none. */
+uint32_t xmig_xen_domid(struct xmig_backend *b);
+
+/*
+ * A destination after a successful unpause: the event channels and frames
+ * of its xenstore and console. XMIG_EINVAL before that.
+ */
+int xmig_xen_restore_info(struct xmig_backend *b, struct xmig_xen_restore_info *out);
+
+/*
+ * How the last pause was done ("pause", "shutdown", "xenstore", "evtchn")
+ * and what the backend noticed; "" before any. Valid until the next call.
+ */
+const char *xmig_xen_notes(struct xmig_backend *b);
+
+/* State blobs. */
+#define XMIG_XEN_STATE_VERSION 1
+
+struct xmig_xen_state_hdr {
+	uint32_t version; /* XMIG_XEN_STATE_VERSION */
+	uint32_t type;    /* repeats the blob's type */
+	uint32_t size;    /* bytes after this header */
+	uint32_t reserved;
+};
+
+enum xmig_xen_state_type {
+	XMIG_XEN_STATE_DOMAIN = 1,
+	XMIG_XEN_STATE_TSC = 2,
+	XMIG_XEN_STATE_HVM_PARAMS = 3,
+	XMIG_XEN_STATE_POPULATED = 4,
+	XMIG_XEN_STATE_HVM_CONTEXT = 5,
+};
+
+struct xmig_xen_domain_state {
+	uint32_t guest_kind;       /* enum xmig_guest_kind: XEN_PVH or XEN_HVM */
+	uint32_t nr_vcpus;         /* max_vcpu_id + 1 */
+	uint64_t max_pages;        /* the domain's memory limit, in pages */
+	uint64_t tot_pages;        /* populated at pause */
+	uint64_t max_gfn;
+	uint64_t paging_pool;      /* bytes of HAP/shadow pool; 0 unknown */
+	uint32_t emulation_flags;  /* XEN_X86_EMU_* of the source */
+	uint32_t dominfo_flags;    /* XEN_DOMINF_hvm_guest|hap of the source */
+	uint32_t suspend;          /* how it was stopped: enum xmig_xen_suspend
+				      (never AUTO) */
+	uint32_t reserved;
+};
+
+struct xmig_xen_tsc_state {
+	uint32_t mode;
+	uint32_t khz;
+	uint64_t elapsed_nsec;
+	uint32_t incarnation;
+	uint32_t reserved;
+};
+
+#ifdef __cplusplus
+}
+#endif
+#endif

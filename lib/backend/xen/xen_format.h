@@ -1,0 +1,303 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The Xen-independent part of the xen backend: state blob framing, the HVM
+ * parameter list, HVM context walking, populated-frame ranges and xenstore
+ * paths. No Xen header is needed here, so tests/check_xen_format.c runs in
+ * CI without Xen. Everything is static inline: one header, no link-time
+ * dependency.
+ *
+ * Numbers below are Xen's stable ABI (public/hvm/params.h,
+ * public/hvm/save.h, public/arch-x86/hvm/save.h); xen_hvm.c checks them
+ * against the real headers at compile time.
+ */
+#ifndef XMIG_XEN_FORMAT_H
+#define XMIG_XEN_FORMAT_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "xmig/backend/xen.h"
+
+/* HVM params, public/hvm/params.h. */
+#define XMIG__HVMP_CALLBACK_IRQ 0
+#define XMIG__HVMP_STORE_PFN 1
+#define XMIG__HVMP_STORE_EVTCHN 2
+#define XMIG__HVMP_PAE_ENABLED 4
+#define XMIG__HVMP_IOREQ_PFN 5
+#define XMIG__HVMP_BUFIOREQ_PFN 6
+#define XMIG__HVMP_VIRIDIAN 9
+#define XMIG__HVMP_IDENT_PT 12
+#define XMIG__HVMP_ACPI_S_STATE 14
+#define XMIG__HVMP_VM86_TSS 15 /* obsolete */
+#define XMIG__HVMP_CONSOLE_PFN 17
+#define XMIG__HVMP_CONSOLE_EVTCHN 18
+#define XMIG__HVMP_ACPI_IOPORTS_LOCATION 19
+#define XMIG__HVMP_PAGING_RING_PFN 27
+#define XMIG__HVMP_MONITOR_RING_PFN 28
+#define XMIG__HVMP_SHARING_RING_PFN 29
+#define XMIG__HVMP_VM_GENERATION_ID_ADDR 34
+#define XMIG__HVMP_IOREQ_SERVER_PFN 32
+#define XMIG__HVMP_NR_IOREQ_SERVER_PAGES 33
+#define XMIG__HVMP_X87_FIP_WIDTH 36
+#define XMIG__HVMP_VM86_TSS_SIZED 37
+#define XMIG__HVMP_MCA_CAP 38
+
+/* The parameters that travel: the list of libxenguest's HVM save. */
+static const uint32_t xmig__xen_hvm_params[] = {
+	XMIG__HVMP_STORE_PFN,
+	XMIG__HVMP_IOREQ_PFN,
+	XMIG__HVMP_BUFIOREQ_PFN,
+	XMIG__HVMP_PAGING_RING_PFN,
+	XMIG__HVMP_MONITOR_RING_PFN,
+	XMIG__HVMP_SHARING_RING_PFN,
+	XMIG__HVMP_VM86_TSS_SIZED,
+	XMIG__HVMP_CONSOLE_PFN,
+	XMIG__HVMP_ACPI_IOPORTS_LOCATION,
+	XMIG__HVMP_VIRIDIAN,
+	XMIG__HVMP_IDENT_PT,
+	XMIG__HVMP_VM_GENERATION_ID_ADDR,
+	XMIG__HVMP_IOREQ_SERVER_PFN,
+	XMIG__HVMP_NR_IOREQ_SERVER_PAGES,
+	XMIG__HVMP_X87_FIP_WIDTH,
+	XMIG__HVMP_MCA_CAP,
+};
+#define XMIG__XEN_NR_HVM_PARAMS (sizeof(xmig__xen_hvm_params) / sizeof(xmig__xen_hvm_params[0]))
+
+/* May a destination set this parameter from a stream? */
+static inline int xmig__xen_hvm_param_allowed(uint32_t index)
+{
+	for (size_t i = 0; i < XMIG__XEN_NR_HVM_PARAMS; i++)
+		if (xmig__xen_hvm_params[i] == index)
+			return 1;
+	return 0;
+}
+
+/* HVM context framing: public/hvm/save.h. */
+#define XMIG__HVM_SAVE_END 0
+#define XMIG__HVM_SAVE_HEADER 1
+#define XMIG__HVM_SAVE_CPU 2
+#define XMIG__HVM_FILE_MAGIC 0x54381286u
+#define XMIG__HVM_DESC_LEN 8u /* u16 typecode, u16 instance, u32 length */
+#define XMIG__HVM_HEADER_LEN 24u
+
+struct xmig__hvm_ctx_summary {
+	uint32_t records;  /* descriptors, END included */
+	uint32_t cpus;     /* CPU records (one per vCPU) */
+	uint32_t max_cpu;  /* highest CPU instance + 1 */
+	uint32_t gtsc_khz; /* from HEADER */
+};
+
+/*
+ * Walk an HVM context blob: HEADER first (magic, version 1), then records
+ * whose lengths stay inside the blob, END last and nothing after it.
+ * 0 or -1 with `why` (>= 128 bytes) filled.
+ */
+static inline int xmig__xen_hvm_ctx_check(const uint8_t *p, size_t len,
+					  struct xmig__hvm_ctx_summary *sum, char *why,
+					  size_t why_len)
+{
+	size_t off = 0;
+
+	memset(sum, 0, sizeof(*sum));
+	while (off < len) {
+		uint16_t type, inst;
+		uint32_t rlen;
+
+		if (len - off < XMIG__HVM_DESC_LEN) {
+			snprintf(why, why_len, "truncated descriptor at offset %zu", off);
+			return -1;
+		}
+		memcpy(&type, p + off, 2);
+		memcpy(&inst, p + off + 2, 2);
+		memcpy(&rlen, p + off + 4, 4);
+		off += XMIG__HVM_DESC_LEN;
+		if (rlen > len - off) {
+			snprintf(why, why_len,
+				 "record type %u at offset %zu: length %u beyond the blob (%zu)",
+				 type, off - XMIG__HVM_DESC_LEN, rlen, len);
+			return -1;
+		}
+		if (sum->records == 0) {
+			uint32_t magic, version;
+
+			if (type != XMIG__HVM_SAVE_HEADER || rlen < XMIG__HVM_HEADER_LEN) {
+				snprintf(why, why_len, "does not start with a HEADER record "
+					 "(type %u, length %u)", type, rlen);
+				return -1;
+			}
+			memcpy(&magic, p + off, 4);
+			memcpy(&version, p + off + 4, 4);
+			if (magic != XMIG__HVM_FILE_MAGIC || version != 1) {
+				snprintf(why, why_len, "bad HEADER: magic 0x%x version %u", magic,
+					 version);
+				return -1;
+			}
+			memcpy(&sum->gtsc_khz, p + off + 20, 4);
+		} else if (type == XMIG__HVM_SAVE_HEADER) {
+			snprintf(why, why_len, "second HEADER at offset %zu",
+				 off - XMIG__HVM_DESC_LEN);
+			return -1;
+		}
+		sum->records++;
+		if (type == XMIG__HVM_SAVE_CPU) {
+			sum->cpus++;
+			if ((uint32_t)inst + 1 > sum->max_cpu)
+				sum->max_cpu = (uint32_t)inst + 1;
+		}
+		off += rlen;
+		if (type == XMIG__HVM_SAVE_END) {
+			if (off != len) {
+				snprintf(why, why_len, "%zu bytes after END", len - off);
+				return -1;
+			}
+			return 0;
+		}
+	}
+	snprintf(why, why_len, "no END record");
+	return -1;
+}
+
+/* State blob framing: check the header of a blob of type `type`. */
+static inline int xmig__xen_blob_check(const void *data, size_t len, uint32_t type,
+				       const void **body, size_t *body_len, char *why,
+				       size_t why_len)
+{
+	struct xmig_xen_state_hdr h;
+
+	if (len < sizeof(h)) {
+		snprintf(why, why_len, "state blob of %zu bytes: shorter than its header", len);
+		return -1;
+	}
+	memcpy(&h, data, sizeof(h));
+	if (h.version != XMIG_XEN_STATE_VERSION || h.type != type || h.reserved ||
+	    h.size != len - sizeof(h)) {
+		snprintf(why, why_len,
+			 "state blob type %u: bad header (version %u, type %u, size %u of %zu, "
+			 "reserved %u)", type, h.version, h.type, h.size, len - sizeof(h),
+			 h.reserved);
+		return -1;
+	}
+	*body = (const uint8_t *)data + sizeof(h);
+	*body_len = len - sizeof(h);
+	return 0;
+}
+
+static inline void xmig__xen_blob_hdr(struct xmig_xen_state_hdr *h, uint32_t type, size_t size)
+{
+	h->version = XMIG_XEN_STATE_VERSION;
+	h->type = type;
+	h->size = (uint32_t)size;
+	h->reserved = 0;
+}
+
+/* A (u32 count, u32 reserved, count x entry_size) list body. */
+static inline int xmig__xen_list_check(const void *body, size_t len, size_t entry_size,
+				       uint32_t *count, char *why, size_t why_len)
+{
+	uint32_t n, rsv;
+
+	if (len < 8) {
+		snprintf(why, why_len, "list of %zu bytes: no count", len);
+		return -1;
+	}
+	memcpy(&n, body, 4);
+	memcpy(&rsv, (const uint8_t *)body + 4, 4);
+	if (rsv || (uint64_t)n * entry_size != len - 8) {
+		snprintf(why, why_len, "list of %u entries of %zu bytes in %zu bytes (reserved %u)",
+			 n, entry_size, len - 8, rsv);
+		return -1;
+	}
+	*count = n;
+	return 0;
+}
+
+/*
+ * Check POPULATED ranges: non-empty, increasing, not overlapping, below
+ * `nr_pages`. Returns the number of frames in *frames.
+ */
+static inline int xmig__xen_ranges_check(const uint64_t *r, uint32_t count, uint64_t nr_pages,
+					 uint64_t *frames, char *why, size_t why_len)
+{
+	uint64_t next = 0, total = 0;
+
+	for (uint32_t i = 0; i < count; i++) {
+		uint64_t start = r[2 * i], n = r[2 * i + 1];
+
+		if (n == 0 || start < next || start >= nr_pages || n > nr_pages - start) {
+			snprintf(why, why_len,
+				 "range %u: gfn 0x%llx + %llu frames (previous end 0x%llx, guest "
+				 "size 0x%llx)", i, (unsigned long long)start,
+				 (unsigned long long)n, (unsigned long long)next,
+				 (unsigned long long)nr_pages);
+			return -1;
+		}
+		next = start + n;
+		total += n;
+	}
+	*frames = total;
+	return 0;
+}
+
+/*
+ * Turn a bitmap (bit i of 64-bit word i/64 = frame i) into ranges. With
+ * `out` NULL only counts. Returns the number of ranges.
+ */
+static inline uint32_t xmig__xen_bitmap_ranges(const uint64_t *bm, uint64_t nbits, uint64_t *out)
+{
+	uint32_t n = 0;
+	uint64_t i = 0;
+
+	while (i < nbits) {
+		uint64_t w = bm[i / 64] >> (i % 64);
+		uint64_t start;
+
+		if (!w) {
+			i = (i / 64 + 1) * 64;
+			continue;
+		}
+		i += (uint64_t)__builtin_ctzll(w);
+		if (i >= nbits)
+			break;
+		start = i;
+		while (i < nbits && ((bm[i / 64] >> (i % 64)) & 1)) {
+			if (i % 64 == 0 && bm[i / 64] == ~0ull && i + 64 <= nbits)
+				i += 64;
+			else
+				i++;
+		}
+		if (out) {
+			out[2 * n] = start;
+			out[2 * n + 1] = i - start;
+		}
+		n++;
+	}
+	return n;
+}
+
+/* "/local/domain/<domid>[/<rel>]" into buf; -1 if it does not fit. */
+static inline int xmig__xen_dom_path(char *buf, size_t len, uint32_t domid, const char *rel)
+{
+	int n = rel && rel[0] ? snprintf(buf, len, "/local/domain/%u/%s", domid, rel)
+			      : snprintf(buf, len, "/local/domain/%u", domid);
+
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+/* Is `name` acceptable as a domain name (what xl accepts, roughly)? */
+static inline int xmig__xen_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > 64)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (c <= ' ' || c >= 0x7f || c == '/')
+			return 0;
+	}
+	return 1;
+}
+
+#endif

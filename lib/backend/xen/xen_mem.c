@@ -1,0 +1,432 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Guest frames: foreign mapping in batches, population on a destination,
+ * and log-dirty on a source.
+ *
+ * Source reads follow one rule (see xmig/backend/xen.h): a frame is handed
+ * to the engine non-NULL ("exposed") only once a stable copy of it has been
+ * seen non-zero. The copy matters: the engine decides FULL or ZERO from the
+ * bytes it reads, and only a FULL page makes the destination populate the
+ * frame. Reading the guest's live page twice (here, then in the engine)
+ * could see non-zero then zero, and the frame would be exposed here but
+ * never populated there. So until a frame is exposed the engine reads the
+ * copy; afterwards it reads the mapping itself.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "xen_internal.h"
+
+static size_t words(uint64_t nbits)
+{
+	return (size_t)((nbits + 63) / 64);
+}
+
+static int bit(const uint64_t *bm, uint64_t i)
+{
+	return (int)((bm[i / 64] >> (i % 64)) & 1);
+}
+
+static void bit_set(uint64_t *bm, uint64_t i)
+{
+	bm[i / 64] |= 1ull << (i % 64);
+}
+
+static void bit_clear(uint64_t *bm, uint64_t i)
+{
+	bm[i / 64] &= ~(1ull << (i % 64));
+}
+
+static int page_zero(const void *p)
+{
+	const uint64_t *w = p;
+
+	for (size_t i = 0; i < XMIG__XEN_PAGE / 8; i += 4)
+		if (w[i] | w[i + 1] | w[i + 2] | w[i + 3])
+			return 0;
+	return 1;
+}
+
+int xmig__xen_mem_init(struct xmig__xen *x)
+{
+	size_t nw = words(x->nr_pages);
+
+	x->gfns = calloc(XMIG__XEN_BATCH, sizeof(*x->gfns));
+	x->errs = calloc(XMIG__XEN_BATCH, sizeof(*x->errs));
+	if (!x->gfns || !x->errs)
+		return xmig__fail(XMIG_ENOMEM, "xen: out of memory");
+	if (x->side == XMIG__XEN_SOURCE) {
+		x->populated = calloc(nw, 8);
+		x->exposed = calloc(nw, 8);
+		x->holes = calloc(nw, 8);
+		x->probed = calloc(nw, 8);
+		if (!x->populated || !x->exposed || !x->holes || !x->probed)
+			return xmig__fail(XMIG_ENOMEM, "xen: out of memory for %zu-word bitmaps", nw);
+		x->probe_hbuf = (xc_hypercall_buffer_t){ .hbuf = NULL, .param_shadow = NULL,
+							 HYPERCALL_BUFFER_INIT_NO_BOUNCE };
+		x->probe_buf = xc__hypercall_buffer_alloc_pages(
+			x->xch, &x->probe_hbuf,
+			(int)(XMIG__XEN_BATCH * sizeof(xen_pfn_t) / XMIG__XEN_PAGE));
+	} else {
+		x->dpopulated = calloc(nw, 8);
+		if (!x->dpopulated)
+			return xmig__fail(XMIG_ENOMEM, "xen: out of memory for %zu-word bitmaps", nw);
+	}
+	return 0;
+}
+
+void xmig__xen_mem_fini(struct xmig__xen *x)
+{
+	for (unsigned int i = 0; i < XMIG__XEN_MAX_MAPS; i++) {
+		struct xmig__xen_map *m = &x->maps[i];
+
+		if (m->addr)
+			xenforeignmemory_unmap(x->fmem, m->addr, m->n);
+		if (m->snap)
+			munmap(m->snap, (size_t)XMIG__XEN_BATCH * XMIG__XEN_PAGE);
+		memset(m, 0, sizeof(*m));
+	}
+	if (x->dirty_buf)
+		xc__hypercall_buffer_free_pages(x->xch, &x->dirty_hbuf, (int)x->dirty_npages);
+	x->dirty_buf = NULL;
+	if (x->probe_buf)
+		xc__hypercall_buffer_free_pages(x->xch, &x->probe_hbuf,
+						(int)(XMIG__XEN_BATCH * sizeof(xen_pfn_t) /
+						      XMIG__XEN_PAGE));
+	x->probe_buf = NULL;
+	free(x->gfns);
+	free(x->errs);
+	free(x->populated);
+	free(x->exposed);
+	free(x->holes);
+	free(x->probed);
+	free(x->dpopulated);
+	x->gfns = NULL;
+	x->errs = NULL;
+	x->populated = x->exposed = x->holes = x->probed = x->dpopulated = NULL;
+}
+
+static struct xmig__xen_map *map_slot(struct xmig__xen *x, void **ptrs)
+{
+	for (unsigned int i = 0; i < XMIG__XEN_MAX_MAPS; i++)
+		if (!x->maps[i].ptrs) {
+			x->maps[i].ptrs = ptrs;
+			return &x->maps[i];
+		}
+	return NULL;
+}
+
+static void slot_release(struct xmig__xen *x, struct xmig__xen_map *m)
+{
+	if (m->addr)
+		xenforeignmemory_unmap(x->fmem, m->addr, m->n);
+	m->addr = NULL;
+	m->n = 0;
+	m->ptrs = NULL;
+}
+
+/* Map gfns x->gfns[0..k-1]; errs in x->errs. */
+static int map_gfns(struct xmig__xen *x, struct xmig__xen_map *m, unsigned int k, int prot)
+{
+	m->addr = xenforeignmemory_map(x->fmem, x->domid, prot, k, x->gfns, x->errs);
+	if (!m->addr)
+		return xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: foreign map of %u frames "
+					"from gfn 0x%llx", x->domid, k,
+					(unsigned long long)x->gfns[0]);
+	m->n = k;
+	return 0;
+}
+
+/*
+ * First sight of frames: ask Xen which are holes (XEN_DOMCTL_getpageframeinfo3,
+ * one hypercall per batch) rather than foreign-mapping them, which for a PVH
+ * domain's ~1M-frame range (RAM plus special pages below 4 GiB) is the
+ * difference between seconds and a fraction of a second in round 0.
+ */
+static int probe(struct xmig__xen *x, const uint64_t *pfns, unsigned int n)
+{
+	xen_pfn_t *a = x->probe_buf;
+	uint64_t gfn[XMIG__XEN_BATCH];
+	struct xen_domctl dc;
+	unsigned int k = 0;
+
+	for (unsigned int i = 0; i < n; i++)
+		if (!bit(x->probed, pfns[i]))
+			gfn[k++] = pfns[i];
+	if (!k)
+		return 0;
+	for (unsigned int i = 0; i < k; i++)
+		a[i] = gfn[i];
+	memset(&dc, 0, sizeof(dc));
+	dc.cmd = XEN_DOMCTL_getpageframeinfo3;
+	dc.domain = (domid_t)x->domid;
+	dc.u.getpageframeinfo3.num = k;
+	dc.u.getpageframeinfo3.array.p = a;
+	if (xc_domctl(x->xch, &dc) < 0) {
+		/* Not fatal: mapping finds the holes too, only slower. */
+		for (unsigned int i = 0; i < k; i++)
+			bit_set(x->probed, gfn[i]);
+		return 0;
+	}
+	for (unsigned int i = 0; i < k; i++) {
+		uint64_t t = a[i] & XEN_DOMCTL_PFINFO_LTAB_MASK;
+
+		bit_set(x->probed, gfn[i]);
+		if (t == XEN_DOMCTL_PFINFO_XTAB || t == XEN_DOMCTL_PFINFO_BROKEN) {
+			bit_set(x->holes, gfn[i]);
+			bit_clear(x->populated, gfn[i]);
+		}
+	}
+	return 0;
+}
+
+static int map_source(struct xmig__xen *x, struct xmig__xen_map *m, const uint64_t *pfns,
+		      unsigned int n, void **ptrs)
+{
+	unsigned int idx[XMIG__XEN_BATCH], k = 0, snaps = 0;
+	int err;
+
+	if (x->probe_buf)
+		probe(x, pfns, n);
+	for (unsigned int i = 0; i < n; i++) {
+		ptrs[i] = NULL;
+		if (bit(x->holes, pfns[i]))
+			continue; /* a hole, and not dirtied since it was seen */
+		idx[k] = i;
+		x->gfns[k++] = pfns[i];
+	}
+	if (!k)
+		return 0;
+	err = map_gfns(x, m, k, PROT_READ);
+	if (err)
+		return err;
+	for (unsigned int j = 0; j < k; j++) {
+		uint64_t pfn = x->gfns[j];
+		uint8_t *page = (uint8_t *)m->addr + (size_t)j * XMIG__XEN_PAGE;
+
+		if (x->errs[j]) {
+			bit_clear(x->populated, pfn);
+			bit_set(x->holes, pfn);
+			continue;
+		}
+		bit_set(x->populated, pfn);
+		if (bit(x->exposed, pfn)) {
+			ptrs[idx[j]] = page;
+			continue;
+		}
+		if (!m->snap) {
+			m->snap = mmap(NULL, (size_t)XMIG__XEN_BATCH * XMIG__XEN_PAGE,
+				       PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			if (m->snap == MAP_FAILED) {
+				m->snap = NULL;
+				return xmig__fail_errno(XMIG_ENOMEM, "xen: snapshot buffer");
+			}
+		}
+		uint8_t *copy = (uint8_t *)m->snap + (size_t)snaps * XMIG__XEN_PAGE;
+
+		memcpy(copy, page, XMIG__XEN_PAGE);
+		if (page_zero(copy))
+			continue; /* populated, zero, never exposed: POPULATED blob */
+		bit_set(x->exposed, pfn);
+		ptrs[idx[j]] = copy;
+		snaps++;
+	}
+	return 0;
+}
+
+/* Populate the frames of gfns[] not yet populated here. */
+int xmig__xen_populate(struct xmig__xen *x, const uint64_t *gfns, size_t n)
+{
+	xen_pfn_t todo[XMIG__XEN_BATCH];
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned int k = 0;
+
+		for (; i < n && k < XMIG__XEN_BATCH; i++) {
+			if (gfns[i] >= x->nr_pages)
+				return xmig__fail(XMIG_EINVAL, "xen: gfn 0x%llx beyond the guest",
+						  (unsigned long long)gfns[i]);
+			if (!bit(x->dpopulated, gfns[i]))
+				todo[k++] = gfns[i];
+		}
+		if (!k)
+			continue;
+		if (xc_domain_populate_physmap_exact(x->xch, x->domid, k, 0, 0, todo) < 0)
+			return xmig__fail_errno(XMIG_EBACKEND,
+						"xen: d%u: populating %u frames from gfn 0x%llx "
+						"(the domain's memory limit?)", x->domid, k,
+						(unsigned long long)todo[0]);
+		for (unsigned int j = 0; j < k; j++)
+			bit_set(x->dpopulated, todo[j]);
+	}
+	return 0;
+}
+
+static int map_dest(struct xmig__xen *x, struct xmig__xen_map *m, const uint64_t *pfns,
+		    unsigned int n, void **ptrs, unsigned int flags)
+{
+	unsigned int idx[XMIG__XEN_BATCH], k = 0;
+	int err;
+
+	if (flags & XMIG_MAP_WRITE) {
+		err = xmig__xen_populate(x, pfns, n);
+		if (err)
+			return err;
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		ptrs[i] = NULL;
+		if (!bit(x->dpopulated, pfns[i]))
+			continue;
+		idx[k] = i;
+		x->gfns[k++] = pfns[i];
+	}
+	if (!k)
+		return 0;
+	err = map_gfns(x, m, k, (flags & XMIG_MAP_WRITE) ? PROT_READ | PROT_WRITE : PROT_READ);
+	if (err)
+		return err;
+	for (unsigned int j = 0; j < k; j++) {
+		if (x->errs[j])
+			return xmig__fail(XMIG_EBACKEND,
+					  "xen: d%u: cannot map populated gfn 0x%llx: %s", x->domid,
+					  (unsigned long long)x->gfns[j], strerror(-x->errs[j]));
+		ptrs[idx[j]] = (uint8_t *)m->addr + (size_t)j * XMIG__XEN_PAGE;
+	}
+	return 0;
+}
+
+int xmig__xen_map(struct xmig__xen *x, const uint64_t *pfns, unsigned int n, void **ptrs,
+		  unsigned int flags)
+{
+	struct xmig__xen_map *m;
+	int err;
+
+	if (n > XMIG__XEN_BATCH)
+		return xmig__fail(XMIG_EINVAL, "xen: map_pages: %u frames, at most %u", n,
+				  XMIG__XEN_BATCH);
+	for (unsigned int i = 0; i < n; i++)
+		if (pfns[i] >= x->nr_pages)
+			return xmig__fail(XMIG_EINVAL, "xen: map_pages: gfn 0x%llx beyond 0x%llx",
+					  (unsigned long long)pfns[i],
+					  (unsigned long long)x->nr_pages);
+	m = map_slot(x, ptrs);
+	if (!m)
+		return xmig__fail(XMIG_EINVAL, "xen: map_pages: more than %d batches mapped",
+				  XMIG__XEN_MAX_MAPS);
+	if (x->side == XMIG__XEN_SOURCE)
+		err = (flags & XMIG_MAP_WRITE)
+			      ? xmig__fail(XMIG_EINVAL, "xen: a source is not written")
+			      : map_source(x, m, pfns, n, ptrs);
+	else
+		err = map_dest(x, m, pfns, n, ptrs, flags);
+	if (err)
+		slot_release(x, m);
+	return err;
+}
+
+void xmig__xen_unmap(struct xmig__xen *x, void **ptrs, unsigned int n)
+{
+	(void)n;
+	for (unsigned int i = 0; i < XMIG__XEN_MAX_MAPS; i++)
+		if (x->maps[i].ptrs == ptrs) {
+			slot_release(x, &x->maps[i]);
+			return;
+		}
+}
+
+int xmig__xen_clear_page(struct xmig__xen *x, uint64_t gfn)
+{
+	xen_pfn_t g = gfn;
+	int e = 0;
+	void *p = xenforeignmemory_map(x->fmem, x->domid, PROT_READ | PROT_WRITE, 1, &g, &e);
+
+	if (!p || e) {
+		if (p)
+			xenforeignmemory_unmap(x->fmem, p, 1);
+		return xmig__fail(XMIG_EBACKEND, "xen: d%u: cannot map gfn 0x%llx to clear it: %s",
+				  x->domid, (unsigned long long)gfn, strerror(p ? -e : errno));
+	}
+	memset(p, 0, XMIG__XEN_PAGE);
+	xenforeignmemory_unmap(x->fmem, p, 1);
+	return 0;
+}
+
+int xmig__xen_log_start(struct xmig__xen *x)
+{
+	int e1, e2 = 0;
+
+	if (x->logging)
+		return 0;
+	if (!x->dirty_buf) {
+		x->dirty_npages = XMIG__DIV_ROUND_UP(words(x->nr_pages) * 8, XMIG__XEN_PAGE);
+		x->dirty_hbuf = (xc_hypercall_buffer_t){ .hbuf = NULL, .param_shadow = NULL,
+							 HYPERCALL_BUFFER_INIT_NO_BOUNCE };
+		x->dirty_buf = xc__hypercall_buffer_alloc_pages(x->xch, &x->dirty_hbuf,
+								(int)x->dirty_npages);
+		if (!x->dirty_buf)
+			return xmig__fail_errno(XMIG_ENOMEM, "xen: dirty bitmap of %zu pages",
+						x->dirty_npages);
+	}
+	if (xc_shadow_control(x->xch, x->domid, XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY, NULL, 0) <
+	    0) {
+		/* Maybe on already (a crashed run, VRAM tracking): off, then on, as
+		 * libxenguest does. */
+		e1 = errno;
+		if (xc_shadow_control(x->xch, x->domid, XEN_DOMCTL_SHADOW_OP_OFF, NULL, 0) < 0 ||
+		    xc_shadow_control(x->xch, x->domid, XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY, NULL,
+				      0) < 0)
+			e2 = errno;
+		if (e2) {
+			if (e1 == EOPNOTSUPP || e2 == EOPNOTSUPP)
+				return xmig__fail(XMIG_ENOTSUP,
+						  "xen: d%u: this hypervisor cannot log dirty pages "
+						  "for this guest (EOPNOTSUPP: e.g. a PV guest on a "
+						  "Xen built without shadow paging)", x->domid);
+			errno = e2;
+			return xmig__fail_errno(XMIG_EBACKEND,
+						"xen: d%u: enabling log-dirty (first try: %s)",
+						x->domid, strerror(e1));
+		}
+	}
+	x->logging = 1;
+	return 0;
+}
+
+int xmig__xen_log_stop(struct xmig__xen *x)
+{
+	if (!x->logging)
+		return 0;
+	x->logging = 0;
+	if (x->gone)
+		return 0;
+	if (xc_shadow_control(x->xch, x->domid, XEN_DOMCTL_SHADOW_OP_OFF, NULL, 0) < 0)
+		return xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: disabling log-dirty", x->domid);
+	return 0;
+}
+
+int xmig__xen_log_fetch(struct xmig__xen *x, uint64_t *bitmap, int final)
+{
+	const uint64_t *d = x->dirty_buf;
+	size_t nw = words(x->nr_pages);
+	long long rc;
+
+	if (!x->logging)
+		return xmig__fail(XMIG_EINVAL, "xen: dirty_fetch without log-dirty");
+	rc = xc_logdirty_control(x->xch, x->domid, XEN_DOMCTL_SHADOW_OP_CLEAN, &x->dirty_hbuf,
+				 x->nr_pages, final ? XEN_DOMCTL_SHADOW_LOGDIRTY_FINAL : 0, NULL);
+	if (rc < 0)
+		return xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: log-dirty CLEAN%s", x->domid,
+					final ? " (final)" : "");
+	if ((unsigned long long)rc != x->nr_pages)
+		xmig__xen_note(x, "log-dirty CLEAN covered %lld of %llu frames", rc,
+			       (unsigned long long)x->nr_pages);
+	for (size_t i = 0; i < nw; i++) {
+		bitmap[i] |= d[i];
+		x->holes[i] &= ~d[i]; /* a dirtied hole must be looked at again */
+	}
+	return 0;
+}

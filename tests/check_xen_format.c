@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The Xen-independent part of the xen backend (lib/backend/xen/xen_format.h):
+ * state blob framing, the HVM parameter list, HVM context walking,
+ * populated-frame ranges and xenstore paths. Runs without Xen.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "backend/xen/xen_format.h"
+#include "testutil.h"
+
+/* Append one HVM save record (descriptor + body) at *off. */
+static void rec(uint8_t *buf, size_t *off, uint16_t type, uint16_t inst, const void *body,
+		uint32_t len)
+{
+	memcpy(buf + *off, &type, 2);
+	memcpy(buf + *off + 2, &inst, 2);
+	memcpy(buf + *off + 4, &len, 4);
+	if (len)
+		memcpy(buf + *off + 8, body, len);
+	*off += 8 + len;
+}
+
+static size_t good_ctx(uint8_t *buf, unsigned int cpus)
+{
+	uint8_t hdr[24] = { 0 }, cpu[64] = { 0 };
+	uint32_t magic = XMIG__HVM_FILE_MAGIC, version = 1, khz = 2600000;
+	size_t off = 0;
+
+	memcpy(hdr, &magic, 4);
+	memcpy(hdr + 4, &version, 4);
+	memcpy(hdr + 20, &khz, 4);
+	rec(buf, &off, XMIG__HVM_SAVE_HEADER, 0, hdr, sizeof(hdr));
+	for (unsigned int i = 0; i < cpus; i++)
+		rec(buf, &off, XMIG__HVM_SAVE_CPU, (uint16_t)i, cpu, sizeof(cpu));
+	rec(buf, &off, 3 /* PIC */, 0, cpu, 16);
+	rec(buf, &off, XMIG__HVM_SAVE_END, 0, NULL, 0);
+	return off;
+}
+
+START_TEST(test_hvm_ctx_good)
+{
+	uint8_t buf[1024];
+	struct xmig__hvm_ctx_summary s;
+	char why[160] = "";
+	size_t len = good_ctx(buf, 3);
+
+	ck_assert_int_eq(xmig__xen_hvm_ctx_check(buf, len, &s, why, sizeof(why)), 0);
+	ck_assert_uint_eq(s.cpus, 3);
+	ck_assert_uint_eq(s.max_cpu, 3);
+	ck_assert_uint_eq(s.records, 6);
+	ck_assert_uint_eq(s.gtsc_khz, 2600000);
+}
+END_TEST
+
+START_TEST(test_hvm_ctx_bad)
+{
+	uint8_t buf[1024], bad[1024];
+	struct xmig__hvm_ctx_summary s;
+	char why[160];
+	size_t len = good_ctx(buf, 1);
+	uint32_t big = 4096;
+
+	/* every truncation fails */
+	for (size_t cut = 0; cut < len; cut++) {
+		why[0] = '\0';
+		ck_assert_int_eq(xmig__xen_hvm_ctx_check(buf, cut, &s, why, sizeof(why)), -1);
+		ck_assert(why[0] != '\0');
+	}
+	/* trailing bytes after END */
+	memcpy(bad, buf, len);
+	memset(bad + len, 0, 8);
+	ck_assert_int_eq(xmig__xen_hvm_ctx_check(bad, len + 8, &s, why, sizeof(why)), -1);
+	ck_assert(strstr(why, "after END"));
+	/* bad magic */
+	memcpy(bad, buf, len);
+	bad[8] ^= 1;
+	ck_assert_int_eq(xmig__xen_hvm_ctx_check(bad, len, &s, why, sizeof(why)), -1);
+	ck_assert(strstr(why, "magic"));
+	/* a record length beyond the blob */
+	memcpy(bad, buf, len);
+	memcpy(bad + 8 + 24 + 4, &big, 4);
+	ck_assert_int_eq(xmig__xen_hvm_ctx_check(bad, len, &s, why, sizeof(why)), -1);
+	ck_assert(strstr(why, "beyond"));
+	/* not starting with HEADER */
+	ck_assert_int_eq(xmig__xen_hvm_ctx_check(buf + 8 + 24, len - 32, &s, why, sizeof(why)),
+			 -1);
+	ck_assert(strstr(why, "HEADER"));
+}
+END_TEST
+
+START_TEST(test_params)
+{
+	/* what libxenguest's HVM save sends, and nothing that is the toolstack's */
+	ck_assert_uint_eq(XMIG__XEN_NR_HVM_PARAMS, 16);
+	ck_assert(xmig__xen_hvm_param_allowed(XMIG__HVMP_STORE_PFN));
+	ck_assert(xmig__xen_hvm_param_allowed(XMIG__HVMP_CONSOLE_PFN));
+	ck_assert(xmig__xen_hvm_param_allowed(XMIG__HVMP_IDENT_PT));
+	ck_assert(!xmig__xen_hvm_param_allowed(XMIG__HVMP_STORE_EVTCHN));
+	ck_assert(!xmig__xen_hvm_param_allowed(XMIG__HVMP_CONSOLE_EVTCHN));
+	ck_assert(!xmig__xen_hvm_param_allowed(XMIG__HVMP_CALLBACK_IRQ));
+	ck_assert(!xmig__xen_hvm_param_allowed(XMIG__HVMP_PAE_ENABLED));
+	for (size_t i = 0; i < XMIG__XEN_NR_HVM_PARAMS; i++)
+		for (size_t j = i + 1; j < XMIG__XEN_NR_HVM_PARAMS; j++)
+			ck_assert_uint_ne(xmig__xen_hvm_params[i], xmig__xen_hvm_params[j]);
+}
+END_TEST
+
+START_TEST(test_blob_framing)
+{
+	uint8_t buf[64];
+	struct xmig_xen_state_hdr h;
+	const void *body;
+	size_t blen;
+	char why[200];
+
+	xmig__xen_blob_hdr(&h, XMIG_XEN_STATE_TSC, 24);
+	memcpy(buf, &h, sizeof(h));
+	ck_assert_int_eq(xmig__xen_blob_check(buf, 16 + 24, XMIG_XEN_STATE_TSC, &body, &blen,
+					      why, sizeof(why)), 0);
+	ck_assert_uint_eq(blen, 24);
+	ck_assert_ptr_eq(body, buf + 16);
+	/* wrong type, wrong size, short, bad version */
+	ck_assert_int_eq(xmig__xen_blob_check(buf, 40, XMIG_XEN_STATE_DOMAIN, &body, &blen, why,
+					      sizeof(why)), -1);
+	ck_assert_int_eq(xmig__xen_blob_check(buf, 41, XMIG_XEN_STATE_TSC, &body, &blen, why,
+					      sizeof(why)), -1);
+	ck_assert_int_eq(xmig__xen_blob_check(buf, 8, XMIG_XEN_STATE_TSC, &body, &blen, why,
+					      sizeof(why)), -1);
+	h.version = 2;
+	memcpy(buf, &h, sizeof(h));
+	ck_assert_int_eq(xmig__xen_blob_check(buf, 40, XMIG_XEN_STATE_TSC, &body, &blen, why,
+					      sizeof(why)), -1);
+	/* the public structs have the documented sizes */
+	ck_assert_uint_eq(sizeof(struct xmig_xen_state_hdr), 16);
+	ck_assert_uint_eq(sizeof(struct xmig_xen_domain_state), 56);
+	ck_assert_uint_eq(sizeof(struct xmig_xen_tsc_state), 24);
+}
+END_TEST
+
+START_TEST(test_list)
+{
+	uint8_t b[8 + 32] = { 0 };
+	uint32_t n = 2, got;
+	char why[160];
+
+	memcpy(b, &n, 4);
+	ck_assert_int_eq(xmig__xen_list_check(b, sizeof(b), 16, &got, why, sizeof(why)), 0);
+	ck_assert_uint_eq(got, 2);
+	ck_assert_int_eq(xmig__xen_list_check(b, sizeof(b) - 1, 16, &got, why, sizeof(why)), -1);
+	n = 0x40000000; /* count * size overflows 32 bits */
+	memcpy(b, &n, 4);
+	ck_assert_int_eq(xmig__xen_list_check(b, sizeof(b), 16, &got, why, sizeof(why)), -1);
+	n = 2;
+	memcpy(b, &n, 4);
+	b[4] = 1; /* reserved */
+	ck_assert_int_eq(xmig__xen_list_check(b, sizeof(b), 16, &got, why, sizeof(why)), -1);
+	ck_assert_int_eq(xmig__xen_list_check(b, 4, 16, &got, why, sizeof(why)), -1);
+}
+END_TEST
+
+START_TEST(test_ranges)
+{
+	uint64_t bm[4] = { 0 }, r[64], frames;
+	char why[200];
+	uint32_t n;
+
+	ck_assert_uint_eq(xmig__xen_bitmap_ranges(bm, 256, NULL), 0);
+	/* 0-2, 63-129 (across words and a full word), 255 */
+	bm[0] = 0x7ull | (1ull << 63);
+	bm[1] = ~0ull;
+	bm[2] = 0x3;
+	bm[3] = 1ull << 63;
+	n = xmig__xen_bitmap_ranges(bm, 256, NULL);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_uint_eq(xmig__xen_bitmap_ranges(bm, 256, r), 3);
+	ck_assert_uint_eq(r[0], 0);
+	ck_assert_uint_eq(r[1], 3);
+	ck_assert_uint_eq(r[2], 63);
+	ck_assert_uint_eq(r[3], 67);
+	ck_assert_uint_eq(r[4], 255);
+	ck_assert_uint_eq(r[5], 1);
+	ck_assert_int_eq(xmig__xen_ranges_check(r, n, 256, &frames, why, sizeof(why)), 0);
+	ck_assert_uint_eq(frames, 71);
+	/* bits beyond nbits are not reported */
+	ck_assert_uint_eq(xmig__xen_bitmap_ranges(bm, 255, r), 2);
+	/* overlap, empty, beyond the guest, overflow */
+	uint64_t bad1[] = { 0, 10, 5, 1 };
+	uint64_t bad2[] = { 0, 0 };
+	uint64_t bad3[] = { 250, 10 };
+	uint64_t bad4[] = { 10, UINT64_MAX - 5 };
+
+	ck_assert_int_eq(xmig__xen_ranges_check(bad1, 2, 256, &frames, why, sizeof(why)), -1);
+	ck_assert_int_eq(xmig__xen_ranges_check(bad2, 1, 256, &frames, why, sizeof(why)), -1);
+	ck_assert_int_eq(xmig__xen_ranges_check(bad3, 1, 256, &frames, why, sizeof(why)), -1);
+	ck_assert_int_eq(xmig__xen_ranges_check(bad4, 1, 256, &frames, why, sizeof(why)), -1);
+}
+END_TEST
+
+START_TEST(test_paths)
+{
+	char p[64];
+
+	ck_assert_int_eq(xmig__xen_dom_path(p, sizeof(p), 7, "control/shutdown"), 0);
+	ck_assert_str_eq(p, "/local/domain/7/control/shutdown");
+	ck_assert_int_eq(xmig__xen_dom_path(p, sizeof(p), 32752, NULL), 0);
+	ck_assert_str_eq(p, "/local/domain/32752");
+	volatile size_t small = 20; /* opaque to the compiler's truncation check */
+
+	ck_assert_int_eq(xmig__xen_dom_path(p, small, 7, "control/shutdown"), -1);
+	ck_assert(xmig__xen_name_ok("xg"));
+	ck_assert(xmig__xen_name_ok("guest-1.example"));
+	ck_assert(!xmig__xen_name_ok(""));
+	ck_assert(!xmig__xen_name_ok("a/b"));
+	ck_assert(!xmig__xen_name_ok("a b"));
+}
+END_TEST
+
+static Suite *xen_format_suite(void)
+{
+	Suite *s = suite_create("xen_format");
+	TCase *tc = tcase_create("format");
+
+	tcase_add_test(tc, test_hvm_ctx_good);
+	tcase_add_test(tc, test_hvm_ctx_bad);
+	tcase_add_test(tc, test_params);
+	tcase_add_test(tc, test_blob_framing);
+	tcase_add_test(tc, test_list);
+	tcase_add_test(tc, test_ranges);
+	tcase_add_test(tc, test_paths);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return xmig_test_run(xen_format_suite());
+}

@@ -1,0 +1,76 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Build the nested Xen host from Debian packages, into $XMIG_LAB (outside the
+# repo; default /var/cache/xmig-xen-lab). Re-running reuses what is there.
+#   xen.elf     Debian's xen-hypervisor-4.17-amd64, uncompressed (QEMU's
+#               multiboot loader wants an ELF)
+#   vmlinuz     Debian's kernel: dom0, and the Linux PVH test guest
+#   dom0.cpio   a minbase bookworm with xen-utils-4.17 and dom0-init.sh as /init
+#   guest.cpio  the Linux guest's initramfs: busybox + a heartbeat printer
+# Needs root, apt access to a Debian mirror, debootstrap, cpio, busybox-static,
+# qemu-system-x86, gcc (installed with apt-get if missing).
+set -euo pipefail
+LAB=${XMIG_LAB:-/var/cache/xmig-xen-lab}
+HERE=$(cd "$(dirname "$0")" && pwd)
+MIRROR=${MIRROR:-$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)}
+MIRROR=${MIRROR:-http://deb.debian.org/debian}
+mkdir -p "$LAB" && cd "$LAB"
+log() { echo "build-lab: $(date +%T) $*"; }
+
+missing=()
+for p in qemu-system-x86 debootstrap busybox-static cpio gcc libc6-dev; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing ${missing[*]}"
+  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if [ ! -e pkgs/.unpacked ]; then
+  log "downloading the hypervisor and kernel packages"
+  rm -rf pkgs && mkdir -p pkgs/deb pkgs/root
+  kpkg=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
+  (cd pkgs/deb && apt-get download xen-hypervisor-4.17-amd64 "$kpkg")
+  for d in pkgs/deb/*.deb; do dpkg -x "$d" pkgs/root; done
+  touch pkgs/.unpacked
+fi
+kver=$(ls pkgs/root/lib/modules | head -1)
+cp "pkgs/root/boot/vmlinuz-$kver" vmlinuz
+zcat pkgs/root/boot/xen-4.17-amd64.gz > xen.elf
+
+if [ ! -e rootfs/.ready ]; then
+  log "debootstrap + xen-utils-4.17 (a minute or two)"
+  rm -rf rootfs
+  debootstrap --variant=minbase bookworm rootfs "$MIRROR"
+  [ -e /etc/apt/sources.list.d/debian.sources ] && \
+    cp /etc/apt/sources.list.d/debian.sources rootfs/etc/apt/sources.list.d/ && rm -f rootfs/etc/apt/sources.list
+  mount --bind /proc rootfs/proc; mount --bind /dev rootfs/dev
+  trap 'umount rootfs/proc rootfs/dev 2>/dev/null || true' EXIT
+  chroot rootfs sh -c 'apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+     --no-install-recommends xen-utils-4.17 xen-utils-common kmod procps libxxhash0 gawk busybox'
+  umount rootfs/proc rootfs/dev; trap - EXIT
+  chroot rootfs apt-get clean
+  touch rootfs/.ready
+fi
+
+log "dom0 modules and init"
+mods=rootfs/lib/modules/$kver
+src=pkgs/root/lib/modules/$kver
+rm -rf "$mods"; mkdir -p "$mods/kernel"
+for d in drivers/xen drivers/virtio drivers/block drivers/net/xen-netback net lib crypto fs/9p fs/netfs fs/fscache; do
+  if [ -e "$src/kernel/$d" ]; then mkdir -p "$mods/kernel/$(dirname "$d")"; cp -a "$src/kernel/$d" "$mods/kernel/$d"; fi
+done
+cp "$src"/modules.order "$src"/modules.builtin* "$mods/" 2>/dev/null || true
+chroot rootfs depmod "$kver"
+install -m 755 "$HERE/dom0-init.sh" rootfs/init
+rm -rf rootfs/usr/share/doc/* rootfs/usr/share/man/* rootfs/usr/share/locale/* rootfs/var/lib/apt/lists/*
+(cd rootfs && find . -xdev | cpio -o -H newc --quiet) > dom0.cpio
+
+log "Linux guest initramfs"
+rm -rf lguest && mkdir -p lguest/bin lguest/proc lguest/sys lguest/dev
+cp /bin/busybox lguest/bin/busybox
+gcc -O2 -static -o lguest/bin/lx-heartbeat "$HERE/lx-heartbeat.c"
+install -m 755 "$HERE/lx-init.sh" lguest/init
+(cd lguest && find . | cpio -o -H newc --quiet) > guest.cpio
+ls -la xen.elf vmlinuz dom0.cpio guest.cpio
+log "done"

@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The lab's driver: migrate a running Xen domain to a new domain on the same
+ * host, sender and receiver in one process over a socketpair, through the
+ * public API (xmig_send_new / xmig_recv_new with two xen backends). Prints
+ * one JSON object on stdout; the log goes to stderr.
+ *
+ *   xen-lab-migrate DOMID [--verify] [--name NAME] [--suspend MODE]
+ *                   [--downtime MS] [--fail-load]
+ *
+ * --fail-load makes the destination refuse the first state blob (after the
+ * source was paused): the migration must fail and the source run again.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "xmig/backend/xen.h"
+#include "xmig/session.h"
+#include "xmig/sys/backend.h"
+#include "xmig/transport.h"
+#include "xmig/xmig.h"
+
+/* A destination that fails load_state: the failure-after-pause test. */
+struct failing {
+	struct xmig_backend base;
+	struct xmig_backend *in;
+	struct xmig_backend_ops ops;
+};
+
+static int fail_load(struct xmig_backend *b, uint32_t vcpu, uint32_t type, const void *d,
+		     size_t l)
+{
+	(void)b; (void)vcpu; (void)type; (void)d; (void)l;
+	return XMIG_EBACKEND;
+}
+
+#define FWD(name, ret, args, call)                                                 \
+	static ret f_##name args { return ((struct failing *)b)->in->ops->name call; }
+FWD(describe, int, (struct xmig_backend *b, struct xmig_guest_info *o),
+    (((struct failing *)b)->in, o))
+FWD(map_pages, int, (struct xmig_backend *b, const uint64_t *p, unsigned int n, void **q,
+		     unsigned int f), (((struct failing *)b)->in, p, n, q, f))
+FWD(unmap_pages, void, (struct xmig_backend *b, void **p, unsigned int n),
+    (((struct failing *)b)->in, p, n))
+FWD(create, int, (struct xmig_backend *b, const struct xmig_guest_info *i),
+    (((struct failing *)b)->in, i))
+FWD(unpause, int, (struct xmig_backend *b), (((struct failing *)b)->in))
+FWD(destroy, void, (struct xmig_backend *b), (((struct failing *)b)->in))
+static int f_nop(struct xmig_backend *b) { (void)b; return 0; }
+static int f_fetch(struct xmig_backend *b, uint64_t *m, int f) { (void)b; (void)m; (void)f; return 0; }
+static int f_save(struct xmig_backend *b, xmig_state_emit_fn e, void *c) { (void)b; (void)e; (void)c; return 0; }
+static void f_free(struct xmig_backend *b) { (void)b; }
+
+struct side {
+	struct xmig_backend *b;
+	struct xmig_transport *t;
+	struct xmig_session *s;
+	int rc;
+	char err[1024];
+};
+
+static void log_cb(int level, const char *msg, void *payload)
+{
+	fprintf(stderr, "[%s %d] %s\n", (const char *)payload, level, msg);
+}
+
+static void *recv_main(void *arg)
+{
+	struct side *r = arg;
+	struct xmig_recv_params rp = XMIG_RECV_PARAMS_INIT;
+
+	rp.log_fn = log_cb;
+	rp.log_payload = "recv";
+	rp.log_level = XMIG_LOG_DEBUG;
+	rp.timeout_ms = 120000;
+	r->rc = xmig_recv_new(&r->s, r->b, r->t, &rp);
+	if (r->rc == 0)
+		r->rc = xmig_session_run(r->s);
+	snprintf(r->err, sizeof(r->err), "%s", r->s ? xmig_session_error(r->s) : xmig_error_last());
+	return NULL;
+}
+
+static void json_str(const char *k, const char *v, int last)
+{
+	printf("\"%s\":\"", k);
+	for (; *v; v++) {
+		if (*v == '"' || *v == '\\')
+			printf("\\%c", *v);
+		else if (*v == '\n')
+			printf("\\n");
+		else if ((unsigned char)*v >= 0x20)
+			putchar(*v);
+	}
+	printf("\"%s", last ? "" : ",");
+}
+
+int main(int argc, char **argv)
+{
+	struct xmig_xen_params sp = XMIG_XEN_PARAMS_INIT, dp = XMIG_XEN_PARAMS_INIT;
+	struct xmig_send_params p = XMIG_SEND_PARAMS_INIT;
+	struct side s = { 0 }, r = { 0 };
+	struct failing fb;
+	pthread_t th;
+	int sv[2], fail = 0;
+	uint32_t domid, new_domid = 0;
+	const struct xmig_stats *st;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s DOMID [--verify] [--name N] [--suspend MODE] "
+			"[--downtime MS] [--fail-load]\n", argv[0]);
+		return 2;
+	}
+	domid = (uint32_t)strtoul(argv[1], NULL, 10);
+	for (int i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--verify"))
+			p.verify = 1;
+		else if (!strcmp(argv[i], "--name") && i + 1 < argc)
+			dp.name = argv[++i];
+		else if (!strcmp(argv[i], "--downtime") && i + 1 < argc)
+			p.target_downtime_ms = (uint32_t)atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--fail-load"))
+			fail = 1;
+		else if (!strcmp(argv[i], "--suspend") && i + 1 < argc) {
+			const char *m = argv[++i];
+
+			sp.suspend = !strcmp(m, "pause")      ? XMIG_XEN_SUSPEND_PAUSE
+				     : !strcmp(m, "shutdown") ? XMIG_XEN_SUSPEND_SHUTDOWN
+				     : !strcmp(m, "xenstore") ? XMIG_XEN_SUSPEND_XENSTORE
+				     : !strcmp(m, "evtchn")   ? XMIG_XEN_SUSPEND_EVTCHN
+							      : XMIG_XEN_SUSPEND_AUTO;
+		} else {
+			fprintf(stderr, "unknown argument %s\n", argv[i]);
+			return 2;
+		}
+	}
+	p.log_fn = log_cb;
+	p.log_payload = "send";
+	p.log_level = XMIG_LOG_DEBUG;
+	p.timeout_ms = 120000;
+
+	if (xmig_xen_open(&s.b, domid, &sp) < 0) {
+		printf("{\"rc\":-1,");
+		json_str("error", xmig_error_last(), 1);
+		printf("}\n");
+		return 1;
+	}
+	if (xmig_xen_new_dest(&r.b, &dp) < 0) {
+		printf("{\"rc\":-1,");
+		json_str("error", xmig_error_last(), 1);
+		printf("}\n");
+		return 1;
+	}
+	if (fail) {
+		fb.in = r.b;
+		fb.ops = (struct xmig_backend_ops){
+			.version = XMIG_BACKEND_OPS_VERSION, .name = "xen",
+			.describe = f_describe, .log_dirty_start = f_nop, .log_dirty_stop = f_nop,
+			.dirty_fetch = f_fetch, .map_pages = f_map_pages,
+			.unmap_pages = f_unmap_pages, .pause = f_nop, .resume = f_nop,
+			.save_state = f_save, .create = f_create, .load_state = fail_load,
+			.unpause = f_unpause, .destroy = f_destroy, .free = f_free,
+		};
+		fb.base.ops = &fb.ops;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0 ||
+	    xmig_transport_fd(&s.t, sv[0], sv[0], XMIG_FD_OWN) < 0 ||
+	    xmig_transport_fd(&r.t, sv[1], sv[1], XMIG_FD_OWN) < 0) {
+		perror("socketpair/transport");
+		return 1;
+	}
+	struct side rr = r;
+
+	if (fail)
+		rr.b = &fb.base;
+	pthread_create(&th, NULL, recv_main, &rr);
+	s.rc = xmig_send_new(&s.s, s.b, s.t, &p);
+	if (s.rc == 0)
+		s.rc = xmig_session_run(s.s);
+	snprintf(s.err, sizeof(s.err), "%s", s.s ? xmig_session_error(s.s) : xmig_error_last());
+	pthread_join(th, NULL);
+	new_domid = xmig_xen_domid(r.b);
+
+	st = s.s ? xmig_session_stats(s.s) : NULL;
+	printf("{\"rc\":%d,\"recv_rc\":%d,\"src_domid\":%u,\"dst_domid\":%u,", s.rc, rr.rc, domid,
+	       rr.rc == 0 ? new_domid : 0);
+	if (st) {
+		const struct xmig_downtime *tl = &st->timeline;
+
+		printf("\"downtime_ms\":%.3f,\"total_ms\":%.3f,\"rounds\":%u,\"bytes\":%llu,"
+		       "\"pages\":%llu,\"verified\":%d,\"digest_ms\":%.3f,"
+		       "\"pause_ms\":%.3f,\"final_round_ms\":%.3f,\"state_ms\":%.3f,"
+		       "\"ready_ms\":%.3f,\"commit_to_done_ms\":%.3f,",
+		       (double)st->downtime_ns / 1e6, (double)st->total_ns / 1e6, st->nr_rounds,
+		       (unsigned long long)st->bytes, (unsigned long long)st->pages_total,
+		       st->verified, (double)st->digest_ns / 1e6,
+		       (double)(tl->paused - tl->pause_requested) / 1e6,
+		       (double)(tl->last_page_sent - tl->paused) / 1e6,
+		       (double)(tl->state_sent - tl->last_page_sent) / 1e6,
+		       (double)(tl->receiver_ready - tl->state_sent) / 1e6,
+		       (double)(tl->dest_running - tl->commit_sent) / 1e6);
+		printf("\"round_pages\":[");
+		for (uint32_t i = 0; i < st->nr_rounds; i++)
+			printf("%s%llu", i ? "," : "", (unsigned long long)st->rounds[i].pages_dirty);
+		printf("],");
+	}
+	json_str("error", s.err, 0);
+	json_str("recv_error", rr.err, 0);
+	json_str("notes_src", xmig_xen_notes(s.b), 0);
+	json_str("notes_dst", xmig_xen_notes(r.b), 1);
+	printf("}\n");
+	fflush(stdout);
+	xmig_session_free(s.s);
+	xmig_session_free(rr.s);
+	xmig_transport_close(s.t);
+	xmig_transport_close(r.t);
+	s.b->ops->free(s.b);
+	r.b->ops->free(r.b);
+	return s.rc == 0 ? 0 : 1;
+}
