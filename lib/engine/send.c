@@ -6,7 +6,8 @@
  * checksummed and sent: the guest may rewrite a page while it is on its way,
  * and the record checksum must describe the bytes actually sent. (A torn
  * page is harmless anyway: the write that tore it also dirtied it, so the
- * next round sends it again.) In stop-and-copy the guest is paused, its
+ * next round sends it again.) Zero pages are recognised on the guest page
+ * itself and never copied. In stop-and-copy the guest is paused, its
  * memory is stable, and page bodies go from guest memory to the transport in
  * one vectored write, without a copy: that round is on the downtime path.
  */
@@ -107,20 +108,17 @@ static int send_batch(struct xmig_session *s, struct xmig_round_stats *rs, unsig
 		if (!page) {
 			enc = XMIG_PAGE_ABSENT;
 			rs->pages_absent++;
-		} else if (live) {
-			uint8_t *copy = s->staging + (size_t)nfull * psz;
-
-			memcpy(copy, page, psz);
-			if (page_is_zero(copy, psz)) {
-				enc = XMIG_PAGE_ZERO;
-				rs->pages_zero++;
-			} else {
-				enc = XMIG_PAGE_FULL;
-				nfull++;
-			}
 		} else if (page_is_zero(page, psz)) {
+			/*
+			 * Tested on the live page: a write right after the test
+			 * also dirtied it, so the next round sends it again.
+			 */
 			enc = XMIG_PAGE_ZERO;
 			rs->pages_zero++;
+		} else if (live) {
+			memcpy(s->staging + (size_t)nfull * psz, page, psz);
+			enc = XMIG_PAGE_FULL;
+			nfull++;
 		} else {
 			enc = XMIG_PAGE_FULL;
 			s->iov[niov].iov_base = (void *)page;
