@@ -269,6 +269,33 @@ START_TEST(test_receiver_rejects_malformed)
 }
 END_TEST
 
+/* A caller's backend table with a hook missing is refused up front. */
+START_TEST(test_incomplete_backend_refused)
+{
+	struct xmig_send_params p = XMIG_SEND_PARAMS_INIT;
+	struct xmig_recv_params rp = XMIG_RECV_PARAMS_INIT;
+	struct xmig_backend *src;
+	struct xmig_backend_ops ops;
+	struct xmig_backend fake;
+	struct mem_transport t;
+	struct xmig_session *s = NULL;
+	struct xmig_sim_params sp = XMIG_SIM_PARAMS_INIT;
+
+	sp.mem_bytes = 1 << 20;
+	ck_assert_int_eq(xmig_sim_new(&src, &sp), 0);
+	ops = *src->ops;
+	ops.populate = NULL;
+	fake.ops = &ops;
+	mem_transport_init(&t, NULL, 0);
+	ck_assert_int_eq(xmig_send_new(&s, &fake, &t.base, &p), XMIG_EINVAL);
+	ck_assert_ptr_null(s);
+	ck_assert_msg(strstr(xmig_error_last(), "lacks its populate hook"), "%s",
+		      xmig_error_last());
+	ck_assert_int_eq(xmig_recv_new(&s, &fake, &t.base, &rp), XMIG_EINVAL);
+	src->ops->free(src);
+}
+END_TEST
+
 static Suite *failure_suite(void)
 {
 	Suite *s = suite_create("failure");
@@ -285,6 +312,7 @@ static Suite *failure_suite(void)
 	tcase_add_test(tc, test_dest_unpause_fails);
 	tcase_add_test(tc, test_cancel);
 	tcase_add_test(tc, test_receiver_rejects_malformed);
+	tcase_add_test(tc, test_incomplete_backend_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }

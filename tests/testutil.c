@@ -241,6 +241,12 @@ static int spy_create(struct xmig_backend *b, const struct xmig_guest_info *gi)
 	return INNER(b)->ops->create(INNER(b), gi);
 }
 
+static int spy_populate(struct xmig_backend *b, const uint64_t *pfns, unsigned int n)
+{
+	SPY(b)->populated += n;
+	return INNER(b)->ops->populate(INNER(b), pfns, n);
+}
+
 static int spy_load(struct xmig_backend *b, uint32_t vcpu, uint32_t type, const void *d,
 		    size_t len)
 {
@@ -282,6 +288,7 @@ static const struct xmig_backend_ops spy_ops = {
 	.resume = spy_resume,
 	.save_state = spy_save,
 	.create = spy_create,
+	.populate = spy_populate,
 	.load_state = spy_load,
 	.unpause = spy_unpause,
 	.destroy = spy_destroy,

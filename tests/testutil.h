@@ -63,6 +63,7 @@ struct spy_backend {
 	struct xmig_backend base;
 	struct xmig_backend *inner;
 	int pauses, resumes, destroys, unpauses, creates, log_stops;
+	uint64_t populated;   /* frames passed to populate */
 	uint8_t *image;       /* snapshot (malloc'd), nr_pages * page_size */
 	uint64_t image_pages;
 	uint32_t page_size;

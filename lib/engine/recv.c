@@ -59,7 +59,8 @@ static int apply_batch(struct xmig_session *s, struct recv_state *st,
 	const size_t psz = s->info.page_size;
 	const uint8_t *data = bt->data;
 	const uint8_t *src[XMIG_BATCH_MAX]; /* page data, or NULL for zero */
-	unsigned int i, n = 0;
+	uint64_t fresh[XMIG_BATCH_MAX];     /* zero pages never written here */
+	unsigned int i, n = 0, nfresh = 0;
 	int rc = 0;
 
 	for (i = 0; i < bt->count; i++) {
@@ -73,13 +74,14 @@ static int apply_batch(struct xmig_session *s, struct recv_state *st,
 		case XMIG_PAGE_ZERO:
 			st->cur.pages_zero++;
 			/*
-			 * A new guest reads as zero until written (backend
-			 * contract): a zero page never written here needs no
-			 * work, and touching it would only make the host
-			 * allocate it.
+			 * A zero page never written here is only populated: no
+			 * mapping, no clearing (on sim and kvm nothing at all,
+			 * where touching it would only make the host allocate it).
 			 */
-			if (!xmig__bitmap_test(s->bitmap, pfn))
+			if (!xmig__bitmap_test(s->bitmap, pfn)) {
+				fresh[nfresh++] = pfn;
 				continue;
+			}
 			src[n] = NULL;
 			break;
 		default:
@@ -90,6 +92,11 @@ static int apply_batch(struct xmig_session *s, struct recv_state *st,
 		}
 		xmig__bitmap_set(s->bitmap, pfn);
 		s->pfns[n++] = pfn;
+	}
+	if (nfresh) {
+		rc = XMIG__HOOK(s, populate, fresh, nfresh);
+		if (rc < 0)
+			return xmig__serr_backend(s, rc, "populate");
 	}
 	if (!n)
 		return 0;

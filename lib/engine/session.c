@@ -74,15 +74,44 @@ XMIG__API int xmig_recv_params_init(struct xmig_recv_params *p, unsigned int ver
 	return 0;
 }
 
+/*
+ * The engine calls hooks without checking them (every hook is mandatory),
+ * so a caller's table is checked once, here: a missing hook is a clear
+ * error now, not a crash in the middle of a migration.
+ */
 static int check_ops(struct xmig_backend *b, struct xmig_transport *t)
 {
-	if (!b || !b->ops || b->ops->version != XMIG_BACKEND_OPS_VERSION)
+	const struct xmig_backend_ops *bo = b ? b->ops : NULL;
+	const struct xmig_transport_ops *to = t ? t->ops : NULL;
+	const char *missing = NULL;
+
+	if (!bo || bo->version != XMIG_BACKEND_OPS_VERSION)
 		return xmig__fail(XMIG_EINVAL, "backend missing or of ops version %u, expected %u",
-				  b && b->ops ? b->ops->version : 0, XMIG_BACKEND_OPS_VERSION);
-	if (!t || !t->ops || t->ops->version != XMIG_TRANSPORT_OPS_VERSION)
+				  bo ? bo->version : 0, XMIG_BACKEND_OPS_VERSION);
+#define XMIG__NEED(ops, hook) \
+	if (!missing && !(ops)->hook) \
+		missing = #hook;
+	XMIG__NEED(bo, describe) XMIG__NEED(bo, log_dirty_start) XMIG__NEED(bo, log_dirty_stop)
+	XMIG__NEED(bo, dirty_fetch) XMIG__NEED(bo, map_pages) XMIG__NEED(bo, unmap_pages)
+	XMIG__NEED(bo, pause) XMIG__NEED(bo, resume) XMIG__NEED(bo, save_state)
+	XMIG__NEED(bo, create) XMIG__NEED(bo, populate) XMIG__NEED(bo, load_state)
+	XMIG__NEED(bo, unpause) XMIG__NEED(bo, destroy) XMIG__NEED(bo, free)
+	if (!bo->name)
+		missing = "name";
+	if (missing)
+		return xmig__fail(XMIG_EINVAL, "backend '%s' lacks its %s hook (every hook of "
+				  "struct xmig_backend_ops is mandatory)",
+				  bo->name ? bo->name : "?", missing);
+	if (!to || to->version != XMIG_TRANSPORT_OPS_VERSION)
 		return xmig__fail(XMIG_EINVAL,
 				  "transport missing or of ops version %u, expected %u",
-				  t && t->ops ? t->ops->version : 0, XMIG_TRANSPORT_OPS_VERSION);
+				  to ? to->version : 0, XMIG_TRANSPORT_OPS_VERSION);
+	XMIG__NEED(to, writev) XMIG__NEED(to, read) XMIG__NEED(to, shutdown)
+	XMIG__NEED(to, close)
+#undef XMIG__NEED
+	if (missing)
+		return xmig__fail(XMIG_EINVAL, "transport '%s' lacks its %s hook",
+				  to->name ? to->name : "?", missing);
 	return 0;
 }
 

@@ -31,6 +31,12 @@ struct failing {
 	struct xmig_backend_ops ops;
 };
 
+/* A step of the timeline in ms; 0 when either end was never reached. */
+static double span_ms(uint64_t from, uint64_t to)
+{
+	return from && to >= from ? (double)(to - from) / 1e6 : 0.0;
+}
+
 static int fail_load(struct xmig_backend *b, uint32_t vcpu, uint32_t type, const void *d,
 		     size_t l)
 {
@@ -48,6 +54,8 @@ FWD(unmap_pages, void, (struct xmig_backend *b, void **p, unsigned int n),
     (((struct failing *)b)->in, p, n))
 FWD(create, int, (struct xmig_backend *b, const struct xmig_guest_info *i),
     (((struct failing *)b)->in, i))
+FWD(populate, int, (struct xmig_backend *b, const uint64_t *p, unsigned int n),
+    (((struct failing *)b)->in, p, n))
 FWD(unpause, int, (struct xmig_backend *b), (((struct failing *)b)->in))
 FWD(destroy, void, (struct xmig_backend *b), (((struct failing *)b)->in))
 static int f_nop(struct xmig_backend *b) { (void)b; return 0; }
@@ -161,7 +169,8 @@ int main(int argc, char **argv)
 			.describe = f_describe, .log_dirty_start = f_nop, .log_dirty_stop = f_nop,
 			.dirty_fetch = f_fetch, .map_pages = f_map_pages,
 			.unmap_pages = f_unmap_pages, .pause = f_nop, .resume = f_nop,
-			.save_state = f_save, .create = f_create, .load_state = fail_load,
+			.save_state = f_save, .create = f_create, .populate = f_populate,
+			.load_state = fail_load,
 			.unpause = f_unpause, .destroy = f_destroy, .free = f_free,
 		};
 		fb.base.ops = &fb.ops;
@@ -197,11 +206,11 @@ int main(int argc, char **argv)
 		       (double)st->downtime_ns / 1e6, (double)st->total_ns / 1e6, st->nr_rounds,
 		       (unsigned long long)st->bytes, (unsigned long long)st->pages_total,
 		       st->verified, (double)st->digest_ns / 1e6,
-		       (double)(tl->paused - tl->pause_requested) / 1e6,
-		       (double)(tl->last_page_sent - tl->paused) / 1e6,
-		       (double)(tl->state_sent - tl->last_page_sent) / 1e6,
-		       (double)(tl->receiver_ready - tl->state_sent) / 1e6,
-		       (double)(tl->dest_running - tl->commit_sent) / 1e6);
+		       span_ms(tl->pause_requested, tl->paused),
+		       span_ms(tl->paused, tl->last_page_sent),
+		       span_ms(tl->last_page_sent, tl->state_sent),
+		       span_ms(tl->state_sent, tl->receiver_ready),
+		       span_ms(tl->commit_sent, tl->dest_running));
 		printf("\"round_pages\":[");
 		for (uint32_t i = 0; i < st->nr_rounds; i++)
 			printf("%s%llu", i ? "," : "", (unsigned long long)st->rounds[i].pages_dirty);

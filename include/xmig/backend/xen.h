@@ -20,14 +20,10 @@
  *     so frames Xen itself wrote are caught. A hypervisor without log-dirty
  *     for the guest's paging mode (e.g. PV without shadow paging) fails
  *     log_dirty_start with XMIG_ENOTSUP.
- *   - map_pages: xenforeignmemory_map in batches; a hole gives NULL.
- *     A frame that is populated but has only ever been read as all zero is
- *     also reported as NULL (absent) to the engine: it travels instead in
- *     the POPULATED state blob, and the destination populates it (zeroed)
- *     before the guest runs. This keeps the engine's view ("the destination
- *     holds exactly the frames the engine wrote", which the --verify digest
- *     compares) and Xen's (the guest's RAM must all exist) consistent. Once a
- *     frame has been handed out non-NULL it stays so.
+ *   - map_pages: xenforeignmemory_map in batches; a hole gives NULL
+ *     (ABSENT in the stream). Every populated frame is sent as FULL or ZERO;
+ *     the destination populates the zero frames the engine does not write
+ *     (the populate hook), so the guest's RAM all exists there.
  *   - pause: how the guest is stopped (params.suspend):
  *       XMIG_XEN_SUSPEND_AUTO     the guest's suspend event channel if it has
  *                                 one (xenstore device/suspend/event-channel);
@@ -93,7 +89,9 @@
  *                width, MCA caps), those that are non-zero.
  *   POPULATED    u32 count, u32 reserved, then count x {u64 first gfn,
  *                u64 number of frames}: every frame populated on the source
- *                at pause, in increasing order, as ranges.
+ *                at pause, in increasing order, as ranges. The destination
+ *                populates any it does not hold yet (a frame populated
+ *                since it was last read: ballooning).
  *   HVM_CONTEXT  the whole xc_domain_hvm_getcontext() blob (Xen's format:
  *                hvm_save_descriptor + record, from HEADER to END), checked
  *                for framing before it reaches Xen.

@@ -126,9 +126,19 @@ struct xmig_backend_ops {
 
 	/*
 	 * Destination. Create a guest of the given shape, paused, with no vCPU
-	 * running. Its memory reads as zero until written.
+	 * running. A frame the engine neither writes (map_pages with
+	 * XMIG_MAP_WRITE) nor populates (below) may stay absent.
 	 */
 	int (*create)(struct xmig_backend *b, const struct xmig_guest_info *info);
+
+	/*
+	 * Destination. Make `n` frames exist and read as zero. The engine calls
+	 * it for pages the stream announces as all-zero and that it has not
+	 * written since `create`, instead of mapping and clearing them. A
+	 * backend whose new guests have all their memory already, reading as
+	 * zero (sim, kvm), does nothing; Xen populates the frames.
+	 */
+	int (*populate)(struct xmig_backend *b, const uint64_t *pfns, unsigned int n);
 
 	/*
 	 * Destination, after create. Load one state blob, as emitted by the

@@ -230,6 +230,13 @@ static int sim_resume(struct xmig_backend *b)
 	return 0;
 }
 
+/* A new simulated guest has all its memory, reading as zero. */
+static int sim_populate(struct xmig_backend *b, const uint64_t *pfns, unsigned int n)
+{
+	(void)b, (void)pfns, (void)n;
+	return 0;
+}
+
 static int sim_create(struct xmig_backend *b, const struct xmig_guest_info *info)
 {
 	struct sim *s = to_sim(b);
@@ -300,6 +307,7 @@ static const struct xmig_backend_ops sim_ops = {
 	.resume = sim_resume,
 	.save_state = xmig__sim_save_state,
 	.create = sim_create,
+	.populate = sim_populate,
 	.load_state = xmig__sim_load_state,
 	.unpause = sim_unpause,
 	.destroy = sim_destroy,

@@ -142,6 +142,16 @@ static int xen_save_state(struct xmig_backend *b, xmig_state_emit_fn emit, void 
 	return x->type->save(x, emit, ctx);
 }
 
+/* Zero frames the engine does not write still have to exist in the domain. */
+static int xen_populate(struct xmig_backend *b, const uint64_t *pfns, unsigned int n)
+{
+	struct xmig__xen *x = xmig__xen_of(b);
+
+	if (x->side != XMIG__XEN_DEST || x->dstate != XMIG__XEN_D_CREATED)
+		return xmig__fail(XMIG_EINVAL, "xen: populate before create");
+	return xmig__xen_populate(x, pfns, n);
+}
+
 static int xen_create(struct xmig_backend *b, const struct xmig_guest_info *info)
 {
 	struct xmig__xen *x = xmig__xen_of(b);
@@ -299,6 +309,7 @@ static const struct xmig_backend_ops xen_ops = {
 	.resume = xen_resume,
 	.save_state = xen_save_state,
 	.create = xen_create,
+	.populate = xen_populate,
 	.load_state = xen_load_state,
 	.unpause = xen_unpause,
 	.destroy = xen_destroy,

@@ -56,7 +56,6 @@ struct xmig__xen_map {
 	void **ptrs; /* the engine's array: the key */
 	void *addr;
 	unsigned int n;
-	void *snap; /* source: copies of not-yet-exposed frames (lazy) */
 };
 
 enum xmig__xen_side { XMIG__XEN_SOURCE, XMIG__XEN_DEST };
@@ -97,7 +96,6 @@ struct xmig__xen {
 	void *dirty_buf;
 	size_t dirty_npages;
 	uint64_t *populated;        /* bit: frame seen populated */
-	uint64_t *exposed;          /* bit: handed to the engine non-NULL */
 	uint64_t *holes;            /* bit: seen unpopulated, not dirtied since */
 	uint64_t *probed;           /* bit: asked Xen about it once */
 	xc_hypercall_buffer_t probe_hbuf;

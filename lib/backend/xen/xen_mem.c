@@ -3,14 +3,10 @@
  * Guest frames: foreign mapping in batches, population on a destination,
  * and log-dirty on a source.
  *
- * Source reads follow one rule (see xmig/backend/xen.h): a frame is handed
- * to the engine non-NULL ("exposed") only once a stable copy of it has been
- * seen non-zero. The copy matters: the engine decides FULL or ZERO from the
- * bytes it reads, and only a FULL page makes the destination populate the
- * frame. Reading the guest's live page twice (here, then in the engine)
- * could see non-zero then zero, and the frame would be exposed here but
- * never populated there. So until a frame is exposed the engine reads the
- * copy; afterwards it reads the mapping itself.
+ * On a source every populated frame is handed to the engine as mapped, so
+ * the stream announces it as FULL or ZERO; the destination populates the
+ * frames it writes and the zero ones it does not (the backend's populate
+ * hook). Holes (XTAB) are found without mapping and reported NULL, ABSENT.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -40,16 +36,6 @@ static void bit_clear(uint64_t *bm, uint64_t i)
 	bm[i / 64] &= ~(1ull << (i % 64));
 }
 
-static int page_zero(const void *p)
-{
-	const uint64_t *w = p;
-
-	for (size_t i = 0; i < XMIG__XEN_PAGE / 8; i += 4)
-		if (w[i] | w[i + 1] | w[i + 2] | w[i + 3])
-			return 0;
-	return 1;
-}
-
 int xmig__xen_mem_init(struct xmig__xen *x)
 {
 	size_t nw = words(x->nr_pages);
@@ -60,10 +46,9 @@ int xmig__xen_mem_init(struct xmig__xen *x)
 		return xmig__fail(XMIG_ENOMEM, "xen: out of memory");
 	if (x->side == XMIG__XEN_SOURCE) {
 		x->populated = calloc(nw, 8);
-		x->exposed = calloc(nw, 8);
 		x->holes = calloc(nw, 8);
 		x->probed = calloc(nw, 8);
-		if (!x->populated || !x->exposed || !x->holes || !x->probed)
+		if (!x->populated || !x->holes || !x->probed)
 			return xmig__fail(XMIG_ENOMEM, "xen: out of memory for %zu-word bitmaps", nw);
 		x->probe_hbuf = (xc_hypercall_buffer_t){ .hbuf = NULL, .param_shadow = NULL,
 							 HYPERCALL_BUFFER_INIT_NO_BOUNCE };
@@ -85,8 +70,6 @@ void xmig__xen_mem_fini(struct xmig__xen *x)
 
 		if (m->addr)
 			xenforeignmemory_unmap(x->fmem, m->addr, m->n);
-		if (m->snap)
-			munmap(m->snap, (size_t)XMIG__XEN_BATCH * XMIG__XEN_PAGE);
 		memset(m, 0, sizeof(*m));
 	}
 	if (x->dirty_buf)
@@ -100,13 +83,12 @@ void xmig__xen_mem_fini(struct xmig__xen *x)
 	free(x->gfns);
 	free(x->errs);
 	free(x->populated);
-	free(x->exposed);
 	free(x->holes);
 	free(x->probed);
 	free(x->dpopulated);
 	x->gfns = NULL;
 	x->errs = NULL;
-	x->populated = x->exposed = x->holes = x->probed = x->dpopulated = NULL;
+	x->populated = x->holes = x->probed = x->dpopulated = NULL;
 }
 
 static struct xmig__xen_map *map_slot(struct xmig__xen *x, void **ptrs)
@@ -186,7 +168,7 @@ static int probe(struct xmig__xen *x, const uint64_t *pfns, unsigned int n)
 static int map_source(struct xmig__xen *x, struct xmig__xen_map *m, const uint64_t *pfns,
 		      unsigned int n, void **ptrs)
 {
-	unsigned int idx[XMIG__XEN_BATCH], k = 0, snaps = 0;
+	unsigned int idx[XMIG__XEN_BATCH], k = 0;
 	int err;
 
 	if (x->probe_buf)
@@ -213,26 +195,7 @@ static int map_source(struct xmig__xen *x, struct xmig__xen_map *m, const uint64
 			continue;
 		}
 		bit_set(x->populated, pfn);
-		if (bit(x->exposed, pfn)) {
-			ptrs[idx[j]] = page;
-			continue;
-		}
-		if (!m->snap) {
-			m->snap = mmap(NULL, (size_t)XMIG__XEN_BATCH * XMIG__XEN_PAGE,
-				       PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-			if (m->snap == MAP_FAILED) {
-				m->snap = NULL;
-				return xmig__fail_errno(XMIG_ENOMEM, "xen: snapshot buffer");
-			}
-		}
-		uint8_t *copy = (uint8_t *)m->snap + (size_t)snaps * XMIG__XEN_PAGE;
-
-		memcpy(copy, page, XMIG__XEN_PAGE);
-		if (page_zero(copy))
-			continue; /* populated, zero, never exposed: POPULATED blob */
-		bit_set(x->exposed, pfn);
-		ptrs[idx[j]] = copy;
-		snaps++;
+		ptrs[idx[j]] = page;
 	}
 	return 0;
 }
