@@ -167,6 +167,28 @@ START_TEST(test_done_lost)
 }
 END_TEST
 
+/*
+ * COMMIT arrives damaged: the receiver refuses it and says so (ERROR); the
+ * sender must take its guest back, not leave it paused as if committed.
+ */
+START_TEST(test_commit_damaged)
+{
+	struct fx f;
+
+	fx_setup(&f, "hot:4M:50M/s");
+	cut_transport_init(&f.cut, f.ta, XMIG_REC_COMMIT, 1, 0);
+	f.cut.corrupt = 1;
+	fx_run(&f, &f.cut.base);
+	ck_assert_msg(f.snd.rc == XMIG_EREMOTE, "sender rc %d: %s", f.snd.rc, f.snd.err);
+	ck_assert_int_eq(f.rcv.rc, XMIG_ECHECKSUM);
+	ck_assert_int_eq(f.ssrc.pauses, 1);
+	assert_source_alive(&f);
+	assert_dest_gone(&f);
+	ck_assert_int_eq(f.ssrc.log_stops, 1);
+	fx_teardown(&f);
+}
+END_TEST
+
 /* The receiver refuses the guest: the sender says why; nothing moved. */
 START_TEST(test_receiver_refuses)
 {
@@ -308,6 +330,7 @@ static Suite *failure_suite(void)
 	tcase_add_test(tc, test_cut_in_stop_and_copy);
 	tcase_add_test(tc, test_cut_after_ready);
 	tcase_add_test(tc, test_done_lost);
+	tcase_add_test(tc, test_commit_damaged);
 	tcase_add_test(tc, test_receiver_refuses);
 	tcase_add_test(tc, test_dest_unpause_fails);
 	tcase_add_test(tc, test_cancel);

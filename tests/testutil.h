@@ -42,6 +42,7 @@ struct cut_transport {
 	uint32_t type;
 	unsigned int nth;
 	int after_write;
+	int corrupt;  /* instead of cutting: send that record with a bad checksum */
 	unsigned int seen;
 	int cut;
 };

@@ -475,9 +475,17 @@ static int commit(struct xmig_session *s, struct send_state *st)
 	tl->commit_sent = xmig__elapsed(s);
 	rc = expect(s, XMIG_REC_DONE, &item);
 	if (rc < 0) {
-		if (rc == XMIG_EREMOTE)
-			return rc; /* an ERROR record: the receiver did not start it */
 		char why[sizeof(s->err)];
+
+		if (rc == XMIG_EREMOTE) {
+			/*
+			 * An ERROR record: the receiver sends one only from its
+			 * failure path, which never unpauses and destroys its
+			 * guest. The guest is ours again: resume it.
+			 */
+			st->committed = 0;
+			return rc;
+		}
 
 		snprintf(why, sizeof(why), "%s", s->err);
 		s->err_code = 0;
