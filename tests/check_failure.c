@@ -189,6 +189,48 @@ START_TEST(test_commit_damaged)
 }
 END_TEST
 
+/* A peer that reads the header, says ACCEPT, then never reads again. */
+static void *stalling_peer(void *arg)
+{
+	struct xmig_transport *t = arg;
+	struct xmig__reader r;
+	struct xmig__rec rec;
+	uint8_t body[8] = { 0 };
+
+	xmig__reader_init(&r, t);
+	if (xmig__rec_read(&r, &rec, 5000) == 0) {
+		xmig__put_le32(body, XMIG_STREAM_VERSION);
+		xmig__rec_write_simple(t, XMIG_REC_ACCEPT, body, sizeof(body), NULL);
+	}
+	xmig__reader_fini(&r);
+	usleep(1500000);
+	return NULL;
+}
+
+/* The receiver stops reading: the sender gives up after its timeout. */
+START_TEST(test_receiver_stops_reading)
+{
+	struct fx f;
+	pthread_t th;
+
+	fx_setup(&f, "uniform:10M/s");
+	f.p.timeout_ms = 300;
+	ck_assert_int_eq(pthread_create(&th, NULL, stalling_peer, f.tb), 0);
+	send_run(&f.snd, &f.ssrc.base, f.ta, &f.p);
+	ck_assert_msg(f.snd.rc == XMIG_ETIMEDOUT, "sender rc %d: %s", f.snd.rc, f.snd.err);
+	ck_assert_msg(strstr(f.snd.err, "sending a page batch"), "%s", f.snd.err);
+	assert_source_alive(&f);
+	pthread_join(th, NULL);
+	xmig_session_free(f.snd.s);
+	xmig_transport_close(f.ta);
+	xmig_transport_close(f.tb);
+	f.src->ops->free(f.src);
+	f.dst->ops->free(f.dst);
+	spy_fini(&f.ssrc);
+	spy_fini(&f.sdst);
+}
+END_TEST
+
 /* The receiver refuses the guest: the sender says why; nothing moved. */
 START_TEST(test_receiver_refuses)
 {
@@ -331,6 +373,7 @@ static Suite *failure_suite(void)
 	tcase_add_test(tc, test_cut_after_ready);
 	tcase_add_test(tc, test_done_lost);
 	tcase_add_test(tc, test_commit_damaged);
+	tcase_add_test(tc, test_receiver_stops_reading);
 	tcase_add_test(tc, test_receiver_refuses);
 	tcase_add_test(tc, test_dest_unpause_fails);
 	tcase_add_test(tc, test_cancel);

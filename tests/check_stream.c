@@ -512,6 +512,13 @@ START_TEST(test_order_checks)
 	finish(&s);
 	expect_reject(&s, XMIG_EPROTO, "round 2 after round 3");
 
+	/* a round beyond the limit (it would wrap the decoder's counter) */
+	sample_init(&s);
+	put_header(&s, 0);
+	put_round_end(&s, 0xffffffffu, 0);
+	finish(&s);
+	expect_reject(&s, XMIG_EPROTO, "round 4294967295 beyond the limit 65535");
+
 	/* END without the promised digest */
 	sample_init(&s);
 	put_header(&s, XMIG_HDR_F_DIGEST);

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -1045,6 +1046,30 @@ START_TEST(test_foreign_sigpipe_kept)
 }
 END_TEST
 
+/* A peer that accepts nothing: the write gives up after write_timeout_ms. */
+START_TEST(test_write_timeout)
+{
+	static char big[4 << 20];
+	struct xmig_transport *t;
+	struct iovec v = { big, sizeof(big) };
+	struct timespec a, b;
+	int sv[2], rc;
+	double ms;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(xmig_transport_fd(&t, sv[0], sv[0], XMIG_FD_OWN), 0);
+	t->write_timeout_ms = 200;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	rc = t->ops->writev(t, &v, 1);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	ms = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+	ck_assert_int_eq(rc, XMIG_ETIMEDOUT);
+	ck_assert_msg(ms >= 150 && ms < 5000, "gave up after %.0f ms", ms);
+	xmig_transport_close(t);
+	close(sv[1]);
+}
+END_TEST
+
 static Suite *transport_suite(void)
 {
 	Suite *s = suite_create("transport");
@@ -1053,6 +1078,7 @@ static Suite *transport_suite(void)
 	tc = tcase_create("fd");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_socketpair_roundtrip);
+	tcase_add_test(tc, test_write_timeout);
 	tcase_add_test(tc, test_pipe_roundtrip);
 	tcase_add_test(tc, test_pipe_nonblocking_roundtrip);
 	tcase_add_test(tc, test_pipe_poll_mode_roundtrip);

@@ -100,8 +100,9 @@ struct xmig_send_params {
 	int on_no_converge;          /* enum xmig_no_converge; default STOP */
 	uint64_t max_bandwidth;      /* bytes/s; 0 = unlimited */
 	int verify;                  /* send a digest of guest memory at pause */
-	uint32_t timeout_ms;         /* max wait for any answer of the receiver;
-					default 30000 */
+	uint32_t timeout_ms;         /* max silence of the receiver (answers, and
+					accepting what is written); default 30000;
+					0 = wait for ever */
 	xmig_log_fn log_fn;
 	void *log_payload;
 	int log_level;               /* default XMIG_LOG_INFO */
@@ -137,7 +138,8 @@ struct xmig_recv_params {
 	uint64_t max_mem_bytes;    /* refuse larger guests; default 1 TiB */
 	uint32_t max_vcpus;        /* refuse more vCPUs; default 256 */
 	int require_verify;        /* refuse streams without a memory digest */
-	uint32_t timeout_ms;       /* max silence of the sender; default 30000;
+	uint32_t timeout_ms;       /* max silence of the sender (sending, and
+				      accepting our answers); default 30000;
 				      0 = wait for ever */
 	xmig_log_fn log_fn;
 	void *log_payload;

@@ -282,7 +282,7 @@ static int expect(struct xmig_session *s, uint32_t want, struct xmig__item *item
 	struct xmig__rec rec;
 	int rc;
 
-	rc = xmig__rec_read(&s->reader, &rec, (int)s->sp.timeout_ms);
+	rc = xmig__rec_read(&s->reader, &rec, s->sp.timeout_ms ? (int)s->sp.timeout_ms : -1);
 	if (rc < 0)
 	{
 		char what[64];
@@ -333,8 +333,13 @@ static int policy_decide(struct xmig_session *s, struct send_state *st, uint64_t
 	in.on_no_converge = s->sp.on_no_converge;
 
 	d = fn(&in, payload);
-	/* A hard cap even for a caller's policy that never stops. */
-	if (d == XMIG_POLICY_CONTINUE && s->sp.max_rounds && in.rounds_done >= s->sp.max_rounds)
+	/*
+	 * Hard caps even for a caller's policy that never stops: its own
+	 * max_rounds, and the stream's round limit (the final round needs one).
+	 */
+	if (d == XMIG_POLICY_CONTINUE &&
+	    ((s->sp.max_rounds && in.rounds_done >= s->sp.max_rounds) ||
+	     in.rounds_done >= XMIG_ROUND_MAX))
 		d = s->sp.on_no_converge == XMIG_NOCONV_ABORT ? XMIG_POLICY_ABORT
 							      : XMIG_POLICY_STOP;
 	*converged = in.expected_downtime_ns <= in.target_downtime_ns;

@@ -216,6 +216,9 @@ XMIG__API int xmig_session_run(struct xmig_session *s)
 		return xmig__serr(s, XMIG_EINVAL, "a session runs only once");
 	s->ran = 1;
 	s->t0 = xmig__now_ns();
+	/* A peer that stops reading must not hold the migration for ever. */
+	s->t->write_timeout_ms = (int)(s->role == XMIG__SENDER ? s->sp.timeout_ms
+							    : s->rp.timeout_ms);
 	rc = s->role == XMIG__SENDER ? xmig__send_run(s) : xmig__recv_run(s);
 	s->stats.total_ns = xmig__elapsed(s);
 	if (rc < 0 && !s->err_code)

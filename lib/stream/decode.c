@@ -97,6 +97,9 @@ static int decode_batch(struct xmig__decoder *d, const struct xmig__rec *rec,
 			      rec->length, bt->count);
 	if (bt->round < d->round)
 		return reject(rec, XMIG_EPROTO, "round %u after round %u", bt->round, d->round);
+	if (bt->round > XMIG_ROUND_MAX)
+		return reject(rec, XMIG_EPROTO, "round %u beyond the limit %u", bt->round,
+			      XMIG_ROUND_MAX);
 	bt->entries = rec->body + 8;
 	bt->nr_full = 0;
 	for (i = 0; i < bt->count; i++) {
@@ -147,6 +150,9 @@ static int decode_round_end(struct xmig__decoder *d, const struct xmig__rec *rec
 	re->duration_ns = xmig__le64(b + 24);
 	if (re->flags & ~XMIG_ROUND_F_FINAL)
 		return reject(rec, XMIG_EPROTO, "unknown flags 0x%x", re->flags);
+	if (re->round > XMIG_ROUND_MAX)
+		return reject(rec, XMIG_EPROTO, "round %u beyond the limit %u", re->round,
+			      XMIG_ROUND_MAX);
 	if (re->round < d->round || (d->round_open && re->round != d->round))
 		return reject(rec, XMIG_EPROTO, "ends round %u, but the stream is in round %u",
 			      re->round, d->round);

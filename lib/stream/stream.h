@@ -19,6 +19,7 @@
 #define XMIG_REC_MAX_BODY (16u << 20)
 #define XMIG_REC_OPTIONAL 0x80000000u
 #define XMIG_BATCH_MAX 1024u
+#define XMIG_ROUND_MAX 65535u /* round numbers are 0 .. XMIG_ROUND_MAX */
 #define XMIG_ERROR_MSG_MAX 512u
 #define XMIG_ANNOTATIONS_MAX 65536u
 

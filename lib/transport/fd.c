@@ -195,6 +195,8 @@ static ssize_t fd_write_once(struct xmig__fd_transport *t, struct iovec *v, int 
 static int fd_write_window(struct xmig__fd_transport *t, struct iovec *v, int cnt, size_t *done)
 {
 	int wait_first = t->wmode == XMIG__FD_POLL;
+	int limit = t->base.write_timeout_ms > 0 ? t->base.write_timeout_ms : -1;
+	uint64_t deadline = xmig__deadline(limit);
 	ssize_t n;
 	size_t left;
 	int rc;
@@ -203,7 +205,7 @@ static int fd_write_window(struct xmig__fd_transport *t, struct iovec *v, int cn
 		if (atomic_load(&t->down))
 			return XMIG_ECANCELED;
 		if (wait_first) {
-			rc = fd_wait(t, t->wio, POLLOUT, XMIG__NO_DEADLINE);
+			rc = fd_wait(t, t->wio, POLLOUT, deadline);
 			if (rc)
 				return rc;
 		}
@@ -222,6 +224,7 @@ static int fd_write_window(struct xmig__fd_transport *t, struct iovec *v, int cn
 			return XMIG_EIO;
 		}
 		wait_first = t->wmode == XMIG__FD_POLL;
+		deadline = xmig__deadline(limit); /* progress: the peer reads */
 		*done += (size_t)n;
 		left = (size_t)n;
 		while (cnt > 0 && left >= v->iov_len) {
@@ -267,7 +270,9 @@ static int fd_writev(struct xmig_transport *base, const struct iovec *iov, int i
 		sigpipe_unblock(&guard, rc == XMIG_EIO && errno == EPIPE);
 	if (rc && atomic_load(&t->down))
 		rc = XMIG_ECANCELED;
-	return rc ? fd_report(t, rc, "write", done, total, -1) : 0;
+	return rc ? fd_report(t, rc, "write", done, total,
+			      t->base.write_timeout_ms > 0 ? t->base.write_timeout_ms : -1)
+		  : 0;
 }
 
 /* ---- reading ---- */
@@ -307,6 +312,7 @@ static int fd_read(struct xmig_transport *base, void *buf, size_t len, int timeo
 		if (n > 0) {
 			done += (size_t)n;
 			wait_first = t->rmode == XMIG__FD_POLL;
+			deadline = xmig__deadline(timeout_ms); /* the peer is not silent */
 			continue;
 		}
 		if (n == 0) {

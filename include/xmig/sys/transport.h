@@ -35,15 +35,17 @@ struct xmig_transport_ops {
 	/*
 	 * Write all of `iov` (iovcnt <= 1030), retrying short writes and EINTR;
 	 * return 0 once everything was accepted, or a negative XMIG_E* code
-	 * (XMIG_EIO, with errno set). The buffers may be guest memory: the
+	 * (XMIG_EIO, with errno set; XMIG_ETIMEDOUT if the peer accepted
+	 * nothing for write_timeout_ms). The buffers may be guest memory: the
 	 * transport must not keep pointers to them after returning.
 	 */
 	int (*writev)(struct xmig_transport *t, const struct iovec *iov, int iovcnt);
 
 	/*
 	 * Read exactly `len` bytes. Return 0, XMIG_EEOF if the peer closed the
-	 * stream (even part-way), XMIG_ETIMEDOUT if `timeout_ms` (>= 0) passed
-	 * first, or XMIG_EIO. timeout_ms < 0 waits for ever.
+	 * stream (even part-way), XMIG_ETIMEDOUT if the peer sent nothing for
+	 * `timeout_ms` (>= 0; the wait starts again whenever bytes arrive), or
+	 * XMIG_EIO. timeout_ms < 0 waits for ever.
 	 */
 	int (*read)(struct xmig_transport *t, void *buf, size_t len, int timeout_ms);
 
@@ -58,6 +60,13 @@ struct xmig_transport_ops {
 struct xmig_transport {
 	const struct xmig_transport_ops *ops;
 	unsigned int flags; /* XMIG_TRANSPORT_* */
+	/*
+	 * The longest a writev may wait while the peer accepts nothing, in ms;
+	 * 0 waits for ever. A session sets it from its timeout when it runs, so
+	 * a peer that stops reading cannot hold a migration (and a paused
+	 * guest) for ever.
+	 */
+	int write_timeout_ms;
 };
 
 #ifdef __cplusplus
