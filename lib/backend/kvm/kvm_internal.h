@@ -117,6 +117,7 @@ struct xmig__kvm {
 	pthread_cond_t cond; /* any change of the fields below */
 	int want_park;       /* pause: every vCPU thread parks */
 	int quit;            /* destroy: every vCPU thread returns */
+	int released;   /* every vCPU thread exists: they may enter the guest */
 	int exited;          /* the guest wrote its exit code */
 	int exit_code;
 	int failed;          /* XMIG_EGUEST: the guest crashed or got stuck */

@@ -313,7 +313,21 @@ static int vcpu_interrupted(struct xmig__kvm_vcpu *v)
 static void *vcpu_main(void *arg)
 {
 	struct xmig__kvm_vcpu *v = arg;
+	struct xmig__kvm *k = v->vm;
+	int quit;
 
+	/*
+	 * No guest code runs before every vCPU thread exists: if one could not
+	 * be started, the guest must not have run at all (on a destination it
+	 * would otherwise have run beside the source).
+	 */
+	pthread_mutex_lock(&k->lock);
+	while (!k->released && !k->quit)
+		pthread_cond_wait(&k->cond, &k->lock);
+	quit = k->quit;
+	pthread_mutex_unlock(&k->lock);
+	if (quit)
+		return NULL;
 	for (;;) {
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			int e = errno;
@@ -343,6 +357,7 @@ int xmig__kvm_threads_start(struct xmig__kvm *k)
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	/* Under the lock, so a vCPU that fails at once sees every sibling. */
 	pthread_mutex_lock(&k->lock);
+	k->released = 0;
 	for (uint32_t i = 0; i < k->nr_vcpus; i++) {
 		struct xmig__kvm_vcpu *v = &k->vcpus[i];
 		int r;
@@ -357,6 +372,10 @@ int xmig__kvm_threads_start(struct xmig__kvm *k)
 			break;
 		}
 		v->thread_started = 1;
+	}
+	if (!err) {
+		k->released = 1;
+		pthread_cond_broadcast(&k->cond);
 	}
 	pthread_mutex_unlock(&k->lock);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -192,6 +192,20 @@ static int load_domain(struct xmig__xen *x, const void *body, size_t len)
 				  "%u/%u, max gfn 0x%llx of 0x%llx", ds.guest_kind, x->guest_kind,
 				  ds.nr_vcpus, x->nr_vcpus, (unsigned long long)ds.max_gfn,
 				  (unsigned long long)x->nr_pages);
+	/*
+	 * The stream is untrusted: a memory limit beyond the guest's frame
+	 * range, or a paging pool beyond what this receiver would give the
+	 * guest itself, would let a sender take host memory (Xen allocates the
+	 * pool outside the domain's limit).
+	 */
+	if (ds.max_pages > x->nr_pages + 256)
+		return xmig__fail(XMIG_EINVAL, "xen: DOMAIN blob: a memory limit of %llu pages "
+				  "for a guest of %llu frames", (unsigned long long)ds.max_pages,
+				  (unsigned long long)x->nr_pages);
+	if (ds.paging_pool > (256ull << 20))
+		return xmig__fail(XMIG_EINVAL, "xen: DOMAIN blob: a paging pool of %llu bytes "
+				  "(this receiver allows 256 MiB)",
+				  (unsigned long long)ds.paging_pool);
 	x->dom_state = ds;
 	x->have_domain = 1;
 	if (x->own_domain) {
@@ -352,10 +366,16 @@ static int hvm_load(struct xmig__xen *x, uint32_t type, const void *body, size_t
 			return xmig__fail(XMIG_EINVAL, "xen: second DOMAIN blob");
 		return load_domain(x, body, len);
 	case XMIG_XEN_STATE_TSC:
+		if (x->have_tsc)
+			return xmig__fail(XMIG_EINVAL, "xen: second TSC blob");
 		return load_tsc(x, body, len);
 	case XMIG_XEN_STATE_HVM_PARAMS:
+		if (x->have_params)
+			return xmig__fail(XMIG_EINVAL, "xen: second HVM_PARAMS blob");
 		return load_params(x, body, len);
 	case XMIG_XEN_STATE_POPULATED:
+		if (x->have_populated)
+			return xmig__fail(XMIG_EINVAL, "xen: second POPULATED blob");
 		return load_populated(x, body, len);
 	case XMIG_XEN_STATE_HVM_CONTEXT:
 		return load_context(x, body, len);
