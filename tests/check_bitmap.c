@@ -2,7 +2,7 @@
 /* Dirty bitmaps: fill, trim, count, and batch-wise taking of set bits. */
 #include <string.h>
 
-#include "engine/bitmap.h"
+#include "bitmap.h"
 #include "testutil.h"
 
 START_TEST(test_fill_and_trim)

@@ -14,31 +14,12 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "bitmap.h"
 #include "xen_internal.h"
-
-static size_t words(uint64_t nbits)
-{
-	return (size_t)((nbits + 63) / 64);
-}
-
-static int bit(const uint64_t *bm, uint64_t i)
-{
-	return (int)((bm[i / 64] >> (i % 64)) & 1);
-}
-
-static void bit_set(uint64_t *bm, uint64_t i)
-{
-	bm[i / 64] |= 1ull << (i % 64);
-}
-
-static void bit_clear(uint64_t *bm, uint64_t i)
-{
-	bm[i / 64] &= ~(1ull << (i % 64));
-}
 
 int xmig__xen_mem_init(struct xmig__xen *x)
 {
-	size_t nw = words(x->nr_pages);
+	size_t nw = xmig__bitmap_words(x->nr_pages);
 
 	x->gfns = calloc(XMIG__XEN_BATCH, sizeof(*x->gfns));
 	x->errs = calloc(XMIG__XEN_BATCH, sizeof(*x->errs));
@@ -136,7 +117,7 @@ static int probe(struct xmig__xen *x, const uint64_t *pfns, unsigned int n)
 	unsigned int k = 0;
 
 	for (unsigned int i = 0; i < n; i++)
-		if (!bit(x->probed, pfns[i]))
+		if (!xmig__bitmap_test(x->probed, pfns[i]))
 			gfn[k++] = pfns[i];
 	if (!k)
 		return 0;
@@ -150,16 +131,16 @@ static int probe(struct xmig__xen *x, const uint64_t *pfns, unsigned int n)
 	if (xc_domctl(x->xch, &dc) < 0) {
 		/* Not fatal: mapping finds the holes too, only slower. */
 		for (unsigned int i = 0; i < k; i++)
-			bit_set(x->probed, gfn[i]);
+			xmig__bitmap_set(x->probed, gfn[i]);
 		return 0;
 	}
 	for (unsigned int i = 0; i < k; i++) {
 		uint64_t t = a[i] & XEN_DOMCTL_PFINFO_LTAB_MASK;
 
-		bit_set(x->probed, gfn[i]);
+		xmig__bitmap_set(x->probed, gfn[i]);
 		if (t == XEN_DOMCTL_PFINFO_XTAB || t == XEN_DOMCTL_PFINFO_BROKEN) {
-			bit_set(x->holes, gfn[i]);
-			bit_clear(x->populated, gfn[i]);
+			xmig__bitmap_set(x->holes, gfn[i]);
+			xmig__bitmap_clear(x->populated, gfn[i]);
 		}
 	}
 	return 0;
@@ -175,7 +156,7 @@ static int map_source(struct xmig__xen *x, struct xmig__xen_map *m, const uint64
 		probe(x, pfns, n);
 	for (unsigned int i = 0; i < n; i++) {
 		ptrs[i] = NULL;
-		if (bit(x->holes, pfns[i]))
+		if (xmig__bitmap_test(x->holes, pfns[i]))
 			continue; /* a hole, and not dirtied since it was seen */
 		idx[k] = i;
 		x->gfns[k++] = pfns[i];
@@ -190,11 +171,11 @@ static int map_source(struct xmig__xen *x, struct xmig__xen_map *m, const uint64
 		uint8_t *page = (uint8_t *)m->addr + (size_t)j * XMIG__XEN_PAGE;
 
 		if (x->errs[j]) {
-			bit_clear(x->populated, pfn);
-			bit_set(x->holes, pfn);
+			xmig__bitmap_clear(x->populated, pfn);
+			xmig__bitmap_set(x->holes, pfn);
 			continue;
 		}
-		bit_set(x->populated, pfn);
+		xmig__bitmap_set(x->populated, pfn);
 		ptrs[idx[j]] = page;
 	}
 	return 0;
@@ -213,7 +194,7 @@ int xmig__xen_populate(struct xmig__xen *x, const uint64_t *gfns, size_t n)
 			if (gfns[i] >= x->nr_pages)
 				return xmig__fail(XMIG_EINVAL, "xen: gfn 0x%llx beyond the guest",
 						  (unsigned long long)gfns[i]);
-			if (!bit(x->dpopulated, gfns[i]))
+			if (!xmig__bitmap_test(x->dpopulated, gfns[i]))
 				todo[k++] = gfns[i];
 		}
 		if (!k)
@@ -224,7 +205,7 @@ int xmig__xen_populate(struct xmig__xen *x, const uint64_t *gfns, size_t n)
 						"(the domain's memory limit?)", x->domid, k,
 						(unsigned long long)todo[0]);
 		for (unsigned int j = 0; j < k; j++)
-			bit_set(x->dpopulated, todo[j]);
+			xmig__bitmap_set(x->dpopulated, todo[j]);
 	}
 	return 0;
 }
@@ -242,7 +223,7 @@ static int map_dest(struct xmig__xen *x, struct xmig__xen_map *m, const uint64_t
 	}
 	for (unsigned int i = 0; i < n; i++) {
 		ptrs[i] = NULL;
-		if (!bit(x->dpopulated, pfns[i]))
+		if (!xmig__bitmap_test(x->dpopulated, pfns[i]))
 			continue;
 		idx[k] = i;
 		x->gfns[k++] = pfns[i];
@@ -325,7 +306,7 @@ int xmig__xen_log_start(struct xmig__xen *x)
 	if (x->logging)
 		return 0;
 	if (!x->dirty_buf) {
-		x->dirty_npages = XMIG__DIV_ROUND_UP(words(x->nr_pages) * 8, XMIG__XEN_PAGE);
+		x->dirty_npages = XMIG__DIV_ROUND_UP(xmig__bitmap_words(x->nr_pages) * 8, XMIG__XEN_PAGE);
 		x->dirty_hbuf = (xc_hypercall_buffer_t){ .hbuf = NULL, .param_shadow = NULL,
 							 HYPERCALL_BUFFER_INIT_NO_BOUNCE };
 		x->dirty_buf = xc__hypercall_buffer_alloc_pages(x->xch, &x->dirty_hbuf,
@@ -374,7 +355,7 @@ int xmig__xen_log_stop(struct xmig__xen *x)
 int xmig__xen_log_fetch(struct xmig__xen *x, uint64_t *bitmap, int final)
 {
 	const uint64_t *d = x->dirty_buf;
-	size_t nw = words(x->nr_pages);
+	size_t nw = xmig__bitmap_words(x->nr_pages);
 	long long rc;
 
 	if (!x->logging)

@@ -24,6 +24,11 @@ static inline void xmig__bitmap_set(uint64_t *bm, uint64_t i)
 	bm[i / 64] |= 1ull << (i % 64);
 }
 
+static inline void xmig__bitmap_clear(uint64_t *bm, uint64_t i)
+{
+	bm[i / 64] &= ~(1ull << (i % 64));
+}
+
 /* Set bits 0..nbits-1, clear the rest of the last word. */
 void xmig__bitmap_fill(uint64_t *bm, uint64_t nbits);
 
