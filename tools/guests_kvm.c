@@ -246,6 +246,11 @@ int kvm_guest_after(struct guest_opts *go, struct xmig_backend *b, const char *a
 		snprintf(verdict, sizeof(verdict),
 			 "CORRUPT: the guest reported %" PRIu64 " damaged page(s)", w->err_lines);
 		rc = -1;
+	} else if (src_seq && w->hb_count && w->first_hb_seq != src_seq + 1) {
+		snprintf(verdict, sizeof(verdict),
+			 "FAILED: heartbeat %" PRIu64 " on the source, then %" PRIu64 " here",
+			 src_seq, w->first_hb_seq);
+		rc = -1;
 	} else if (until_exit && rc == 0) {
 		if (code == 0 && w->have_check && w->check_errors == 0) {
 			snprintf(verdict, sizeof(verdict), "clean: guest exited 0 after \"%s\"",
@@ -261,11 +266,6 @@ int kvm_guest_after(struct guest_opts *go, struct xmig_backend *b, const char *a
 		rc = -1;
 	} else if (!w->hb_count) {
 		snprintf(verdict, sizeof(verdict), "FAILED: no heartbeat from the guest here");
-		rc = -1;
-	} else if (src_seq && w->first_hb_seq != src_seq + 1) {
-		snprintf(verdict, sizeof(verdict),
-			 "FAILED: heartbeat %" PRIu64 " on the source, then %" PRIu64 " here",
-			 src_seq, w->first_hb_seq);
 		rc = -1;
 	} else {
 		snprintf(verdict, sizeof(verdict),
