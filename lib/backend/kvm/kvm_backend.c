@@ -2,6 +2,7 @@
 /* The kvm backend's ops table and public calls (xmig/backend/kvm.h). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -42,12 +43,48 @@ static int kvm_dirty_fetch(struct xmig_backend *b, uint64_t *bitmap, int final)
 	return xmig__kvm_log_fetch(xmig__kvm_of(b), bitmap);
 }
 
+/* What a guest page nobody ever touched holds. */
+static const uint8_t never_touched[XMIG__KVM_PAGE] __attribute__((aligned(XMIG__KVM_PAGE)));
+
+#define PAGEMAP_PRESENT (1ull << 63)
+#define PAGEMAP_SWAPPED (1ull << 62)
+#define PAGEMAP_SPAN 4096u /* entries read at once at most (32 KiB) */
+
+/*
+ * Reading a guest page the guest never touched makes the host allocate (or
+ * at least fault in) a page: about 1 us each on some hosts, 0.3 s for 1 GiB
+ * of a fresh guest in round 0. The host's page table knows better: a page
+ * neither present nor swapped out was never written and reads as zero, so
+ * the engine is handed a shared zero page instead. A write racing with this
+ * is caught by the dirty log (it is on before any page is read). Best
+ * effort: without /proc/self/pagemap every page is read as usual.
+ */
+static void skip_untouched(struct xmig__kvm *k, const uint64_t *pfns, unsigned int n,
+			   void **ptrs)
+{
+	uint64_t first = pfns[0], span = pfns[n - 1] - pfns[0] + 1;
+	uint64_t entries[PAGEMAP_SPAN];
+	uint64_t va = (uint64_t)(uintptr_t)k->mem + first * XMIG__KVM_PAGE;
+	ssize_t got;
+
+	if (k->pagemap_fd < 0 || span > PAGEMAP_SPAN)
+		return;
+	got = pread(k->pagemap_fd, entries, span * 8, (off_t)(va / XMIG__KVM_PAGE * 8));
+	if (got != (ssize_t)(span * 8))
+		return;
+	for (unsigned int i = 0; i < n; i++) {
+		uint64_t e = entries[pfns[i] - first];
+
+		if (!(e & (PAGEMAP_PRESENT | PAGEMAP_SWAPPED)))
+			ptrs[i] = (void *)never_touched;
+	}
+}
+
 static int kvm_map_pages(struct xmig_backend *b, const uint64_t *pfns, unsigned int n,
 			 void **ptrs, unsigned int flags)
 {
 	struct xmig__kvm *k = xmig__kvm_of(b);
 
-	(void)flags;
 	if (k->phase == XMIG__KVM_EMPTY)
 		return xmig__fail(XMIG_EINVAL, "kvm: map_pages: no guest");
 	for (unsigned int i = 0; i < n; i++) {
@@ -57,6 +94,9 @@ static int kvm_map_pages(struct xmig_backend *b, const uint64_t *pfns, unsigned 
 					  (unsigned long long)k->nr_pages);
 		ptrs[i] = k->mem + pfns[i] * XMIG__KVM_PAGE;
 	}
+	/* pfns ascend (the engine's batches do; otherwise the span check fails) */
+	if (n && !(flags & XMIG_MAP_WRITE) && pfns[n - 1] >= pfns[0])
+		skip_untouched(k, pfns, n, ptrs);
 	return 0;
 }
 
@@ -161,6 +201,8 @@ static void kvm_free(struct xmig_backend *b)
 	kvm_destroy(b);
 	if (k->kvm_fd >= 0)
 		close(k->kvm_fd);
+	if (k->pagemap_fd >= 0)
+		close(k->pagemap_fd);
 	free(k->msr_index);
 	pthread_cond_destroy(&k->cond);
 	pthread_mutex_destroy(&k->lock);
@@ -198,6 +240,7 @@ static int kvm_alloc(struct xmig__kvm **out, xmig_kvm_console_fn fn, void *paylo
 	k->base.ops = &kvm_ops;
 	k->kvm_fd = -1;
 	k->vm_fd = -1;
+	k->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	k->console_fn = fn;
 	k->console_payload = payload;
 	pthread_mutex_init(&k->lock, NULL);

@@ -80,6 +80,7 @@ struct xmig__kvm {
 
 	int kvm_fd; /* /dev/kvm, kept for the handle's life */
 	int vm_fd;
+	int pagemap_fd;      /* /proc/self/pagemap, or -1 (see kvm_backend.c) */
 	int run_size;
 	enum xmig__kvm_phase phase;
 
