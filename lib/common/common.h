@@ -71,6 +71,19 @@ static inline void xmig__put_le64(void *p, uint64_t v)
 	xmig__put_le32((uint8_t *)p + 4, (uint32_t)(v >> 32));
 }
 
+/* Is the `len`-byte block at `p` all zero? `len`: a multiple of 64 (a page). */
+static inline int xmig__is_zero(const void *p, size_t len)
+{
+	const uint64_t *w = p;
+	size_t i;
+
+	for (i = 0; i < len / 8; i += 8)
+		if (w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] | w[i + 5] | w[i + 6] |
+		    w[i + 7])
+			return 0;
+	return 1;
+}
+
 /*
  * Parse a size with an optional K/M/G/T suffix (powers of 1024, "B" and
  * "iB" accepted after it). Rejects empty strings, garbage and overflow.

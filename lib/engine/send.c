@@ -30,19 +30,6 @@ struct send_state {
 	uint64_t last_fetch_ns;
 };
 
-static int page_is_zero(const void *p, size_t len)
-{
-	const uint64_t *w = p;
-	size_t i;
-
-	for (i = 0; i < len / 8; i += 8) {
-		if (w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] | w[i + 5] | w[i + 6] |
-		    w[i + 7])
-			return 0;
-	}
-	return 1;
-}
-
 static int check_cancel(struct xmig_session *s)
 {
 	if (atomic_load(&s->cancelled))
@@ -108,7 +95,7 @@ static int send_batch(struct xmig_session *s, struct xmig_round_stats *rs, unsig
 		if (!page) {
 			enc = XMIG_PAGE_ABSENT;
 			rs->pages_absent++;
-		} else if (page_is_zero(page, psz)) {
+		} else if (xmig__is_zero(page, psz)) {
 			/*
 			 * Tested on the live page: a write right after the test
 			 * also dirtied it, so the next round sends it again.
@@ -235,8 +222,7 @@ static int send_round(struct xmig_session *s, struct send_state *st, uint32_t ro
 }
 
 /* Read and clear the hypervisor's dirty log into s->bitmap; count it. */
-static int fetch_dirty(struct xmig_session *s, struct send_state *st, int final,
-		       uint64_t *count)
+static int fetch_dirty(struct xmig_session *s, int final, uint64_t *count)
 {
 	int rc = XMIG__HOOK(s, dirty_fetch, s->bitmap, final);
 
@@ -374,7 +360,7 @@ static int live_phase(struct xmig_session *s, struct send_state *st)
 		if (rc < 0)
 			return rc;
 		prev = dirty;
-		rc = fetch_dirty(s, st, 0, &dirty);
+		rc = fetch_dirty(s, 0, &dirty);
 		if (rc < 0)
 			return rc;
 		now = xmig__now_ns();
@@ -411,7 +397,7 @@ static int stop_and_copy(struct xmig_session *s, struct send_state *st)
 	st->paused = 1;
 	tl->paused = xmig__elapsed(s);
 	/* Adds to the pages of the last live fetch, still set in the bitmap. */
-	rc = fetch_dirty(s, st, 1, &dirty);
+	rc = fetch_dirty(s, 1, &dirty);
 	if (rc < 0)
 		return rc;
 	xmig__log(s, XMIG_LOG_INFO, "paused in %.3f ms; sending the last %llu pages",

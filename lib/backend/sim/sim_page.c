@@ -65,22 +65,12 @@ uint64_t xmig__sim_page_generation(const void *page)
 	return xmig__le64(p + SIM_HDR_GEN);
 }
 
-static int page_is_zero(const uint8_t *p)
-{
-	uint64_t acc = 0;
-	size_t off;
-
-	for (off = 0; off < SIM_PAGE_SIZE; off += 8)
-		acc |= xmig__le64(p + off);
-	return acc == 0;
-}
-
 const char *xmig__sim_page_verify(const void *page, uint64_t pfn)
 {
 	const uint8_t *p = page;
 
 	if (xmig__le64(p + SIM_HDR_MAGIC) != SIM_MAGIC)
-		return page_is_zero(p) ? NULL : "neither all zero nor a page header (bad magic)";
+		return xmig__is_zero(p, SIM_PAGE_SIZE) ? NULL : "neither all zero nor a page header (bad magic)";
 	if (xmig__le64(p + SIM_HDR_PFN) != pfn)
 		return "header names another pfn (page misplaced)";
 	if (xmig__le64(p + SIM_HDR_SUM) !=
