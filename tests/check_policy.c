@@ -92,6 +92,30 @@ START_TEST(test_downtime_stalled)
 }
 END_TEST
 
+START_TEST(test_derive)
+{
+	struct xmig_policy_input in = { .dirty_pages = 1000, .page_size = 4096,
+					.bandwidth = 4096e3, .fixed_cost_ns = 2000000 };
+	uint32_t stalled = 0;
+
+	/* 1000 pages of 4 KiB at 4096 kB/s: 1 s, plus the fixed 2 ms */
+	xmig_policy_derive(&in, 10000, &stalled);
+	ck_assert_uint_eq(in.expected_downtime_ns, 1002000000ull);
+	ck_assert_uint_eq(in.stalled_rounds, 0);
+	/* 1000 of 1050 is above 90 %: stalled, twice in a row, then reset */
+	xmig_policy_derive(&in, 1050, &stalled);
+	ck_assert_uint_eq(stalled, 1);
+	xmig_policy_derive(&in, 1000, &stalled);
+	ck_assert_uint_eq(in.stalled_rounds, 2);
+	xmig_policy_derive(&in, 1200, &stalled);
+	ck_assert_uint_eq(in.stalled_rounds, 0);
+	/* no bandwidth measured yet: never "converged" */
+	in.bandwidth = 0;
+	xmig_policy_derive(&in, 5000, &stalled);
+	ck_assert(in.expected_downtime_ns > 1000000000ull * 3600);
+}
+END_TEST
+
 START_TEST(test_lookup)
 {
 	ck_assert_ptr_eq(xmig_policy_lookup("downtime"), xmig_policy_downtime);
@@ -110,6 +134,7 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, test_downtime_converges);
 	tcase_add_test(tc, test_downtime_limits);
 	tcase_add_test(tc, test_downtime_stalled);
+	tcase_add_test(tc, test_derive);
 	tcase_add_test(tc, test_lookup);
 	suite_add_tcase(s, tc);
 	return s;

@@ -90,7 +90,6 @@ static void run(const struct model *m, double link, double rtt, double zero, dou
 		live_s += r->seconds;
 		prev = dirty;
 		dirty = r->dirtied;
-		stalled = dirty > 0.9 * prev ? stalled + 1 : 0;
 
 		in.rounds_done = (uint32_t)o->n;
 		in.dirty_pages = (uint64_t)dirty;
@@ -101,9 +100,7 @@ static void run(const struct model *m, double link, double rtt, double zero, dou
 		in.elapsed_ns = (uint64_t)(elapsed * 1e9);
 		in.bytes_sent = (uint64_t)bytes;
 		in.fixed_cost_ns = (uint64_t)((pause_cost + rtt) * 1e9);
-		in.expected_downtime_ns =
-			in.fixed_cost_ns + (uint64_t)(dirty * PAGE / in.bandwidth * 1e9);
-		in.stalled_rounds = stalled;
+		xmig_policy_derive(&in, (uint64_t)prev, &stalled);
 		r->decision = fn(&in, NULL);
 		if (r->decision == XMIG_POLICY_CONTINUE && o->n >= 1023)
 			r->decision = XMIG_POLICY_STOP;

@@ -66,6 +66,17 @@ int xmig_policy_xen_classic(const struct xmig_policy_input *in, void *payload);
  */
 int xmig_policy_downtime(const struct xmig_policy_input *in, void *payload);
 
+/*
+ * Fill the two derived fields of `in` the way the engine does, from the
+ * fields above them: expected_downtime_ns = fixed_cost_ns + dirty bytes /
+ * bandwidth (huge while no bandwidth has been measured), and
+ * stalled_rounds = *stalled + 1 if dirty_pages is above 90 % of
+ * prev_dirty (the round before's), else 0; *stalled is updated. For tools
+ * that feed the policies a model (xmig-simulate) and must decide as the
+ * engine would.
+ */
+void xmig_policy_derive(struct xmig_policy_input *in, uint64_t prev_dirty, uint32_t *stalled);
+
 /* The built-in policy of that name, or NULL. */
 xmig_policy_fn xmig_policy_lookup(const char *name);
 

@@ -31,6 +31,18 @@ XMIG__API int xmig_policy_downtime(const struct xmig_policy_input *in, void *pay
 	return XMIG_POLICY_CONTINUE;
 }
 
+XMIG__API void xmig_policy_derive(struct xmig_policy_input *in, uint64_t prev_dirty,
+				   uint32_t *stalled)
+{
+	double dirty_bytes = (double)in->dirty_pages * in->page_size;
+
+	*stalled = (double)in->dirty_pages > 0.9 * (double)prev_dirty ? *stalled + 1 : 0;
+	in->stalled_rounds = *stalled;
+	in->expected_downtime_ns =
+		in->fixed_cost_ns +
+		(in->bandwidth > 0 ? (uint64_t)(dirty_bytes * 1e9 / in->bandwidth) : UINT64_MAX / 2);
+}
+
 XMIG__API xmig_policy_fn xmig_policy_lookup(const char *name)
 {
 	if (!name)

@@ -299,7 +299,6 @@ static int policy_decide(struct xmig_session *s, struct send_state *st, uint64_t
 	struct xmig_round_stats *last = &s->rounds[s->stats.nr_rounds - 1];
 	int d;
 
-	*stalled = (double)dirty > 0.9 * (double)prev_dirty ? *stalled + 1 : 0;
 	in.rounds_done = s->stats.nr_rounds;
 	in.dirty_pages = dirty;
 	in.nr_pages = s->info.nr_pages;
@@ -309,10 +308,7 @@ static int policy_decide(struct xmig_session *s, struct send_state *st, uint64_t
 	in.elapsed_ns = xmig__elapsed(s);
 	in.bytes_sent = s->stats.bytes;
 	in.fixed_cost_ns = st->fixed_cost_ns;
-	in.expected_downtime_ns =
-		st->fixed_cost_ns +
-		(bw > 0 ? (uint64_t)((double)dirty * in.page_size * 1e9 / bw) : UINT64_MAX / 2);
-	in.stalled_rounds = *stalled;
+	xmig_policy_derive(&in, prev_dirty, stalled);
 	in.target_downtime_ns = (uint64_t)s->sp.target_downtime_ms * 1000000ull;
 	in.max_rounds = s->sp.max_rounds;
 	in.max_time_ns = (uint64_t)s->sp.max_time_ms * 1000000ull;
