@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "migrate_util.h"
+#include "xg-console.h"
 #include "stream/stream.h"
 
 #ifndef XMIG_HAVE_KVM
@@ -59,23 +60,28 @@ static void on_console(const char *data, size_t len, void *payload)
 {
 	struct watch *w = payload;
 	char line[256];
-	uint64_t seq;
-	int e;
+	struct xg_line xl;
 
 	if (len >= sizeof(line))
 		len = sizeof(line) - 1;
 	memcpy(line, data, len);
 	line[len] = '\0';
 	pthread_mutex_lock(&w->lock);
-	if (sscanf(line, "XG HB %" SCNu64, &seq) == 1) {
+	switch (xg_console_parse(line, &xl)) {
+	case XG_LINE_HB:
 		if (!w->hb_count++)
-			w->hb_first = seq;
-		w->hb_last = seq;
-	} else if (!strncmp(line, "XG ERR", 6)) {
+			w->hb_first = xl.seq;
+		w->hb_last = xl.seq;
+		break;
+	case XG_LINE_ERR:
 		w->err_lines++;
-	} else if (sscanf(line, "XG CHECK pages=%*u errors=%d", &e) == 1) {
+		break;
+	case XG_LINE_CHECK:
 		w->checks++;
-		w->check_errors += e;
+		w->check_errors += xl.check_errors;
+		break;
+	default:
+		break;
 	}
 	pthread_mutex_unlock(&w->lock);
 	if (getenv("CK_VERBOSITY") && !strcmp(getenv("CK_VERBOSITY"), "verbose"))

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "guests.h"
+#include "xg-console.h"
 #include "xmig/backend/kvm.h"
 #include "xmig/sys/backend.h"
 
@@ -43,8 +44,9 @@ static uint64_t realtime_ns(void)
 static void on_console(const char *data, size_t len, void *payload)
 {
 	struct kvm_watch *w = payload;
-	uint64_t now = realtime_ns(), seq;
+	uint64_t now = realtime_ns();
 	char line[1024];
+	struct xg_line xl;
 	int hb = 0;
 
 	if (len >= sizeof(line))
@@ -55,24 +57,32 @@ static void on_console(const char *data, size_t len, void *payload)
 		line[len - 1] = '\0';
 
 	pthread_mutex_lock(&w->lock);
-	if (sscanf(line, "XG HB %" SCNu64, &seq) == 1) {
+	switch (xg_console_parse(line, &xl)) {
+	case XG_LINE_HB:
 		hb = 1;
 		if (w->hb_count == 0) {
-			w->first_hb_seq = seq;
+			w->first_hb_seq = xl.seq;
 			w->first_hb_ns = now;
 		} else if (now - w->last_hb_ns > w->max_gap_ns) {
 			w->max_gap_ns = now - w->last_hb_ns;
 		}
 		w->hb_count++;
-		w->last_hb_seq = seq;
+		w->last_hb_seq = xl.seq;
 		w->last_hb_ns = now;
-	} else if (!strncmp(line, "XG READY", 8)) {
+		break;
+	case XG_LINE_READY:
 		w->ready = 1;
-	} else if (!strncmp(line, "XG ERR", 6)) {
+		break;
+	case XG_LINE_ERR:
 		w->err_lines++;
-	} else if (sscanf(line, "XG CHECK pages=%*u errors=%d", &w->check_errors) == 1) {
+		break;
+	case XG_LINE_CHECK:
+		w->check_errors = xl.check_errors;
 		w->have_check = 1;
 		snprintf(w->check_line, sizeof(w->check_line), "%.150s", line);
+		break;
+	case XG_LINE_OTHER:
+		break;
 	}
 	pthread_mutex_unlock(&w->lock);
 	if ((!hb && tool_verbosity >= 1) || tool_verbosity >= 3)
