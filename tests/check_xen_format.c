@@ -217,6 +217,64 @@ START_TEST(test_paths)
 }
 END_TEST
 
+/* A CPU_POLICY body of nl leaves and nm MSRs (contents: arbitrary numbers). */
+static size_t policy_body(uint8_t *buf, uint32_t nl, uint32_t nm)
+{
+	size_t off = 8;
+
+	memcpy(buf, &nl, 4);
+	memcpy(buf + 4, &nm, 4);
+	for (uint32_t i = 0; i < nl; i++, off += 24)
+		for (uint32_t w = 0; w < 6; w++) {
+			uint32_t v = i * 16 + w;
+
+			memcpy(buf + off + 4 * w, &v, 4);
+		}
+	for (uint32_t i = 0; i < nm; i++, off += 16) {
+		uint32_t idx = 0xc0000080u + i, flags = 0;
+		uint64_t val = 0x123456789abcdefull ^ i;
+
+		memcpy(buf + off, &idx, 4);
+		memcpy(buf + off + 4, &flags, 4);
+		memcpy(buf + off + 8, &val, 8);
+	}
+	return off;
+}
+
+START_TEST(test_cpu_policy)
+{
+	static uint8_t buf[8 + 40 * 24 + 8 * 16 + 64];
+	uint32_t nl = 0, nm = 0, big = XMIG__XEN_POLICY_MAX + 1, one = 1;
+	char why[200];
+	size_t len = policy_body(buf, 40, 8);
+
+	ck_assert_int_eq(xmig__xen_cpu_policy_check(buf, len, &nl, &nm, why, sizeof(why)), 0);
+	ck_assert_uint_eq(nl, 40);
+	ck_assert_uint_eq(nm, 8);
+	/* empty policy: valid framing */
+	ck_assert_int_eq(xmig__xen_cpu_policy_check(buf, policy_body(buf, 0, 0), &nl, &nm, why,
+						    sizeof(why)), 0);
+	ck_assert_uint_eq(nl + nm, 0);
+	/* one byte short or long, no counts */
+	len = policy_body(buf, 40, 8);
+	ck_assert_int_eq(xmig__xen_cpu_policy_check(buf, len - 1, &nl, &nm, why, sizeof(why)), -1);
+	ck_assert_int_eq(xmig__xen_cpu_policy_check(buf, len + 1, &nl, &nm, why, sizeof(why)), -1);
+	ck_assert_int_eq(xmig__xen_cpu_policy_check(buf, 7, &nl, &nm, why, sizeof(why)), -1);
+	/* counts beyond the limit, even when the length would wrap in 32 bits */
+	memcpy(buf, &big, 4);
+	ck_assert_int_eq(xmig__xen_cpu_policy_check(buf, len, &nl, &nm, why, sizeof(why)), -1);
+	ck_assert(strstr(why, "more than") != NULL);
+	big = 0xffffffffu;
+	memcpy(buf + 4, &big, 4);
+	ck_assert_int_eq(xmig__xen_cpu_policy_check(buf, len, &nl, &nm, why, sizeof(why)), -1);
+	/* an MSR with reserved flags set */
+	len = policy_body(buf, 40, 8);
+	memcpy(buf + 8 + 40 * 24 + 3 * 16 + 4, &one, 4);
+	ck_assert_int_eq(xmig__xen_cpu_policy_check(buf, len, &nl, &nm, why, sizeof(why)), -1);
+	ck_assert(strstr(why, "flags") != NULL);
+}
+END_TEST
+
 static Suite *xen_format_suite(void)
 {
 	Suite *s = suite_create("xen_format");
@@ -226,6 +284,7 @@ static Suite *xen_format_suite(void)
 	tcase_add_test(tc, test_hvm_ctx_bad);
 	tcase_add_test(tc, test_params);
 	tcase_add_test(tc, test_blob_framing);
+	tcase_add_test(tc, test_cpu_policy);
 	tcase_add_test(tc, test_list);
 	tcase_add_test(tc, test_ranges);
 	tcase_add_test(tc, test_paths);

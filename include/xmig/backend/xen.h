@@ -95,10 +95,18 @@
  *   HVM_CONTEXT  the whole xc_domain_hvm_getcontext() blob (Xen's format:
  *                hvm_save_descriptor + record, from HEADER to END), checked
  *                for framing before it reaches Xen.
- * They are emitted in the order DOMAIN, TSC, POPULATED, HVM_PARAMS,
- * HVM_CONTEXT. A destination applies each as it arrives and requires DOMAIN
- * first and HVM_CONTEXT last; DOMAIN, TSC and HVM_CONTEXT are mandatory;
- * unknown types are refused.
+ *   CPU_POLICY   the domain's CPUID and MSR policy as Xen serialises it
+ *                (XEN_DOMCTL_get_cpu_policy): u32 nr_leaves, u32 nr_msrs,
+ *                then nr_leaves x {u32 leaf, subleaf, eax, ebx, ecx, edx},
+ *                then nr_msrs x {u32 index, u32 flags (0), u64 value}; at
+ *                most 4096 of each. The destination sets it on the new
+ *                domain before its first run, so the guest sees the CPU it
+ *                booted on (Xen refuses a policy the host cannot offer).
+ * They are emitted in the order DOMAIN, CPU_POLICY, TSC, POPULATED,
+ * HVM_PARAMS, HVM_CONTEXT. A destination applies each as it arrives and
+ * requires DOMAIN first and HVM_CONTEXT last; DOMAIN, TSC and HVM_CONTEXT
+ * are mandatory (CPU_POLICY is not: without it the destination keeps Xen's
+ * default policy and says so in its notes); unknown types are refused.
  */
 #ifndef XMIG_BACKEND_XEN_H
 #define XMIG_BACKEND_XEN_H
@@ -211,6 +219,7 @@ enum xmig_xen_state_type {
 	XMIG_XEN_STATE_HVM_PARAMS = 3,
 	XMIG_XEN_STATE_POPULATED = 4,
 	XMIG_XEN_STATE_HVM_CONTEXT = 5,
+	XMIG_XEN_STATE_CPU_POLICY = 6,
 };
 
 struct xmig_xen_domain_state {

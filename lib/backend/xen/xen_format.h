@@ -275,6 +275,55 @@ static inline uint32_t xmig__xen_bitmap_ranges(const uint64_t *bm, uint64_t nbit
 	return n;
 }
 
+/* CPU_POLICY body: counts, CPUID leaves, MSR entries (xmig/backend/xen.h). */
+#define XMIG__XEN_CPUID_LEAF_LEN 24u
+#define XMIG__XEN_MSR_ENTRY_LEN 16u
+#define XMIG__XEN_POLICY_MAX 4096u
+
+/*
+ * Check a CPU_POLICY body's framing: counts within XMIG__XEN_POLICY_MAX,
+ * the length exactly what they announce, every MSR's reserved flags zero.
+ * The contents are Xen's to audit (it refuses what the host cannot offer).
+ */
+static inline int xmig__xen_cpu_policy_check(const uint8_t *p, size_t len, uint32_t *nr_leaves,
+					     uint32_t *nr_msrs, char *why, size_t why_len)
+{
+	uint32_t nl, nm;
+	size_t off;
+
+	if (len < 8) {
+		snprintf(why, why_len, "CPU policy of %zu bytes: no counts", len);
+		return -1;
+	}
+	memcpy(&nl, p, 4);
+	memcpy(&nm, p + 4, 4);
+	if (nl > XMIG__XEN_POLICY_MAX || nm > XMIG__XEN_POLICY_MAX) {
+		snprintf(why, why_len, "CPU policy of %u leaves and %u MSRs: more than %u", nl,
+			 nm, XMIG__XEN_POLICY_MAX);
+		return -1;
+	}
+	if (len != 8 + (size_t)nl * XMIG__XEN_CPUID_LEAF_LEN + (size_t)nm * XMIG__XEN_MSR_ENTRY_LEN) {
+		snprintf(why, why_len, "CPU policy of %u leaves and %u MSRs in %zu bytes", nl, nm,
+			 len);
+		return -1;
+	}
+	off = 8 + (size_t)nl * XMIG__XEN_CPUID_LEAF_LEN;
+	for (uint32_t i = 0; i < nm; i++, off += XMIG__XEN_MSR_ENTRY_LEN) {
+		uint32_t idx, flags;
+
+		memcpy(&idx, p + off, 4);
+		memcpy(&flags, p + off + 4, 4);
+		if (flags) {
+			snprintf(why, why_len, "CPU policy: MSR 0x%x has flags 0x%x (must be 0)",
+				 idx, flags);
+			return -1;
+		}
+	}
+	*nr_leaves = nl;
+	*nr_msrs = nm;
+	return 0;
+}
+
 /* "/local/domain/<domid>[/<rel>]" into buf; -1 if it does not fit. */
 static inline int xmig__xen_dom_path(char *buf, size_t len, uint32_t domid, const char *rel)
 {

@@ -2,14 +2,13 @@
 /*
  * The HVM/PVH guest type: which state travels and how it is put back.
  * What libxenguest's HVM save sends (xg_sr_save_x86_hvm.c: HVM context,
- * HVM params, TSC info) plus two blobs of our own: DOMAIN (the shape and
- * limits, so a destination can size itself) and POPULATED (frames that
- * exist but were never sent, see xen_mem.c). Layouts: xmig/backend/xen.h.
+ * HVM params, TSC info, the CPUID/MSR policy) plus two blobs of our own:
+ * DOMAIN (the shape and limits, so a destination can size itself) and
+ * POPULATED (frames that exist but were never sent, see xen_mem.c).
+ * Layouts: xmig/backend/xen.h.
  *
- * Not carried yet: the CPUID/MSR policy (libxenguest's X86_CPUID_POLICY and
- * X86_MSR_POLICY records). A destination domain gets Xen's default policy
- * for its type, which must be a superset of what the guest uses: true for
- * two hosts of the same model, not in general.
+ * The CPU policy goes through XEN_DOMCTL_get/set_cpu_policy directly (the
+ * xc_cpu_policy_* helpers live in libxenguest, which xmig does not link).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -45,6 +44,9 @@ _Static_assert(XMIG__HVM_SAVE_HEADER == HVM_SAVE_CODE(HEADER), "save.h");
 _Static_assert(XMIG__HVM_SAVE_END == HVM_SAVE_CODE(END), "save.h");
 _Static_assert(XMIG__HVM_HEADER_LEN == sizeof(struct hvm_save_header), "save.h");
 _Static_assert(XMIG__HVM_DESC_LEN == sizeof(struct hvm_save_descriptor), "save.h");
+
+_Static_assert(XMIG__XEN_CPUID_LEAF_LEN == sizeof(xen_cpuid_leaf_t), "arch-x86/xen.h");
+_Static_assert(XMIG__XEN_MSR_ENTRY_LEN == sizeof(xen_msr_entry_t), "arch-x86/xen.h");
 
 /* Emit hdr + body as one blob. */
 static int emit_blob(xmig_state_emit_fn emit, void *ctx, uint32_t type, const void *body,
@@ -89,6 +91,73 @@ static int save_domain(struct xmig__xen *x, xmig_state_emit_fn emit, void *ctx)
 	ds.dominfo_flags = di.flags & (XEN_DOMINF_hvm_guest | XEN_DOMINF_hap);
 	ds.suspend = (uint32_t)x->paused;
 	return emit_blob(emit, ctx, XMIG_XEN_STATE_DOMAIN, &ds, sizeof(ds));
+}
+
+/*
+ * The domain's CPU policy: ask Xen for its largest serialised size (null
+ * buffers), then for the policy itself; Xen writes back the counts used.
+ */
+static int save_cpu_policy(struct xmig__xen *x, xmig_state_emit_fn emit, void *ctx)
+{
+	struct xen_domctl d = { .cmd = XEN_DOMCTL_get_cpu_policy, .domain = x->domid };
+	DECLARE_HYPERCALL_BUFFER(xen_cpuid_leaf_t, leaves);
+	DECLARE_HYPERCALL_BUFFER(xen_msr_entry_t, msrs);
+	uint32_t nl, nm;
+	uint8_t *body = NULL;
+	size_t len;
+	int rc;
+
+	if (xc_domctl(x->xch, &d) < 0) {
+		if (errno == EOPNOTSUPP || errno == ENOSYS) {
+			xmig__xen_note(x, "no CPU policy sent (Xen: %s)", strerror(errno));
+			return 0;
+		}
+		return xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: CPU policy size", x->domid);
+	}
+	nl = d.u.cpu_policy.nr_leaves;
+	nm = d.u.cpu_policy.nr_msrs;
+	if (nl > XMIG__XEN_POLICY_MAX || nm > XMIG__XEN_POLICY_MAX)
+		return xmig__fail(XMIG_EBACKEND, "xen: d%u: CPU policy of up to %u leaves, %u MSRs",
+				  x->domid, nl, nm);
+	leaves = xc_hypercall_buffer_alloc(x->xch, leaves, (nl ? nl : 1) * sizeof(*leaves));
+	msrs = xc_hypercall_buffer_alloc(x->xch, msrs, (nm ? nm : 1) * sizeof(*msrs));
+	if (!leaves || !msrs) {
+		rc = xmig__fail(XMIG_ENOMEM, "xen: CPU policy buffers");
+		goto out;
+	}
+	memset(&d, 0, sizeof(d));
+	d.cmd = XEN_DOMCTL_get_cpu_policy;
+	d.domain = x->domid;
+	d.u.cpu_policy.nr_leaves = nl;
+	d.u.cpu_policy.nr_msrs = nm;
+	set_xen_guest_handle(d.u.cpu_policy.leaves, leaves);
+	set_xen_guest_handle(d.u.cpu_policy.msrs, msrs);
+	if (xc_domctl(x->xch, &d) < 0) {
+		rc = xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: CPU policy", x->domid);
+		goto out;
+	}
+	if (d.u.cpu_policy.nr_leaves > nl || d.u.cpu_policy.nr_msrs > nm) {
+		rc = xmig__fail(XMIG_EBACKEND, "xen: d%u: CPU policy grew while read", x->domid);
+		goto out;
+	}
+	nl = d.u.cpu_policy.nr_leaves;
+	nm = d.u.cpu_policy.nr_msrs;
+	len = 8 + (size_t)nl * sizeof(*leaves) + (size_t)nm * sizeof(*msrs);
+	body = malloc(len);
+	if (!body) {
+		rc = xmig__fail(XMIG_ENOMEM, "xen: CPU policy blob of %zu bytes", len);
+		goto out;
+	}
+	xmig__put_le32(body, nl);
+	xmig__put_le32(body + 4, nm);
+	memcpy(body + 8, leaves, (size_t)nl * sizeof(*leaves));
+	memcpy(body + 8 + (size_t)nl * sizeof(*leaves), msrs, (size_t)nm * sizeof(*msrs));
+	rc = emit_blob(emit, ctx, XMIG_XEN_STATE_CPU_POLICY, body, len);
+out:
+	free(body);
+	xc_hypercall_buffer_free(x->xch, leaves);
+	xc_hypercall_buffer_free(x->xch, msrs);
+	return rc;
 }
 
 static int save_tsc(struct xmig__xen *x, xmig_state_emit_fn emit, void *ctx)
@@ -171,7 +240,8 @@ static int hvm_save(struct xmig__xen *x, xmig_state_emit_fn emit, void *ctx)
 {
 	int rc;
 
-	if ((rc = save_domain(x, emit, ctx)) || (rc = save_tsc(x, emit, ctx)) ||
+	if ((rc = save_domain(x, emit, ctx)) || (rc = save_cpu_policy(x, emit, ctx)) ||
+	    (rc = save_tsc(x, emit, ctx)) ||
 	    (rc = save_populated(x, emit, ctx)) || (rc = save_params(x, emit, ctx)))
 		return rc;
 	return save_context(x, emit, ctx);
@@ -243,6 +313,47 @@ static int load_tsc(struct xmig__xen *x, const void *body, size_t len)
 					x->domid, ts.mode, ts.khz);
 	x->have_tsc = 1;
 	return 0;
+}
+
+/* Set the source's CPU policy on the new domain (before it ever runs). */
+static int load_cpu_policy(struct xmig__xen *x, const void *body, size_t len)
+{
+	struct xen_domctl d = { .cmd = XEN_DOMCTL_set_cpu_policy, .domain = x->domid };
+	DECLARE_HYPERCALL_BUFFER(xen_cpuid_leaf_t, leaves);
+	DECLARE_HYPERCALL_BUFFER(xen_msr_entry_t, msrs);
+	uint32_t nl, nm;
+	char why[160];
+	int rc = 0;
+
+	if (xmig__xen_cpu_policy_check(body, len, &nl, &nm, why, sizeof(why)))
+		return xmig__fail(XMIG_EINVAL, "xen: CPU_POLICY blob: %s", why);
+	leaves = xc_hypercall_buffer_alloc(x->xch, leaves, (nl ? nl : 1) * sizeof(*leaves));
+	msrs = xc_hypercall_buffer_alloc(x->xch, msrs, (nm ? nm : 1) * sizeof(*msrs));
+	if (!leaves || !msrs) {
+		rc = xmig__fail(XMIG_ENOMEM, "xen: CPU policy buffers");
+		goto out;
+	}
+	memcpy(leaves, (const uint8_t *)body + 8, (size_t)nl * sizeof(*leaves));
+	memcpy(msrs, (const uint8_t *)body + 8 + (size_t)nl * sizeof(*leaves),
+	       (size_t)nm * sizeof(*msrs));
+	d.u.cpu_policy.nr_leaves = nl;
+	d.u.cpu_policy.nr_msrs = nm;
+	d.u.cpu_policy.err_leaf = d.u.cpu_policy.err_subleaf = d.u.cpu_policy.err_msr = ~0u;
+	set_xen_guest_handle(d.u.cpu_policy.leaves, leaves);
+	set_xen_guest_handle(d.u.cpu_policy.msrs, msrs);
+	if (xc_domctl(x->xch, &d) < 0) {
+		rc = xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: setting the source's CPU policy "
+				      "(%u leaves, %u MSRs; Xen objects to leaf 0x%x/0x%x, MSR 0x%x): "
+				      "this host cannot offer the CPU the guest runs on", x->domid,
+				      nl, nm, d.u.cpu_policy.err_leaf, d.u.cpu_policy.err_subleaf,
+				      d.u.cpu_policy.err_msr);
+		goto out;
+	}
+	x->have_policy = 1;
+out:
+	xc_hypercall_buffer_free(x->xch, leaves);
+	xc_hypercall_buffer_free(x->xch, msrs);
+	return rc;
 }
 
 /* Ring pages start clean: the other end reconnects from nothing. */
@@ -377,7 +488,14 @@ static int hvm_load(struct xmig__xen *x, uint32_t type, const void *body, size_t
 		if (x->have_populated)
 			return xmig__fail(XMIG_EINVAL, "xen: second POPULATED blob");
 		return load_populated(x, body, len);
+	case XMIG_XEN_STATE_CPU_POLICY:
+		if (x->have_policy)
+			return xmig__fail(XMIG_EINVAL, "xen: second CPU_POLICY blob");
+		return load_cpu_policy(x, body, len);
 	case XMIG_XEN_STATE_HVM_CONTEXT:
+		if (!x->have_policy)
+			xmig__xen_note(x, "no CPU policy in the stream: Xen's default for the "
+				       "domain type");
 		return load_context(x, body, len);
 	default:
 		return xmig__fail(XMIG_EINVAL, "xen: unknown state blob type %u", type);

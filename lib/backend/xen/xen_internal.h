@@ -109,7 +109,7 @@ struct xmig__xen {
 	uint8_t uuid[16];           /* built-in: the domain's handle */
 	uint64_t *dpopulated;       /* bit: frame populated here */
 	uint64_t max_pages;         /* from DOMAIN, for setmaxmem */
-	int have_domain, have_tsc, have_ctx, have_params, have_populated;
+	int have_domain, have_tsc, have_ctx, have_params, have_populated, have_policy;
 	struct xmig_xen_domain_state dom_state;
 	struct xmig_xen_restore_info ri;
 	int ri_valid;
