@@ -9,6 +9,8 @@
 #   guest.cpio  the Linux guest's initramfs: busybox + a heartbeat printer
 # Needs root, apt access to a Debian mirror, debootstrap, cpio, busybox-static,
 # qemu-system-x86, gcc (installed with apt-get if missing).
+#   build-lab.sh --guest   only (re)build guest.cpio (run does it every time:
+#                          the guest's programs live in this folder)
 set -euo pipefail
 LAB=${XMIG_LAB:-/var/cache/xmig-xen-lab}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -16,6 +18,19 @@ MIRROR=${MIRROR:-$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
 mkdir -p "$LAB" && cd "$LAB"
 log() { echo "build-lab: $(date +%T) $*"; }
+
+guest_cpio() {
+  log "Linux guest initramfs"
+  rm -rf lguest && mkdir -p lguest/bin lguest/proc lguest/sys lguest/dev
+  cp /bin/busybox lguest/bin/busybox
+  gcc -O2 -Wall -static -o lguest/bin/lx-heartbeat "$HERE/lx-heartbeat.c"
+  install -m 755 "$HERE/lx-init.sh" lguest/init
+  (cd lguest && find . | cpio -o -H newc --quiet) > guest.cpio
+}
+if [ "${1:-}" = --guest ]; then
+  guest_cpio
+  exit 0
+fi
 
 missing=()
 for p in qemu-system-x86 debootstrap busybox-static cpio gcc libc6-dev; do
@@ -66,11 +81,6 @@ install -m 755 "$HERE/dom0-init.sh" rootfs/init
 rm -rf rootfs/usr/share/doc/* rootfs/usr/share/man/* rootfs/usr/share/locale/* rootfs/var/lib/apt/lists/*
 (cd rootfs && find . -xdev | cpio -o -H newc --quiet) > dom0.cpio
 
-log "Linux guest initramfs"
-rm -rf lguest && mkdir -p lguest/bin lguest/proc lguest/sys lguest/dev
-cp /bin/busybox lguest/bin/busybox
-gcc -O2 -static -o lguest/bin/lx-heartbeat "$HERE/lx-heartbeat.c"
-install -m 755 "$HERE/lx-init.sh" lguest/init
-(cd lguest && find . | cpio -o -H newc --quiet) > guest.cpio
+guest_cpio
 ls -la xen.elf vmlinuz dom0.cpio guest.cpio
 log "done"

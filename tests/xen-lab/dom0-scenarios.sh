@@ -6,8 +6,12 @@
 #   fail    the destination refuses the state after the pause: the source
 #           must run again (resume on failure)
 #   rep1-5  five migrations in a row of the same guest
-#   xl      the reference: `xl migrate` of a Linux PVH guest (if present)
-#   linux   xmig migration of the Linux PVH guest (if present)
+#   bench-GUEST-WORKLOAD-SYSTEM-rN
+#           xmig (both policies) and the reference, `xl migrate`, alternated,
+#           BENCH_REPS (default 1) times, on twin guests (below): the test
+#           guest, then a Linux PVH guest (if the share has one) per workload
+#           of LX_WORKLOADS
+#   linux-W xmig migration of the Linux guest with memory verified
 # Results: /mnt/host/results/*.json, guest output (xl dmesg) in dmesg.txt,
 # one line per scenario in summary.txt.
 H=/mnt/host
@@ -29,7 +33,7 @@ cat > /etc/xen/xg.cfg <<CFG
 name = "xg"
 type = "pvh"
 kernel = "/var/lib/xen/images/xg"
-cmdline = "ws=${WS:-8M} rate=${RATE:-4M/s} hb=${HB:-50} time=$GUEST_TIME"
+cmdline = "ws=${WS:-8M} rate=${RATE:-4M/s} hb=${HB:-20} time=$GUEST_TIME"
 memory = ${MEM:-64}
 vcpus = 1
 on_poweroff = "destroy"
@@ -50,6 +54,7 @@ mig() { # name args...
   timeout 300 xen-lab-migrate "$dom" "$@" > $R/$n.json 2> $R/$n.log
   rc=$?
   t1=$(now)
+  MIG_T0=$t0; MIG_T1=$t1
   xl dmesg -c >> $R/dmesg.txt 2>/dev/null
   echo "=== $n done rc=$rc t=$t1" >> $R/dmesg.txt
   say "$n rc=$rc wall=$(awk "BEGIN{print $t1 - $t0}") $(head -c 600 $R/$n.json)"
@@ -83,39 +88,123 @@ if [ -z "$SKIP_XG" ]; then
   xl destroy "$dom" 2>/dev/null
 fi
 
+# ---- xmig vs xl migrate, alternated ----------------------------------------
+# Twin guests, booted together from one config: GUEST is migrated by xmig
+# (with each of its two policies), GUEST-xl by `xl migrate` (Xen's own live
+# migration through libxenguest, to localhost; dd in the pipe counts the
+# stream's bytes). Twins, because xl can only migrate a domain libxl made
+# (it needs libxl's own records, which xmig's built-in toolstack does not
+# write). Both run during every measurement, so each system migrates its
+# guest on a host equally busy. The order rotates with the repetition.
+# Per migration: $R/NAME.json (the driver's JSON for xmig, a small one for
+# xl) and $R/NAME.meta (what ran, its wall time).
+meta() { # name system guest workload rep t0 t1  (GMEM: the guest's size)
+  printf '{"system":"%s","guest":"%s","mem":"%s","workload":"%s","rep":%s,"wall_ms":%s}\n' \
+    "$2" "$3" "$GMEM" "$4" "$5" \
+    "$(awk "BEGIN{print ($7 - $6) * 1000}")" > $R/$1.meta
+}
+xlmig() { # name domain guest workload rep
+  local n=$1 d=$2 from to t0 t1 bytes i
+  from=$(xl domid $d 2>/dev/null)
+  echo "=== $n t=$(now) dom=$from" >> $R/dmesg.txt
+  xl dmesg -c >> $R/dmesg.txt 2>/dev/null
+  t0=$(now)
+  timeout 600 xl migrate -s "" $d "dd bs=1M 2>$R/$n.dd | xl migrate-receive" > $R/$n.log 2>&1
+  rc=$?
+  t1=$(now)
+  xl dmesg -c >> $R/dmesg.txt 2>/dev/null
+  to=$(xl domid $d 2>/dev/null)
+  # dd prints its count when the stream closes, which may be just after xl returns
+  i=0; bytes=
+  while [ $i -lt 10 ] && [ -z "$bytes" ]; do
+    bytes=$(sed -n 's/^\([0-9][0-9]*\) bytes.*/\1/p' $R/$n.dd 2>/dev/null | tail -1)
+    [ -n "$bytes" ] || sleep 0.5
+    i=$((i+1))
+  done
+  printf '{"rc":%d,"src_domid":%s,"dst_domid":%s,"bytes":%s}\n' $rc "${from:-0}" \
+    "$([ $rc = 0 ] && echo "${to:-0}" || echo 0)" "${bytes:-null}" > $R/$n.json
+  meta $n xl $3 $4 $5 $t0 $t1
+  say "$n rc=$rc wall=$(awk "BEGIN{print $t1 - $t0}") bytes=${bytes:-?} d$from -> d$to"
+}
+xmigmig() { # name domain guest workload rep policy
+  dom=$(xl domid $2 2>/dev/null)
+  mig $1 --name $2 --policy $6
+  meta $1 "xmig-$6" $3 $4 $5 $MIG_T0 $MIG_T1
+}
+twins() { # config-file name: create NAME and NAME-xl from one config
+  sed "s/^name = .*/name = \"$2\"/" $1 > /etc/xen/$2.cfg
+  sed "s/^name = .*/name = \"$2-xl\"/" $1 > /etc/xen/$2-xl.cfg
+  xl create /etc/xen/$2.cfg > $R/create-$2.txt 2>&1 || say "FAIL xl create $2"
+  xl create /etc/xen/$2-xl.cfg > $R/create-$2-xl.txt 2>&1 || say "FAIL xl create $2-xl"
+}
+pairs() { # guest workload
+  local g=$1 w=$2 withxl=1 r=1 s order
+  while [ $r -le $BENCH_REPS ]; do
+    case $((r % 3)) in
+      1) order="xl downtime xen-classic";;
+      2) order="downtime xen-classic xl";;
+      0) order="xen-classic xl downtime";;
+    esac
+    for s in $order; do
+      if [ $s = xl ]; then
+        [ "$withxl" = 1 ] || continue
+        xlmig bench-$g-$w-xl-r$r $g-xl $g $w $r
+        if [ $rc != 0 ] && [ $r = 1 ]; then
+          withxl=0; say "xl cannot migrate $g-xl: no more xl runs for this guest"
+        fi
+      else
+        xmigmig bench-$g-$w-$s-r$r $g $g $w $r $s
+      fi
+      sleep ${BENCH_GAP:-3}
+    done
+    r=$((r+1))
+  done
+}
+
+BENCH_REPS=${BENCH_REPS:-1}
+if [ -z "$SKIP_XG" ] && [ "$BENCH_REPS" -gt 0 ]; then
+  cp /etc/xen/xg.cfg /etc/xen/xg-base.cfg
+  twins /etc/xen/xg-base.cfg xg
+  sleep ${WARMUP:-4}
+  GMEM=${MEM:-64}M
+  pairs xg "ws${WS:-8M}"
+  xl destroy xg 2>/dev/null; xl destroy xg-xl 2>/dev/null
+fi
+
 if [ -f $H/vmlinuz-guest ] && [ -z "$SKIP_LINUX" ]; then
   cp $H/vmlinuz-guest /var/lib/xen/images/vmlinuz
   cp $H/guest.cpio /var/lib/xen/images/guest.cpio
-  cat > /etc/xen/lx.cfg <<CFG
+  # Linux workloads, name:ws_MiB:rate_MiB_per_s, comma-separated; each boots
+  # fresh twins.
+  for wl in $(echo "${LX_WORKLOADS:-idle:0:0,w16:16:8}" | tr ',' ' '); do
+    w=${wl%%:*}; rest=${wl#*:}; ws=${rest%%:*}; rate=${rest#*:}
+    cat > /etc/xen/lx-base.cfg <<CFG
 name = "lx"
 type = "pvh"
 kernel = "/var/lib/xen/images/vmlinuz"
 ramdisk = "/var/lib/xen/images/guest.cpio"
-extra = "console=hvc0 quiet hbmib=0 hbgap=20"
-memory = 128
+extra = "console=hvc0 quiet lxws=$ws lxrate=$rate lxhb=${LX_HB:-20}"
+memory = ${LX_MEM:-256}
 vcpus = 1
 on_crash = "preserve"
 cpuid = "host,rdtscp=0"
 CFG
-  xl create /etc/xen/lx.cfg > $R/lx-create.txt 2>&1
-  sleep ${LINUX_WARMUP:-40}
-  say "linux domain: $(xl domid lx 2>/dev/null)"
-  # The reference first: xl's own live migration to localhost.
-  t0=$(now)
-  timeout 600 xl migrate -s "" lx "xl migrate-receive" > $R/xl-migrate.txt 2>&1
-  rc=$?
-  t1=$(now)
-  say "xl-migrate rc=$rc wall=$(awk "BEGIN{print $t1 - $t0}")"
-  sleep 5
-  dom=$(xl domid lx 2>/dev/null)
-  say "linux domain after xl migrate: $dom"
-  mig linux --verify --name lx
-  sleep 5
-  dom=$(xl domid lx 2>/dev/null)
-  mig linux2 --name lx
-  sleep 5
-  xl list > $R/linux-list.txt 2>&1
-  cp /var/log/xen/console/guest-*.log $R/ 2>/dev/null
+    twins /etc/xen/lx-base.cfg lx
+    sleep ${LINUX_WARMUP:-40}
+    say "linux guests ($w): lx d$(xl domid lx 2>/dev/null), lx-xl d$(xl domid lx-xl 2>/dev/null), $(grep extra /etc/xen/lx-base.cfg)"
+    # the first xmig migration of each boot also verifies memory (digest)
+    dom=$(xl domid lx 2>/dev/null)
+    GMEM=${LX_MEM:-256}M
+    mig linux-$w --verify --name lx
+    sleep ${BENCH_GAP:-3}
+    [ "$BENCH_REPS" -gt 0 ] && pairs lx $w
+    xl list > $R/linux-list-$w.txt 2>&1
+    for f in /var/log/xen/console/guest-lx*.log; do
+      [ -f "$f" ] && mv "$f" "$R/$(basename "$f" .log)-$w.log"
+    done
+    xl destroy lx 2>/dev/null; xl destroy lx-xl 2>/dev/null
+    sleep 2
+  done
 fi
 sleep 1
 xl dmesg -c >> $R/dmesg.txt 2>/dev/null

@@ -2,63 +2,180 @@
 # SPDX-License-Identifier: MIT
 """Turn one lab run's results directory into results.json.
 
-Reads summary.txt (one line per scenario, with the driver's JSON), the
-driver's *.json files, and dmesg.txt (xl dmesg: the test guest's port 0xe9
-lines, "(dN) [ t] XG ..."). The guest-observed downtime of a migration dA ->
-dB is the gap between dA's last heartbeat and dB's first one, on Xen's clock
-(the host's: it does not stop while a guest is paused).
-"""
-import json, os, re, sys
+Reads the per-migration files (NAME.json: the xmig driver's output, or a
+small one for `xl migrate`; NAME.meta: what ran and its wall time) and
+dmesg.txt (xl dmesg: the guests' port 0xe9 lines, "(dN) [ t] XG ..." from
+the test guest, "(dN) [ t] LX ..." from the Linux guest). The guest-observed
+downtime of a migration dA -> dB is the gap between dA's last heartbeat and
+dB's first one, on Xen's clock (the host's: it does not stop while a guest
+is paused), so it is measured the same way for xmig and for xl.
 
-def main(rdir):
-    out = {"scenarios": [], "handovers": [], "guest": {}}
-    for name in sorted(os.listdir(rdir)):
-        if name.endswith(".json") and name != "results.json":
-            try:
-                with open(os.path.join(rdir, name)) as f:
-                    d = json.load(f)
-            except (OSError, ValueError) as e:
-                d = {"rc": None, "error": "unreadable driver output: %s" % e}
-            d["name"] = name[:-5]
-            out["scenarios"].append(d)
-    hb = []
-    other = []
-    pat = re.compile(r"^\(d(\d+)\)\s+\[\s*([0-9.]+)\]\s+XG (\S+)(.*)$")
+results.json: {"scenarios": [...], "handovers": [...], "guest": {...},
+"bench": [one row per alternated migration], "passed": N}
+"""
+import json
+import os
+import re
+import statistics
+import sys
+
+HB_LINE = re.compile(r"^\(d(\d+)\)\s+\[\s*([0-9.]+)\]\s+(XG|LX) (\S+)(.*)$")
+
+
+def read_heartbeats(path):
+    """(sorted heartbeats [(t, dom, n)], notable lines) from xl dmesg output."""
+    hb, other = [], []
     try:
-        with open(os.path.join(rdir, "dmesg.txt"), errors="replace") as f:
+        with open(path, errors="replace") as f:
             for line in f:
-                m = pat.match(line.strip())
+                m = HB_LINE.match(line.strip())
                 if not m:
                     continue
-                dom, t, kind, rest = int(m.group(1)), float(m.group(2)), m.group(3), m.group(4)
+                dom, t, who, kind, rest = (int(m.group(1)), float(m.group(2)), m.group(3),
+                                           m.group(4), m.group(5))
                 if kind == "HB":
-                    hb.append((t, dom, int(rest.split()[0])))
-                elif kind in ("CHECK", "EXIT", "ERR", "FAIL", "BOOT"):
-                    other.append("d%d %s%s" % (dom, kind, rest))
+                    try:
+                        hb.append((t, dom, int(rest.split()[0])))
+                    except (ValueError, IndexError):
+                        pass
+                elif kind in ("CHECK", "EXIT", "ERR", "FAIL", "BOOT", "START"):
+                    other.append("d%d %s %s%s" % (dom, who, kind, rest))
                 elif kind == "STAT":
                     m2 = re.search(r"errors=(\d+)", rest)
                     if m2 and int(m2.group(1)):
-                        other.append("d%d STAT%s" % (dom, rest))
+                        other.append("d%d %s STAT%s" % (dom, who, rest))
     except OSError:
         pass
     hb.sort()
-    gaps_same = 0.0
-    for (t0, d0, s0), (t1, d1, s1) in zip(hb, hb[1:]):
-        if d0 != d1:
-            out["handovers"].append({"from": d0, "to": d1, "last_hb": s0, "first_hb": s1,
-                                     "guest_gap_ms": round((t1 - t0) * 1000, 1)})
-        else:
-            gaps_same = max(gaps_same, t1 - t0)
-    out["guest"] = {"heartbeats": len(hb), "max_gap_within_a_domain_ms": round(gaps_same * 1000, 1),
-                    "notable": other[-40:]}
-    ok = [s for s in out["scenarios"] if s.get("rc") == 0]
-    out["passed"] = len(ok)
+    return hb, other
+
+
+def handovers(hb, scenarios):
+    """The guest-observed downtime of each migration src -> dst: the first
+    heartbeat of dst minus the last one of src. Several guests may print at
+    once (the twins of the benchmark), so heartbeats are grouped by domain;
+    domids are never reused within a boot."""
+    first, last, gaps = {}, {}, {}
+    for t, dom, seq in hb:
+        if dom in last:
+            gaps[dom] = max(gaps.get(dom, 0.0), t - last[dom][0])
+        first.setdefault(dom, (t, seq))
+        last[dom] = (t, seq)
+    out = []
+    for s in scenarios:
+        a, b = s.get("src_domid"), s.get("dst_domid")
+        if s.get("rc") != 0 or a not in last or b not in first:
+            continue
+        out.append({"name": s["name"], "from": a, "to": b, "last_hb": last[a][1],
+                    "first_hb": first[b][1],
+                    "guest_gap_ms": round((first[b][0] - last[a][0]) * 1000, 1)})
+    return out, max(gaps.values(), default=0.0)
+
+
+def load_scenarios(rdir):
+    out = []
+    for name in sorted(os.listdir(rdir)):
+        if not name.endswith(".json") or name == "results.json":
+            continue
+        try:
+            with open(os.path.join(rdir, name)) as f:
+                d = json.load(f)
+        except (OSError, ValueError) as e:
+            d = {"rc": None, "error": "unreadable driver output: %s" % e}
+        d["name"] = name[:-5]
+        try:
+            with open(os.path.join(rdir, d["name"] + ".meta")) as f:
+                d["meta"] = json.load(f)
+        except (OSError, ValueError):
+            pass
+        out.append(d)
+    return out
+
+
+def bench_rows(scenarios, hand):
+    """One row per alternated migration (those with a .meta)."""
+    by_pair = {(h["from"], h["to"]): h for h in hand}
+    rows = []
+    for s in scenarios:
+        m = s.get("meta")
+        if not m:
+            continue
+        h = by_pair.get((s.get("src_domid"), s.get("dst_domid")))
+        rows.append({
+            "name": s["name"], "system": m["system"], "guest": m["guest"],
+            "mem": m.get("mem"), "workload": m["workload"], "rep": m["rep"],
+            "ok": s.get("rc") == 0,
+            "wall_ms": m["wall_ms"],
+            "downtime_ms": s.get("downtime_ms"),      # xmig only: libxl does not report it
+            "total_ms": s.get("total_ms"),            # xmig's engine total
+            "guest_downtime_ms": h["guest_gap_ms"] if h else None,
+            "bytes": s.get("bytes"), "rounds": s.get("rounds"),
+            "verified": s.get("verified"),
+        })
+    return rows
+
+
+def med(vals):
+    vals = [v for v in vals if v is not None]
+    return (statistics.median(vals), min(vals), max(vals), len(vals)) if vals else None
+
+
+def table(rows):
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["guest"], r["workload"], r["system"]), []).append(r)
+    lines = ["%-4s %-8s %-16s %5s %22s %22s %22s %10s" % (
+        "gst", "workload", "system", "ok", "guest-seen ms", "engine downtime ms",
+        "wall s", "MB")]
+    for (g, w, sysname), rs in sorted(groups.items()):
+        def cell(key, scale=1.0):
+            x = med([r[key] for r in rs if r["ok"]])
+            if not x:
+                return "-"
+            return "%.0f (%.0f-%.0f)" % (x[0] * scale, x[1] * scale, x[2] * scale)
+
+        def cells(key, scale):
+            x = med([r[key] for r in rs if r["ok"]])
+            return "%.2f (%.2f-%.2f)" % (x[0] * scale, x[1] * scale, x[2] * scale) if x else "-"
+        mb = med([r["bytes"] for r in rs if r["ok"]])
+        lines.append("%-4s %-8s %-16s %2d/%-2d %22s %22s %22s %10s" % (
+            g, w, sysname, sum(r["ok"] for r in rs), len(rs), cell("guest_downtime_ms"),
+            cell("downtime_ms"), cells("wall_ms", 1e-3), "%.1f" % (mb[0] / 1e6) if mb else "-"))
+    return lines
+
+
+def xen_version(path):
+    """From the first line of summary.txt: "... xen_version : 4.17.x"."""
+    try:
+        with open(path, errors="replace") as f:
+            m = re.search(r"xen_version\s*:\s*(\S+)", f.readline())
+        return m.group(1) if m else None
+    except OSError:
+        return None
+
+
+def main(rdir):
+    hb, other = read_heartbeats(os.path.join(rdir, "dmesg.txt"))
+    scen = load_scenarios(rdir)
+    hand, gaps_same = handovers(hb, scen)
+    rows = bench_rows(scen, hand)
+    out = {"scenarios": scen, "handovers": hand, "bench": rows,
+           "guest": {"heartbeats": len(hb),
+                     "max_gap_within_a_domain_ms": round(gaps_same * 1000, 1),
+                     "notable": other[-60:]},
+           "passed": sum(1 for s in scen if s.get("rc") == 0),
+           "xen_version": xen_version(os.path.join(rdir, "summary.txt"))}
     with open(os.path.join(rdir, "results.json"), "w") as f:
         json.dump(out, f, indent=1)
-    for h in out["handovers"]:
-        print("handover d%(from)d -> d%(to)d: guest saw %(guest_gap_ms)s ms (HB %(last_hb)d -> %(first_hb)d)" % h)
-    print("guest lines:", *out["guest"]["notable"][-6:], sep="\n  ")
+    for h in hand:
+        print("%(name)s d%(from)d -> d%(to)d: guest saw %(guest_gap_ms)s ms "
+              "(HB %(last_hb)d -> %(first_hb)d)" % h)
+    if rows:
+        print("xmig vs xl migrate (medians of the alternated runs, (min-max)):")
+        print(*table(rows), sep="\n  ")
+    print("guest lines:", *out["guest"]["notable"][-8:], sep="\n  ")
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "."))

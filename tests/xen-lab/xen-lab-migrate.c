@@ -6,7 +6,7 @@
  * one JSON object on stdout; the log goes to stderr.
  *
  *   xen-lab-migrate DOMID [--verify] [--name NAME] [--suspend MODE]
- *                   [--downtime MS] [--fail-load]
+ *                   [--downtime MS] [--policy downtime|xen-classic] [--fail-load]
  *
  * --fail-load makes the destination refuse the first state blob (after the
  * source was paused): the migration must fail and the source run again.
@@ -115,11 +115,11 @@ int main(int argc, char **argv)
 	pthread_t th;
 	int sv[2], fail = 0;
 	uint32_t domid, new_domid = 0;
-	const struct xmig_stats *st;
+	const struct xmig_stats *st, *rst;
 
 	if (argc < 2) {
 		fprintf(stderr, "usage: %s DOMID [--verify] [--name N] [--suspend MODE] "
-			"[--downtime MS] [--fail-load]\n", argv[0]);
+			"[--downtime MS] [--policy P] [--fail-load]\n", argv[0]);
 		return 2;
 	}
 	domid = (uint32_t)strtoul(argv[1], NULL, 10);
@@ -130,6 +130,8 @@ int main(int argc, char **argv)
 			dp.name = argv[++i];
 		else if (!strcmp(argv[i], "--downtime") && i + 1 < argc)
 			p.target_downtime_ms = (uint32_t)atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--policy") && i + 1 < argc)
+			p.policy = argv[++i];
 		else if (!strcmp(argv[i], "--fail-load"))
 			fail = 1;
 		else if (!strcmp(argv[i], "--suspend") && i + 1 < argc) {
@@ -194,6 +196,8 @@ int main(int argc, char **argv)
 	new_domid = xmig_xen_domid(r.b);
 
 	st = s.s ? xmig_session_stats(s.s) : NULL;
+	/* the receiver compares the digests: its stats say whether they matched */
+	rst = rr.s ? xmig_session_stats(rr.s) : NULL;
 	printf("{\"rc\":%d,\"recv_rc\":%d,\"src_domid\":%u,\"dst_domid\":%u,", s.rc, rr.rc, domid,
 	       rr.rc == 0 ? new_domid : 0);
 	if (st) {
@@ -205,7 +209,7 @@ int main(int argc, char **argv)
 		       "\"ready_ms\":%.3f,\"commit_to_done_ms\":%.3f,",
 		       (double)st->downtime_ns / 1e6, (double)st->total_ns / 1e6, st->nr_rounds,
 		       (unsigned long long)st->bytes, (unsigned long long)st->pages_total,
-		       st->verified, (double)st->digest_ns / 1e6,
+		       rst ? rst->verified : 0, (double)st->digest_ns / 1e6,
 		       span_ms(tl->pause_requested, tl->paused),
 		       span_ms(tl->paused, tl->last_page_sent),
 		       span_ms(tl->last_page_sent, tl->state_sent),
@@ -216,6 +220,7 @@ int main(int argc, char **argv)
 			printf("%s%llu", i ? "," : "", (unsigned long long)st->rounds[i].pages_dirty);
 		printf("],");
 	}
+	json_str("policy", p.policy, 0);
 	json_str("error", s.err, 0);
 	json_str("recv_error", rr.err, 0);
 	json_str("notes_src", xmig_xen_notes(s.b), 0);
