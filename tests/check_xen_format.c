@@ -275,6 +275,45 @@ START_TEST(test_cpu_policy)
 }
 END_TEST
 
+/* Leaf i of a policy body (as policy_body lays it out). */
+static void set_leaf(uint8_t *buf, uint32_t i, uint32_t leaf, uint32_t sub, uint32_t a,
+		     uint32_t b, uint32_t c, uint32_t d)
+{
+	uint32_t v[6] = { leaf, sub, a, b, c, d };
+
+	memcpy(buf + 8 + 24 * i, v, sizeof(v));
+}
+
+START_TEST(test_cpu_features_lost)
+{
+	static uint8_t src[8 + 4 * 24], dst[8 + 4 * 24];
+	char why[200] = "";
+
+	policy_body(src, 4, 0);
+	set_leaf(src, 0, 0x0, ~0u, 0xd, 1, 2, 3);             /* not a feature word */
+	set_leaf(src, 1, 0x1, ~0u, 0x906a3, 0x800, 0xfed83203, 0x078bfbff);
+	set_leaf(src, 2, 0x7, 0, 0, 0x219c07ab, 0x4, 0xbc000400);
+	set_leaf(src, 3, 0x80000001, ~0u, 0, 0, 0x121, 0x2c100800);
+	memcpy(dst, src, sizeof(src));
+	ck_assert_int_eq(xmig__xen_cpu_features_lost(src, 4, dst, 4, why, sizeof(why)), 0);
+	/* more features, other order, other non-feature words: fine */
+	set_leaf(dst, 0, 0x80000001, ~0u, 0, 0, 0x1ff, 0x2c100800);
+	set_leaf(dst, 3, 0x0, ~0u, 0x20, 9, 9, 9);
+	set_leaf(dst, 1, 0x1, ~0u, 0x1, 0x2, 0xfed83203, 0x078bfbff);
+	ck_assert_int_eq(xmig__xen_cpu_features_lost(src, 4, dst, 4, why, sizeof(why)), 0);
+	/* one bit of 7.0 ebx gone (say AVX2, bit 5) */
+	set_leaf(dst, 2, 0x7, 0, 0, 0x219c07ab & ~0x20u, 0x4, 0xbc000400);
+	ck_assert_int_eq(xmig__xen_cpu_features_lost(src, 4, dst, 4, why, sizeof(why)), 1);
+	ck_assert_msg(strstr(why, "leaf 0x7 subleaf 0x0 ebx: bits 0x00000020") != NULL, "%s", why);
+	/* the leaf missing altogether */
+	set_leaf(dst, 2, 0x7, 1, 0, 0x219c07ab, 0x4, 0xbc000400); /* subleaf 1, not 0 */
+	ck_assert_int_eq(xmig__xen_cpu_features_lost(src, 4, dst, 4, why, sizeof(why)), 1);
+	ck_assert_int_eq(xmig__xen_cpu_features_lost(src, 4, dst, 0, why, sizeof(why)), 1);
+	/* an empty source loses nothing */
+	ck_assert_int_eq(xmig__xen_cpu_features_lost(src, 0, dst, 0, why, sizeof(why)), 0);
+}
+END_TEST
+
 static Suite *xen_format_suite(void)
 {
 	Suite *s = suite_create("xen_format");
@@ -285,6 +324,7 @@ static Suite *xen_format_suite(void)
 	tcase_add_test(tc, test_params);
 	tcase_add_test(tc, test_blob_framing);
 	tcase_add_test(tc, test_cpu_policy);
+	tcase_add_test(tc, test_cpu_features_lost);
 	tcase_add_test(tc, test_list);
 	tcase_add_test(tc, test_ranges);
 	tcase_add_test(tc, test_paths);

@@ -101,7 +101,8 @@
  *                then nr_msrs x {u32 index, u32 flags (0), u64 value}; at
  *                most 4096 of each. The destination sets it on the new
  *                domain before its first run, so the guest sees the CPU it
- *                booted on (Xen refuses a policy the host cannot offer).
+ *                booted on; it reads it back and refuses the state if a
+ *                feature flag went missing (this host lacks it).
  * They are emitted in the order DOMAIN, CPU_POLICY, TSC, POPULATED,
  * HVM_PARAMS, HVM_CONTEXT. A destination applies each as it arrives and
  * requires DOMAIN first and HVM_CONTEXT last; DOMAIN, TSC and HVM_CONTEXT

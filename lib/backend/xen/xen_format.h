@@ -324,6 +324,70 @@ static inline int xmig__xen_cpu_policy_check(const uint8_t *p, size_t len, uint3
 	return 0;
 }
 
+/*
+ * The CPUID words that hold feature flags (Xen's featureset words, x86
+ * leaves): a guest probes them once at boot and then relies on them.
+ * subleaf ~0u = any. regs: bit 0 eax, 1 ebx, 2 ecx, 3 edx.
+ */
+static const struct {
+	uint32_t leaf, subleaf, regs;
+} xmig__xen_feature_words[] = {
+	{ 0x1, ~0u, 0xc },        { 0x7, 0, 0xe },          { 0x7, 1, 0x1 },
+	{ 0x7, 2, 0x8 },          { 0xd, 1, 0x1 },          { 0x80000001, ~0u, 0xc },
+	{ 0x80000007, ~0u, 0x8 }, { 0x80000008, ~0u, 0x2 }, { 0x80000021, ~0u, 0x1 },
+};
+
+/*
+ * Did a feature flag set in `src` (nl_src serialised leaves, starting at
+ * body + 8, as in a CPU_POLICY body) go missing in `dst`? 1 with `why`
+ * naming the first such word and its lost bits, else 0. A leaf `dst` does
+ * not have at all counts as all its flags lost.
+ */
+static inline int xmig__xen_cpu_features_lost(const uint8_t *src, uint32_t nl_src,
+					      const uint8_t *dst, uint32_t nl_dst, char *why,
+					      size_t why_len)
+{
+	static const char *const reg[4] = { "eax", "ebx", "ecx", "edx" };
+
+	for (uint32_t i = 0; i < nl_src; i++) {
+		const uint8_t *a = src + 8 + (size_t)i * XMIG__XEN_CPUID_LEAF_LEN;
+		uint32_t leaf, sub, regs = 0;
+		const uint8_t *b = NULL;
+
+		memcpy(&leaf, a, 4);
+		memcpy(&sub, a + 4, 4);
+		for (size_t w = 0; w < sizeof(xmig__xen_feature_words) /
+				       sizeof(xmig__xen_feature_words[0]); w++)
+			if (xmig__xen_feature_words[w].leaf == leaf &&
+			    (xmig__xen_feature_words[w].subleaf == ~0u ||
+			     xmig__xen_feature_words[w].subleaf == sub))
+				regs = xmig__xen_feature_words[w].regs;
+		if (!regs)
+			continue;
+		for (uint32_t j = 0; j < nl_dst && !b; j++) {
+			const uint8_t *c = dst + 8 + (size_t)j * XMIG__XEN_CPUID_LEAF_LEN;
+
+			if (!memcmp(c, a, 8))
+				b = c;
+		}
+		for (unsigned int r = 0; r < 4; r++) {
+			uint32_t have, now = 0;
+
+			if (!(regs & (1u << r)))
+				continue;
+			memcpy(&have, a + 8 + 4 * r, 4);
+			if (b)
+				memcpy(&now, b + 8 + 4 * r, 4);
+			if (have & ~now) {
+				snprintf(why, why_len, "CPUID leaf 0x%x subleaf 0x%x %s: bits 0x%08x "
+					 "missing", leaf, sub, reg[r], have & ~now);
+				return 1;
+			}
+		}
+	}
+	return 0;
+}
+
 /* "/local/domain/<domid>[/<rel>]" into buf; -1 if it does not fit. */
 static inline int xmig__xen_dom_path(char *buf, size_t len, uint32_t domid, const char *rel)
 {

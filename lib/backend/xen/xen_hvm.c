@@ -94,24 +94,24 @@ static int save_domain(struct xmig__xen *x, xmig_state_emit_fn emit, void *ctx)
 }
 
 /*
- * The domain's CPU policy: ask Xen for its largest serialised size (null
- * buffers), then for the policy itself; Xen writes back the counts used.
+ * Read a domain's CPU policy into a malloc'd CPU_POLICY body (xen.h): ask
+ * Xen for its largest serialised size (null buffers), then for the policy;
+ * Xen writes back the counts used. *body NULL and 0 returned when this Xen
+ * has no such call.
  */
-static int save_cpu_policy(struct xmig__xen *x, xmig_state_emit_fn emit, void *ctx)
+static int policy_read(struct xmig__xen *x, uint8_t **body, size_t *len)
 {
 	struct xen_domctl d = { .cmd = XEN_DOMCTL_get_cpu_policy, .domain = x->domid };
 	DECLARE_HYPERCALL_BUFFER(xen_cpuid_leaf_t, leaves);
 	DECLARE_HYPERCALL_BUFFER(xen_msr_entry_t, msrs);
 	uint32_t nl, nm;
-	uint8_t *body = NULL;
-	size_t len;
-	int rc;
+	int rc = 0;
 
+	*body = NULL;
+	*len = 0;
 	if (xc_domctl(x->xch, &d) < 0) {
-		if (errno == EOPNOTSUPP || errno == ENOSYS) {
-			xmig__xen_note(x, "no CPU policy sent (Xen: %s)", strerror(errno));
+		if (errno == EOPNOTSUPP || errno == ENOSYS)
 			return 0;
-		}
 		return xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: CPU policy size", x->domid);
 	}
 	nl = d.u.cpu_policy.nr_leaves;
@@ -136,27 +136,38 @@ static int save_cpu_policy(struct xmig__xen *x, xmig_state_emit_fn emit, void *c
 		rc = xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: CPU policy", x->domid);
 		goto out;
 	}
-	if (d.u.cpu_policy.nr_leaves > nl || d.u.cpu_policy.nr_msrs > nm) {
-		rc = xmig__fail(XMIG_EBACKEND, "xen: d%u: CPU policy grew while read", x->domid);
-		goto out;
-	}
 	nl = d.u.cpu_policy.nr_leaves;
 	nm = d.u.cpu_policy.nr_msrs;
-	len = 8 + (size_t)nl * sizeof(*leaves) + (size_t)nm * sizeof(*msrs);
-	body = malloc(len);
-	if (!body) {
-		rc = xmig__fail(XMIG_ENOMEM, "xen: CPU policy blob of %zu bytes", len);
+	*len = 8 + (size_t)nl * sizeof(*leaves) + (size_t)nm * sizeof(*msrs);
+	*body = malloc(*len);
+	if (!*body) {
+		rc = xmig__fail(XMIG_ENOMEM, "xen: CPU policy blob of %zu bytes", *len);
 		goto out;
 	}
-	xmig__put_le32(body, nl);
-	xmig__put_le32(body + 4, nm);
-	memcpy(body + 8, leaves, (size_t)nl * sizeof(*leaves));
-	memcpy(body + 8 + (size_t)nl * sizeof(*leaves), msrs, (size_t)nm * sizeof(*msrs));
-	rc = emit_blob(emit, ctx, XMIG_XEN_STATE_CPU_POLICY, body, len);
+	xmig__put_le32(*body, nl);
+	xmig__put_le32(*body + 4, nm);
+	memcpy(*body + 8, leaves, (size_t)nl * sizeof(*leaves));
+	memcpy(*body + 8 + (size_t)nl * sizeof(*leaves), msrs, (size_t)nm * sizeof(*msrs));
 out:
-	free(body);
 	xc_hypercall_buffer_free(x->xch, leaves);
 	xc_hypercall_buffer_free(x->xch, msrs);
+	return rc;
+}
+
+static int save_cpu_policy(struct xmig__xen *x, xmig_state_emit_fn emit, void *ctx)
+{
+	uint8_t *body;
+	size_t len;
+	int rc = policy_read(x, &body, &len);
+
+	if (rc)
+		return rc;
+	if (!body) {
+		xmig__xen_note(x, "no CPU policy sent (Xen has no XEN_DOMCTL_get_cpu_policy)");
+		return 0;
+	}
+	rc = emit_blob(emit, ctx, XMIG_XEN_STATE_CPU_POLICY, body, len);
+	free(body);
 	return rc;
 }
 
@@ -342,12 +353,44 @@ static int load_cpu_policy(struct xmig__xen *x, const void *body, size_t len)
 	set_xen_guest_handle(d.u.cpu_policy.leaves, leaves);
 	set_xen_guest_handle(d.u.cpu_policy.msrs, msrs);
 	if (xc_domctl(x->xch, &d) < 0) {
+		int e = errno;
+		char where[96] = "";
+
+		if (d.u.cpu_policy.err_leaf != ~0u)
+			snprintf(where, sizeof(where), "; Xen objects to leaf 0x%x/0x%x",
+				 d.u.cpu_policy.err_leaf, d.u.cpu_policy.err_subleaf);
+		else if (d.u.cpu_policy.err_msr != ~0u)
+			snprintf(where, sizeof(where), "; Xen objects to MSR 0x%x",
+				 d.u.cpu_policy.err_msr);
+		errno = e;
 		rc = xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: setting the source's CPU policy "
-				      "(%u leaves, %u MSRs; Xen objects to leaf 0x%x/0x%x, MSR 0x%x): "
-				      "this host cannot offer the CPU the guest runs on", x->domid,
-				      nl, nm, d.u.cpu_policy.err_leaf, d.u.cpu_policy.err_subleaf,
-				      d.u.cpu_policy.err_msr);
+				      "(%u leaves, %u MSRs%s)%s", x->domid, nl, nm, where,
+				      e == EINVAL || e == EOPNOTSUPP
+				      ? ": this host cannot offer the CPU the guest runs on" : "");
 		goto out;
+	}
+	/*
+	 * Xen 4.17 accepts a policy and quietly clears the features this host
+	 * lacks; the guest, which read CPUID at boot, would then meet #UD. Read
+	 * the policy back and refuse before COMMIT if any feature went missing.
+	 */
+	{
+		uint8_t *now;
+		size_t now_len;
+		uint32_t nl2 = 0, nm2 = 0;
+
+		rc = policy_read(x, &now, &now_len);
+		if (rc)
+			goto out;
+		if (now && (xmig__xen_cpu_policy_check(now, now_len, &nl2, &nm2, why,
+						       sizeof(why)) ||
+			    xmig__xen_cpu_features_lost(body, nl, now, nl2, why, sizeof(why)))) {
+			free(now);
+			rc = xmig__fail(XMIG_EBACKEND, "xen: d%u: the destination host lacks CPU "
+					"features the guest was started with (%s)", x->domid, why);
+			goto out;
+		}
+		free(now);
 	}
 	x->have_policy = 1;
 out:
