@@ -51,11 +51,17 @@ static void uuid_str(const uint8_t u[16], char out[37])
 		 u[14], u[15]);
 }
 
+static int connect_ports(struct xmig__xen *x);
+static int xs_skeleton_early(struct xmig__xen *x, xs_transaction_t t);
+static int xs_write_part(struct xmig__xen *x, int (*part)(struct xmig__xen *, xs_transaction_t),
+			 const char *what);
+
 int xmig__xen_domain_create(struct xmig__xen *x, const struct xmig_guest_info *info)
 {
 	struct xen_domctl_createdomain cfg;
 	uint32_t domid = 0;
 	uint64_t pool_kb;
+	int err;
 
 	if (info->guest_kind == XMIG_GUEST_XEN_HVM)
 		return xmig__fail(XMIG_ENOTSUP, "xen: the built-in toolstack builds PVH domains; "
@@ -97,6 +103,10 @@ int xmig__xen_domain_create(struct xmig__xen *x, const struct xmig_guest_info *i
 	if (xc_hvm_param_set(x->xch, domid, HVM_PARAM_TIMER_MODE, 1) < 0 ||
 	    xc_hvm_param_set(x->xch, domid, HVM_PARAM_ALTP2M, 0) < 0)
 		return xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: timer mode / altp2m", domid);
+	/* what needs no guest state, now rather than in the downtime */
+	if ((err = connect_ports(x)) ||
+	    (err = xs_write_part(x, xs_skeleton_early, "at creation")))
+		return err;
 	xmig__xen_note(x, "created d%u (%s)", domid, x->name);
 	return 0;
 }
@@ -198,9 +208,22 @@ static int xs_put(struct xmig__xen *x, xs_transaction_t t, const char *path, con
 	return 0;
 }
 
-/* /local/domain/N and /vm/UUID, as libxl lays them out (the parts that
- * xl list, xl console, xenconsoled and a PV guest read). */
-static int xs_skeleton(struct xmig__xen *x, xs_transaction_t t)
+#define PUT(rel, v, perms, n)                                                        \
+	do {                                                                         \
+		snprintf(path, sizeof(path), "%s/%s", dom, rel);                     \
+		if (xs_put(x, t, path, v, perms, n))                                 \
+			return -1;                                                   \
+	} while (0)
+
+/*
+ * /local/domain/N and /vm/UUID, as libxl lays them out (the parts that xl
+ * list, xl console, xenconsoled and a PV guest read). Written in two goes,
+ * so that little is left for the downtime: everything known at creation
+ * (xs_skeleton_early, during the live phase, under the name NAME--incoming
+ * as libxl does while the source still holds NAME), then what only the
+ * guest's state says and the real name (xs_skeleton_final, at COMMIT).
+ */
+static int xs_skeleton_early(struct xmig__xen *x, xs_transaction_t t)
 {
 	const unsigned int d = x->domid;
 	struct xs_permissions ro[2] = { { 0, XS_PERM_NONE }, { d, XS_PERM_READ } };
@@ -211,8 +234,8 @@ static int xs_skeleton(struct xmig__xen *x, xs_transaction_t t)
 					       "control/feature-poweroff",
 					       "control/feature-reboot",
 					       "control/feature-suspend", "control/feature-s3",
-					       "control/feature-s4" };
-	char dom[64], path[160], val[64], uuid[37], vm[64];
+					       "control/feature-s4", "console/tty" };
+	char dom[64], path[160], val[96], uuid[37], vm[64];
 
 	uuid_str(x->uuid, uuid);
 	snprintf(vm, sizeof(vm), "/vm/%s", uuid);
@@ -220,46 +243,27 @@ static int xs_skeleton(struct xmig__xen *x, xs_transaction_t t)
 	xs_rm(x->xsh, t, dom);
 	if (xs_put(x, t, dom, "", ro, 2) || xs_put(x, t, vm, "", ro, 2))
 		return -1;
-#define PUT(rel, v, perms, n)                                                        \
-	do {                                                                         \
-		snprintf(path, sizeof(path), "%s/%s", dom, rel);                     \
-		if (xs_put(x, t, path, v, perms, n))                                 \
-			return -1;                                                   \
-	} while (0)
-	PUT("name", x->name, NULL, 0);
+	snprintf(val, sizeof(val), "%s--incoming", x->name);
+	PUT("name", val, NULL, 0);
 	snprintf(val, sizeof(val), "%u", d);
 	PUT("domid", val, NULL, 0);
 	PUT("vm", vm, NULL, 0);
 	PUT("control", "", ro, 2);
 	for (size_t i = 0; i < XMIG__ARRAY_SIZE(rw_dirs); i++)
 		PUT(rw_dirs[i], "", rw, 1);
-	snprintf(val, sizeof(val), "%llu", (unsigned long long)x->dom_state.max_pages * 4);
-	PUT("memory/static-max", val, NULL, 0);
-	PUT("memory/target", val, NULL, 0);
 	snprintf(val, sizeof(val), "%u", x->ri.store_port);
 	PUT("store/port", val, NULL, 0);
-	snprintf(val, sizeof(val), "%llu", (unsigned long long)x->ri.store_gfn);
-	PUT("store/ring-ref", val, NULL, 0);
-	if (x->ri.console_gfn) {
-		snprintf(val, sizeof(val), "%u", x->ri.console_port);
-		PUT("console/port", val, NULL, 0);
-		snprintf(val, sizeof(val), "%llu", (unsigned long long)x->ri.console_gfn);
-		PUT("console/ring-ref", val, NULL, 0);
-		PUT("console/limit", "1048576", NULL, 0);
-		PUT("console/type", "xenconsoled", NULL, 0);
-		PUT("console/output", "pty", NULL, 0);
-		PUT("console/tty", "", rw, 1);
-	}
+	snprintf(val, sizeof(val), "%u", x->ri.console_port);
+	PUT("console/port", val, NULL, 0);
+	PUT("console/limit", "1048576", NULL, 0);
+	PUT("console/type", "xenconsoled", NULL, 0);
+	PUT("console/output", "pty", NULL, 0);
 	for (unsigned int i = 0; i < x->nr_vcpus; i++) {
 		char rel[48];
 
 		snprintf(rel, sizeof(rel), "cpu/%u/availability", i);
 		PUT(rel, "online", NULL, 0);
 	}
-#undef PUT
-	snprintf(path, sizeof(path), "%s/name", vm);
-	if (xs_put(x, t, path, x->name, NULL, 0))
-		return -1;
 	snprintf(path, sizeof(path), "%s/uuid", vm);
 	if (xs_put(x, t, path, uuid, NULL, 0))
 		return -1;
@@ -268,7 +272,30 @@ static int xs_skeleton(struct xmig__xen *x, xs_transaction_t t)
 	return xs_put(x, t, path, val, NULL, 0);
 }
 
-static int xenstore_connect(struct xmig__xen *x)
+static int xs_skeleton_final(struct xmig__xen *x, xs_transaction_t t)
+{
+	char dom[64], path[160], val[64], uuid[37];
+
+	xmig__xen_dom_path(dom, sizeof(dom), x->domid, NULL);
+	PUT("name", x->name, NULL, 0);
+	snprintf(val, sizeof(val), "%llu", (unsigned long long)x->dom_state.max_pages * 4);
+	PUT("memory/static-max", val, NULL, 0);
+	PUT("memory/target", val, NULL, 0);
+	snprintf(val, sizeof(val), "%llu", (unsigned long long)x->ri.store_gfn);
+	PUT("store/ring-ref", val, NULL, 0);
+	if (x->ri.console_gfn) {
+		snprintf(val, sizeof(val), "%llu", (unsigned long long)x->ri.console_gfn);
+		PUT("console/ring-ref", val, NULL, 0);
+	}
+	uuid_str(x->uuid, uuid);
+	snprintf(path, sizeof(path), "/vm/%s/name", uuid);
+	return xs_put(x, t, path, x->name, NULL, 0);
+}
+#undef PUT
+
+/* Write one part of the skeleton in a transaction (retried on EAGAIN). */
+static int xs_write_part(struct xmig__xen *x, int (*part)(struct xmig__xen *, xs_transaction_t),
+			 const char *what)
 {
 	int err = xmig__xen_store_open(x);
 
@@ -279,20 +306,28 @@ static int xenstore_connect(struct xmig__xen *x)
 
 		if (!t)
 			return xmig__fail_errno(XMIG_EBACKEND, "xen: xenstore transaction");
-		if (xs_skeleton(x, t)) {
+		if (part(x, t)) {
 			int e = errno;
 
 			xs_transaction_end(x->xsh, t, true);
 			errno = e;
-			return xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: writing xenstore",
-						x->domid);
+			return xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: writing xenstore (%s)",
+						x->domid, what);
 		}
 		if (xs_transaction_end(x->xsh, t, false))
-			break;
+			return 0;
 		if (errno != EAGAIN || tries > 10)
-			return xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: xenstore commit",
-						x->domid);
+			return xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: xenstore commit (%s)",
+						x->domid, what);
 	}
+}
+
+static int xenstore_connect(struct xmig__xen *x)
+{
+	int err = xs_write_part(x, xs_skeleton_final, "at commit");
+
+	if (err)
+		return err;
 	if (x->ri.store_gfn &&
 	    !xs_introduce_domain(x->xsh, x->domid, x->ri.store_gfn, x->ri.store_port))
 		return xmig__fail_errno(XMIG_EBACKEND,
@@ -318,6 +353,21 @@ static int alloc_port(struct xmig__xen *x, uint32_t given, uint32_t remote, uint
 	return 0;
 }
 
+/* The xenstore and console event channels, and the params naming them. */
+static int connect_ports(struct xmig__xen *x)
+{
+	int err;
+
+	if ((err = alloc_port(x, x->p.store_port, x->p.store_domid, &x->ri.store_port)) ||
+	    (err = alloc_port(x, x->p.console_port, x->p.console_domid, &x->ri.console_port)))
+		return err;
+	if (xc_hvm_param_set(x->xch, x->domid, HVM_PARAM_STORE_EVTCHN, x->ri.store_port) < 0 ||
+	    xc_hvm_param_set(x->xch, x->domid, HVM_PARAM_CONSOLE_EVTCHN, x->ri.console_port) < 0)
+		return xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: setting the event channel "
+					"params", x->domid);
+	return 0;
+}
+
 int xmig__xen_domain_start(struct xmig__xen *x)
 {
 	int err;
@@ -329,13 +379,9 @@ int xmig__xen_domain_start(struct xmig__xen *x)
 	err = x->type->complete(x);
 	if (err)
 		return err;
-	if ((err = alloc_port(x, x->p.store_port, x->p.store_domid, &x->ri.store_port)) ||
-	    (err = alloc_port(x, x->p.console_port, x->p.console_domid, &x->ri.console_port)))
+	/* a domain of our own has its ports and most of xenstore from create */
+	if (!x->own_domain && (err = connect_ports(x)))
 		return err;
-	if (xc_hvm_param_set(x->xch, x->domid, HVM_PARAM_STORE_EVTCHN, x->ri.store_port) < 0 ||
-	    xc_hvm_param_set(x->xch, x->domid, HVM_PARAM_CONSOLE_EVTCHN, x->ri.console_port) < 0)
-		return xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: setting the event channel "
-					"params", x->domid);
 	err = gnttab_seed(x);
 	if (err)
 		return err;
@@ -371,6 +417,7 @@ void xmig__xen_domain_destroy(struct xmig__xen *x)
 	}
 	x->dstate = XMIG__XEN_D_EMPTY;
 	x->have_domain = x->have_tsc = x->have_ctx = x->have_params = x->have_populated = 0;
+	x->have_policy = 0;
 	x->ri_valid = 0;
 	memset(&x->ri, 0, sizeof(x->ri));
 	x->domid = 0;
