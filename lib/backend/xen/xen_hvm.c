@@ -326,6 +326,28 @@ static int load_tsc(struct xmig__xen *x, const void *body, size_t len)
 	return 0;
 }
 
+/*
+ * Xen 4.17 accepts a policy and quietly clears the features this host
+ * lacks; the guest, which read CPUID at boot, would then meet #UD. Read the
+ * policy back and refuse (before COMMIT) if any feature flag of the
+ * source's `nl` leaves went missing.
+ */
+static int policy_kept(struct xmig__xen *x, const uint8_t *src, uint32_t nl)
+{
+	uint8_t *now;
+	size_t now_len;
+	char why[160];
+	int rc = policy_read(x, &now, &now_len);
+
+	if (rc || !now)
+		return rc;
+	if (xmig__xen_cpu_features_lost(src, nl, now, xmig__le32(now), why, sizeof(why)))
+		rc = xmig__fail(XMIG_EBACKEND, "xen: d%u: the destination host lacks CPU features "
+				"the guest was started with (%s)", x->domid, why);
+	free(now);
+	return rc;
+}
+
 /* Set the source's CPU policy on the new domain (before it ever runs). */
 static int load_cpu_policy(struct xmig__xen *x, const void *body, size_t len)
 {
@@ -369,29 +391,9 @@ static int load_cpu_policy(struct xmig__xen *x, const void *body, size_t len)
 				      ? ": this host cannot offer the CPU the guest runs on" : "");
 		goto out;
 	}
-	/*
-	 * Xen 4.17 accepts a policy and quietly clears the features this host
-	 * lacks; the guest, which read CPUID at boot, would then meet #UD. Read
-	 * the policy back and refuse before COMMIT if any feature went missing.
-	 */
-	{
-		uint8_t *now;
-		size_t now_len;
-		uint32_t nl2 = 0, nm2 = 0;
-
-		rc = policy_read(x, &now, &now_len);
-		if (rc)
-			goto out;
-		if (now && (xmig__xen_cpu_policy_check(now, now_len, &nl2, &nm2, why,
-						       sizeof(why)) ||
-			    xmig__xen_cpu_features_lost(body, nl, now, nl2, why, sizeof(why)))) {
-			free(now);
-			rc = xmig__fail(XMIG_EBACKEND, "xen: d%u: the destination host lacks CPU "
-					"features the guest was started with (%s)", x->domid, why);
-			goto out;
-		}
-		free(now);
-	}
+	rc = policy_kept(x, body, nl);
+	if (rc)
+		goto out;
 	x->have_policy = 1;
 out:
 	xc_hypercall_buffer_free(x->xch, leaves);
