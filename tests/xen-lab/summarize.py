@@ -128,19 +128,16 @@ def table(rows):
         "gst", "workload", "system", "ok", "guest-seen ms", "engine downtime ms",
         "wall s", "MB")]
     for (g, w, sysname), rs in sorted(groups.items()):
-        def cell(key, scale=1.0):
+        def cell(key, scale=1.0, digits=0):
             x = med([r[key] for r in rs if r["ok"]])
             if not x:
                 return "-"
-            return "%.0f (%.0f-%.0f)" % (x[0] * scale, x[1] * scale, x[2] * scale)
-
-        def cells(key, scale):
-            x = med([r[key] for r in rs if r["ok"]])
-            return "%.2f (%.2f-%.2f)" % (x[0] * scale, x[1] * scale, x[2] * scale) if x else "-"
+            return "%.*f (%.*f-%.*f)" % (digits, x[0] * scale, digits, x[1] * scale,
+                                         digits, x[2] * scale)
         mb = med([r["bytes"] for r in rs if r["ok"]])
         lines.append("%-4s %-8s %-16s %2d/%-2d %22s %22s %22s %10s" % (
             g, w, sysname, sum(r["ok"] for r in rs), len(rs), cell("guest_downtime_ms"),
-            cell("downtime_ms"), cells("wall_ms", 1e-3), "%.1f" % (mb[0] / 1e6) if mb else "-"))
+            cell("downtime_ms"), cell("wall_ms", 1e-3, 2), "%.1f" % (mb[0] / 1e6) if mb else "-"))
     return lines
 
 
