@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "backend/xen/xen_format.h"
+#include "backend/xen/xen_pv_format.h"
 #include "testutil.h"
 
 /* Append one HVM save record (descriptor + body) at *off. */
@@ -314,6 +315,202 @@ START_TEST(test_cpu_features_lost)
 }
 END_TEST
 
+/* PV: mfn -> pfn from a p2m; what is not a machine frame is skipped. */
+START_TEST(test_pv_m2p)
+{
+	uint64_t p2m[6] = { 10, XMIG__PV_INVALID, 12, (1ull << 62) | 3, 11, 7 };
+	uint64_t skip[1] = { 1u << 5 }; /* pfn 5: not the guest's frame */
+	struct xmig__pv_m2p m;
+	char why[200];
+
+	ck_assert_int_eq(xmig__pv_m2p_build(&m, p2m, 6, skip, why, sizeof(why)), 0);
+	ck_assert_uint_eq(m.n, 3);
+	ck_assert_uint_eq(xmig__pv_m2p_get(&m, 10), 0);
+	ck_assert_uint_eq(xmig__pv_m2p_get(&m, 12), 2);
+	ck_assert_uint_eq(xmig__pv_m2p_get(&m, 11), 4);
+	ck_assert_uint_eq(xmig__pv_m2p_get(&m, 3), XMIG__PV_INVALID);
+	ck_assert_uint_eq(xmig__pv_m2p_get(&m, 7), XMIG__PV_INVALID);
+	ck_assert_uint_eq(xmig__pv_m2p_get(&m, 13), XMIG__PV_INVALID);
+	free(m.pair);
+	/* two pfns on one machine frame: refused, both named */
+	p2m[4] = 12;
+	ck_assert_int_eq(xmig__pv_m2p_build(&m, p2m, 6, skip, why, sizeof(why)), -1);
+	ck_assert_ptr_nonnull(strstr(why, "0xc at pfns 0x2 and 0x4"));
+	ck_assert_ptr_null(m.pair);
+}
+END_TEST
+
+/* A guest of 64 frames on two hosts that gave it different machine frames. */
+#define PV_NR 64
+static void pv_hosts(uint64_t *src, uint64_t *dst)
+{
+	for (uint64_t i = 0; i < PV_NR; i++) {
+		src[i] = 0x1000 + (i * 37) % PV_NR; /* a permutation */
+		dst[i] = 0x9000 + (i * 11) % PV_NR;
+	}
+	dst[PV_NR - 1] = XMIG__PV_INVALID; /* not populated here */
+}
+
+/*
+ * Normalise on the source, localise on the destination: every present
+ * entry names the same guest frame on both hosts with its flags intact,
+ * Xen's L4 slots are cleared, non-present entries pass untouched; and the
+ * destination's table normalises back to the same form (what --verify
+ * relies on).
+ */
+START_TEST(test_pv_pt_roundtrip)
+{
+	static uint64_t src[PV_NR], dst[PV_NR], pt[512], norm[512], loc[512], back[512];
+	struct xmig__pv_m2p ms, md;
+	char why[200];
+
+	pv_hosts(src, dst);
+	ck_assert_int_eq(xmig__pv_m2p_build(&ms, src, PV_NR, NULL, why, sizeof(why)), 0);
+	ck_assert_int_eq(xmig__pv_m2p_build(&md, dst, PV_NR, NULL, why, sizeof(why)), 0);
+	for (unsigned int level = 1; level <= 4; level++) {
+		for (unsigned int i = 0; i < 512; i++) {
+			uint64_t pfn = (i * 7) % (PV_NR - 1);
+
+			if (i % 5 == 0)
+				pt[i] = 0x5a5a5a5a5a5a5a5aull & ~XMIG__PV_PTE_PRESENT; /* swap entry */
+			else
+				pt[i] = (1ull << 63) | (src[pfn] << 12) | 0x067;
+		}
+		if (level == 4)
+			for (unsigned int i = XMIG__PV_L4_XEN_FIRST; i <= XMIG__PV_L4_XEN_LAST; i++)
+				pt[i] = (0xdead00ull + i) << 12 | 0x063; /* Xen's, not the guest's */
+		ck_assert_int_eq(xmig__pv_normalise_pt(pt, norm, level, &ms, why, sizeof(why)), 0);
+		ck_assert_int_eq(xmig__pv_localise_pt(norm, loc, level, dst, PV_NR, why,
+						      sizeof(why)), 0);
+		for (unsigned int i = 0; i < 512; i++) {
+			uint64_t pfn = (i * 7) % (PV_NR - 1);
+
+			if (xmig__pv_xen_slot(level, i)) {
+				ck_assert_uint_eq(norm[i], 0);
+				ck_assert_uint_eq(loc[i], 0);
+			} else if (i % 5 == 0) {
+				ck_assert_uint_eq(norm[i], pt[i]);
+				ck_assert_uint_eq(loc[i], pt[i]);
+			} else {
+				ck_assert_uint_eq(norm[i], (1ull << 63) | (pfn << 12) | 0x067);
+				ck_assert_uint_eq(loc[i], (1ull << 63) | (dst[pfn] << 12) | 0x067);
+			}
+		}
+		ck_assert_int_eq(xmig__pv_normalise_pt(loc, back, level, &md, why, sizeof(why)), 0);
+		ck_assert_mem_eq(back, norm, sizeof(norm));
+	}
+	free(ms.pair);
+	free(md.pair);
+}
+END_TEST
+
+/* What each side refuses, with the entry named. */
+START_TEST(test_pv_pt_refused)
+{
+	static uint64_t src[PV_NR], dst[PV_NR], pt[512], out[512];
+	struct xmig__pv_m2p ms;
+	char why[200];
+
+	pv_hosts(src, dst);
+	ck_assert_int_eq(xmig__pv_m2p_build(&ms, src, PV_NR, NULL, why, sizeof(why)), 0);
+	/* source: a superpage, a frame that is not the guest's */
+	memset(pt, 0, sizeof(pt));
+	pt[3] = src[1] << 12 | XMIG__PV_PTE_PSE | 1;
+	ck_assert_int_eq(xmig__pv_normalise_pt(pt, out, 2, &ms, why, sizeof(why)), -1);
+	ck_assert_ptr_nonnull(strstr(why, "L2[3] maps a superpage"));
+	ck_assert_int_eq(xmig__pv_normalise_pt(pt, out, 1, &ms, why, sizeof(why)), 0); /* PAT bit in L1 */
+	pt[3] = 0x77777ull << 12 | 1;
+	ck_assert_int_eq(xmig__pv_normalise_pt(pt, out, 1, &ms, why, sizeof(why)), -1);
+	ck_assert_ptr_nonnull(strstr(why, "L1[3] maps machine frame 0x77777"));
+	/* destination: beyond the guest, not populated, Xen's slot, superpage */
+	memset(pt, 0, sizeof(pt));
+	pt[9] = (uint64_t)PV_NR << 12 | 1;
+	ck_assert_int_eq(xmig__pv_localise_pt(pt, out, 1, dst, PV_NR, why, sizeof(why)), -1);
+	ck_assert_ptr_nonnull(strstr(why, "L1[9] maps pfn 0x40"));
+	pt[9] = (uint64_t)(PV_NR - 1) << 12 | 1;
+	ck_assert_int_eq(xmig__pv_localise_pt(pt, out, 1, dst, PV_NR, why, sizeof(why)), -1);
+	ck_assert_ptr_nonnull(strstr(why, "does not have"));
+	memset(pt, 0, sizeof(pt));
+	pt[XMIG__PV_L4_XEN_FIRST] = 1ull << 12 | 1;
+	ck_assert_int_eq(xmig__pv_localise_pt(pt, out, 4, dst, PV_NR, why, sizeof(why)), -1);
+	ck_assert_ptr_nonnull(strstr(why, "L4[256] is Xen's slot"));
+	ck_assert_int_eq(xmig__pv_localise_pt(pt, out, 3, dst, PV_NR, why, sizeof(why)), 0);
+	pt[XMIG__PV_L4_XEN_FIRST] |= XMIG__PV_PTE_PSE;
+	ck_assert_int_eq(xmig__pv_localise_pt(pt, out, 3, dst, PV_NR, why, sizeof(why)), -1);
+	free(ms.pair);
+}
+END_TEST
+
+/* A p2m leaf's normal form: each machine frame becomes its pfn; flags INVALID. */
+START_TEST(test_pv_p2m_leaf)
+{
+	static uint64_t src[PV_NR], dst[PV_NR], leaf[512], norm[512];
+	struct xmig__pv_m2p ms;
+	char why[200];
+
+	pv_hosts(src, dst);
+	ck_assert_int_eq(xmig__pv_m2p_build(&ms, src, PV_NR, NULL, why, sizeof(why)), 0);
+	memset(leaf, 0xff, sizeof(leaf));
+	memcpy(leaf, src, sizeof(src));
+	leaf[5] = (1ull << 62) | 5; /* an identity entry */
+	leaf[6] = 0x424242;         /* someone else's frame */
+	xmig__pv_normalise_p2m(leaf, norm, &ms);
+	for (unsigned int i = 0; i < 512; i++)
+		ck_assert_uint_eq(norm[i], i < PV_NR && i != 5 && i != 6 ? i : XMIG__PV_INVALID);
+	free(ms.pair);
+}
+END_TEST
+
+static void put_table(uint8_t *b, unsigned int i, uint64_t pfn, uint32_t level, uint32_t flags)
+{
+	memcpy(b + 8 + 16 * i, &pfn, 8);
+	memcpy(b + 16 + 16 * i, &level, 4);
+	memcpy(b + 20 + 16 * i, &flags, 4);
+}
+
+START_TEST(test_pv_blobs)
+{
+	uint8_t b[8 + 3 * 16], v[sizeof(struct xmig__pv_vcpu_hdr) + 100 + 8 + 16 + 32];
+	struct xmig__pv_vcpu_hdr h = { .vcpu = 1, .flags = 1, .basic_len = 100, .ext_len = 8,
+				       .xsave_len = 16, .msr_len = 32 }, got;
+	uint32_t n = 3, count = 0;
+	char why[200];
+
+	memset(b, 0, sizeof(b));
+	memcpy(b, &n, 4);
+	put_table(b, 0, 1, 4, 1);
+	put_table(b, 1, 7, 1, 0);
+	put_table(b, 2, 9, 3, 0);
+	ck_assert_int_eq(xmig__pv_tables_check(b, sizeof(b), 10, &count, why, sizeof(why)), 0);
+	ck_assert_uint_eq(count, 3);
+	ck_assert_int_eq(xmig__pv_tables_check(b, sizeof(b), 9, &count, why, sizeof(why)), -1);
+	ck_assert_int_eq(xmig__pv_tables_check(b, sizeof(b) - 1, 10, &count, why, sizeof(why)), -1);
+	put_table(b, 2, 7, 3, 0); /* not increasing */
+	ck_assert_int_eq(xmig__pv_tables_check(b, sizeof(b), 10, &count, why, sizeof(why)), -1);
+	put_table(b, 2, 9, 5, 0); /* level 5 */
+	ck_assert_int_eq(xmig__pv_tables_check(b, sizeof(b), 10, &count, why, sizeof(why)), -1);
+	put_table(b, 2, 9, 3, 2); /* unknown flag */
+	ck_assert_int_eq(xmig__pv_tables_check(b, sizeof(b), 10, &count, why, sizeof(why)), -1);
+
+	memset(v, 0, sizeof(v));
+	memcpy(v, &h, sizeof(h));
+	ck_assert_int_eq(xmig__pv_vcpu_check(v, sizeof(v), 100, 128, &got, why, sizeof(why)), 0);
+	ck_assert_uint_eq(got.msr_len, 32);
+	ck_assert_int_eq(xmig__pv_vcpu_check(v, sizeof(v), 101, 128, &got, why, sizeof(why)), -1);
+	ck_assert_int_eq(xmig__pv_vcpu_check(v, sizeof(v) - 1, 100, 128, &got, why, sizeof(why)),
+			 -1);
+	h.msr_len = 24, h.xsave_len = 24; /* MSRs are 16 bytes each */
+	memcpy(v, &h, sizeof(h));
+	ck_assert_int_eq(xmig__pv_vcpu_check(v, sizeof(v), 100, 128, &got, why, sizeof(why)), -1);
+	/* offline: a bare header, nothing else */
+	memset(&h, 0, sizeof(h));
+	memcpy(v, &h, sizeof(h));
+	ck_assert_int_eq(xmig__pv_vcpu_check(v, sizeof(h), 100, 128, &got, why, sizeof(why)), 0);
+	ck_assert_int_eq(xmig__pv_vcpu_check(v, sizeof(h) + 1, 100, 128, &got, why, sizeof(why)),
+			 -1);
+}
+END_TEST
+
 static Suite *xen_format_suite(void)
 {
 	Suite *s = suite_create("xen_format");
@@ -328,6 +525,11 @@ static Suite *xen_format_suite(void)
 	tcase_add_test(tc, test_list);
 	tcase_add_test(tc, test_ranges);
 	tcase_add_test(tc, test_paths);
+	tcase_add_test(tc, test_pv_m2p);
+	tcase_add_test(tc, test_pv_pt_roundtrip);
+	tcase_add_test(tc, test_pv_pt_refused);
+	tcase_add_test(tc, test_pv_p2m_leaf);
+	tcase_add_test(tc, test_pv_blobs);
 	suite_add_tcase(s, tc);
 	return s;
 }

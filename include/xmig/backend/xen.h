@@ -1,18 +1,35 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The xen backend: live migration of Xen x86 PVH (and HVM) domains.
+ * The xen backend: live migration of Xen x86 PVH, HVM and 64-bit PV domains.
  *
  * It runs in a control domain (dom0) and drives the hypervisor through
  * libxenctrl, libxenforeignmemory, libxenevtchn and libxenstore. It does not
  * use libxenguest's save/restore: xmig's engine replaces it. Both sides
  * implement the ops table of xmig/sys/backend.h, name "xen", pages of 4096
- * bytes, guest kind XMIG_GUEST_XEN_PVH (or XMIG_GUEST_XEN_HVM). PV domains are
- * refused with XMIG_ENOTSUP (not built yet; the backend keeps per-guest-type
- * ops, like libxenguest, so PV slots in beside HVM/PVH).
+ * bytes, guest kind XMIG_GUEST_XEN_PVH, XMIG_GUEST_XEN_HVM or
+ * XMIG_GUEST_XEN_PV. Like libxenguest, what depends on the guest type sits
+ * behind per-type ops.
  *
  * The guest's frames: nr_pages = the domain's highest gfn + 1 (for a PVH
  * domain built by libxl this is just below 4 GiB, where the xenstore and
  * console pages live, whatever the RAM size). Holes are reported as absent.
+ *
+ * PV guests (x86-64 only; 32-bit PV is refused with XMIG_ENOTSUP): frames
+ * are the guest's pfns, 0 .. the size of its p2m (shared info
+ * arch.max_pfn), found through the p2m the guest maps virtually (arch.
+ * p2m_cr3/p2m_vaddr; a kernel without one is refused). Live rounds send
+ * pages as they are; at pause every page table and p2m leaf is sent again
+ * in normal form (machine frames replaced by pfns, Xen's L4 slots empty),
+ * and --verify digests that form. The guest must suspend itself (xenstore
+ * or its suspend event channel; PAUSE and SHUTDOWN are refused), as its
+ * kernel then lets go of Xen's frames. Log-dirty for PV needs a hypervisor
+ * with shadow paging (Debian's 4.17.7 has none: log_dirty_start fails with
+ * XMIG_ENOTSUP). The destination localises the page tables (refusing any
+ * entry that names a frame the guest does not have), sets the vCPUs (Xen
+ * then validates the tables), pins what was pinned, rewrites the guest's
+ * p2m and connects its start info to the new xenstore and console rings
+ * and ports, all before READY. restore_info's store_gfn and console_gfn are
+ * machine frames for a PV guest, as xenstored and xenconsoled expect.
  *
  * SOURCE: xmig_xen_open() on a running domain.
  *   - log-dirty: XEN_DOMCTL_SHADOW_OP_ENABLE_LOGDIRTY, then CLEAN into a
@@ -103,11 +120,29 @@
  *                domain before its first run, so the guest sees the CPU it
  *                booted on; it reads it back and refuses the state if a
  *                feature flag went missing (this host lacks it).
- * They are emitted in the order DOMAIN, CPU_POLICY, TSC, POPULATED,
- * HVM_PARAMS, HVM_CONTEXT. A destination applies each as it arrives and
- * requires DOMAIN first and HVM_CONTEXT last; DOMAIN, TSC and HVM_CONTEXT
- * are mandatory (CPU_POLICY is not: without it the destination keeps Xen's
- * default policy and says so in its notes); unknown types are refused.
+ *   PV_P2M       (PV) u32 count, u32 reserved, count x u64: the pfns of
+ *                the guest's p2m leaves; leaf i holds pfns 512i .. 512i+511.
+ *   PV_PAGETABLES (PV) u32 count, u32 reserved, count x {u64 pfn, u32 level
+ *                (1..4), u32 flags (bit 0: pinned)}, pfns increasing: the
+ *                page tables at pause.
+ *   SHARED_INFO  (PV) the guest's shared info page, 4096 bytes; its vCPU
+ *                info and arch part are copied to the new domain's.
+ *   PV_VCPU      (PV) one per vCPU, in order: {u32 vcpu, u32 flags (bit 0:
+ *                online), u32 basic, ext, xsave, msr lengths}, then
+ *                vcpu_guest_context_x86_64_t with cr3, user cr3 (bit 0 set
+ *                when present), GDT frames and (vCPU 0) rdx, the start
+ *                info, as pfns; the first `size` bytes of struct
+ *                xen_domctl_ext_vcpucontext; the XEN_DOMCTL_getvcpuextstate
+ *                buffer; xen_domctl_vcpu_msr_t entries. An offline vCPU has
+ *                the header only.
+ * HVM/PVH: DOMAIN, CPU_POLICY, TSC, POPULATED, HVM_PARAMS, HVM_CONTEXT; PV:
+ * DOMAIN, CPU_POLICY, TSC, POPULATED, PV_P2M, PV_PAGETABLES, SHARED_INFO,
+ * PV_VCPU x vCPUs. A destination applies each as it arrives and requires
+ * DOMAIN first and the last (HVM_CONTEXT; the last PV_VCPU) last. DOMAIN,
+ * TSC and the last are mandatory, and for PV every PV blob and
+ * SHARED_INFO; CPU_POLICY is not (without it the destination keeps Xen's
+ * default policy and says so in its notes). Blobs of the other guest type,
+ * and unknown ones, are refused.
  */
 #ifndef XMIG_BACKEND_XEN_H
 #define XMIG_BACKEND_XEN_H
@@ -180,7 +215,7 @@ int xmig_xen_available(void);
 
 /*
  * A source: the running domain `domid`. Checks it exists, is not dying or
- * shut down, and is HVM/PVH (PV: XMIG_ENOTSUP). `p` may be NULL (defaults).
+ * shut down, and (PV) is 64-bit with a p2m it can read. `p` may be NULL.
  * Errors: XMIG_EINVAL, XMIG_ENOTSUP, XMIG_EBACKEND, XMIG_ENOMEM; the reason
  * in xmig_error_last().
  */
@@ -221,10 +256,15 @@ enum xmig_xen_state_type {
 	XMIG_XEN_STATE_POPULATED = 4,
 	XMIG_XEN_STATE_HVM_CONTEXT = 5,
 	XMIG_XEN_STATE_CPU_POLICY = 6,
+	XMIG_XEN_STATE_PV_P2M = 7,
+	XMIG_XEN_STATE_PV_PAGETABLES = 8,
+	XMIG_XEN_STATE_SHARED_INFO = 9,
+	XMIG_XEN_STATE_PV_VCPU = 10,
 };
 
 struct xmig_xen_domain_state {
-	uint32_t guest_kind;       /* enum xmig_guest_kind: XEN_PVH or XEN_HVM */
+	uint32_t guest_kind;       /* enum xmig_guest_kind: XEN_PVH, XEN_HVM or
+				      XEN_PV */
 	uint32_t nr_vcpus;         /* max_vcpu_id + 1 */
 	uint64_t max_pages;        /* the domain's memory limit, in pages */
 	uint64_t tot_pages;        /* populated at pause */

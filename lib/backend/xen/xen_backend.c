@@ -44,13 +44,16 @@ int xmig__xen_dominfo(struct xmig__xen *x, xc_domaininfo_t *info)
 	return 0;
 }
 
-/* The one place a guest type is chosen. */
+/* The one place a guest type is chosen (and, for PV, its p2m found). */
 static int pick_type(struct xmig__xen *x, const xc_domaininfo_t *di)
 {
-	if (!(di->flags & XEN_DOMINF_hvm_guest))
-		return xmig__fail(XMIG_ENOTSUP,
-				  "xen: d%u is a PV guest: PV migration is not supported yet "
-				  "(HVM and PVH guests are)", x->domid);
+	if (!(di->flags & XEN_DOMINF_hvm_guest)) {
+		int err = xmig__xen_pv_open(x, di);
+
+		if (!err)
+			x->nr_pages = x->pv.max_pfn;
+		return err;
+	}
 	x->type = &xmig__xen_type_hvm;
 	/* PVH: no emulated platform devices beyond the local APIC. */
 	x->guest_kind = (di->arch_config.emulation_flags & ~XEN_X86_EMU_LAPIC) == 0
@@ -161,9 +164,10 @@ static int xen_create(struct xmig_backend *b, const struct xmig_guest_info *info
 		return xmig__fail(XMIG_EINVAL, "xen: create on a source");
 	if (x->dstate != XMIG__XEN_D_EMPTY)
 		return xmig__fail(XMIG_EINVAL, "xen: create: d%u exists", x->domid);
-	if (info->guest_kind != XMIG_GUEST_XEN_PVH && info->guest_kind != XMIG_GUEST_XEN_HVM)
+	if (info->guest_kind != XMIG_GUEST_XEN_PVH && info->guest_kind != XMIG_GUEST_XEN_HVM &&
+	    info->guest_kind != XMIG_GUEST_XEN_PV)
 		return xmig__fail(XMIG_ENOTSUP, "xen: cannot restore a guest of kind %u "
-				  "(HVM and PVH only)", info->guest_kind);
+				  "(Xen HVM, PVH and PV only)", info->guest_kind);
 	if (info->page_size != XMIG__XEN_PAGE)
 		return xmig__fail(XMIG_EINVAL, "xen: page size %u, expected 4096",
 				  info->page_size);
@@ -173,8 +177,11 @@ static int xen_create(struct xmig_backend *b, const struct xmig_guest_info *info
 	x->nr_pages = info->nr_pages;
 	x->nr_vcpus = info->nr_vcpus;
 	x->guest_kind = info->guest_kind;
-	x->type = &xmig__xen_type_hvm;
+	x->type = info->guest_kind == XMIG_GUEST_XEN_PV ? &xmig__xen_type_pv
+							 : &xmig__xen_type_hvm;
 	err = xmig__xen_mem_init(x);
+	if (!err && info->guest_kind == XMIG_GUEST_XEN_PV)
+		err = xmig__xen_pv_dest_init(x);
 	if (!err)
 		err = x->p.domid ? xmig__xen_domain_adopt(x, info)
 				 : xmig__xen_domain_create(x, info);
@@ -448,10 +455,13 @@ XMIG__API int xmig_xen_open(struct xmig_backend **out, uint32_t domid,
 				 (di.flags & XEN_DOMINF_dying) ? "dying" : "shut down");
 	if (!err)
 		err = pick_type(x, &di);
-	if (!err && xc_domain_maximum_gpfn(x->xch, domid, &max_gfn) < 0)
-		err = xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: maximum gpfn", domid);
+	if (!err && x->guest_kind != XMIG_GUEST_XEN_PV) {
+		if (xc_domain_maximum_gpfn(x->xch, domid, &max_gfn) < 0)
+			err = xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: maximum gpfn", domid);
+		else
+			x->nr_pages = (uint64_t)max_gfn + 1;
+	}
 	if (!err) {
-		x->nr_pages = (uint64_t)max_gfn + 1;
 		x->nr_vcpus = di.max_vcpu_id + 1;
 		err = xmig__xen_mem_init(x);
 	}

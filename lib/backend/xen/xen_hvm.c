@@ -49,8 +49,8 @@ _Static_assert(XMIG__XEN_CPUID_LEAF_LEN == sizeof(xen_cpuid_leaf_t), "arch-x86/x
 _Static_assert(XMIG__XEN_MSR_ENTRY_LEN == sizeof(xen_msr_entry_t), "arch-x86/xen.h");
 
 /* Emit hdr + body as one blob. */
-static int emit_blob(xmig_state_emit_fn emit, void *ctx, uint32_t type, const void *body,
-		     size_t len)
+int xmig__xen_emit_blob(xmig_state_emit_fn emit, void *ctx, uint32_t type, const void *body,
+			size_t len)
 {
 	struct xmig_xen_state_hdr *h;
 	uint8_t *buf = malloc(sizeof(*h) + len);
@@ -77,10 +77,16 @@ static int save_domain(struct xmig__xen *x, xmig_state_emit_fn emit, void *ctx)
 
 	if (err)
 		return err;
-	if (xc_domain_maximum_gpfn(x->xch, x->domid, &max_gfn) < 0)
-		return xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: maximum gpfn", x->domid);
-	if (xc_get_paging_mempool_size(x->xch, x->domid, &pool) < 0)
-		pool = 0;
+	if (x->guest_kind == XMIG_GUEST_XEN_PV) {
+		/* frames are the guest's p2m; no paging pool once log-dirty is off */
+		max_gfn = x->nr_pages - 1;
+	} else {
+		if (xc_domain_maximum_gpfn(x->xch, x->domid, &max_gfn) < 0)
+			return xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: maximum gpfn",
+						x->domid);
+		if (xc_get_paging_mempool_size(x->xch, x->domid, &pool) < 0)
+			pool = 0;
+	}
 	ds.guest_kind = x->guest_kind;
 	ds.nr_vcpus = x->nr_vcpus;
 	ds.max_pages = di.max_pages;
@@ -90,7 +96,7 @@ static int save_domain(struct xmig__xen *x, xmig_state_emit_fn emit, void *ctx)
 	ds.emulation_flags = di.arch_config.emulation_flags;
 	ds.dominfo_flags = di.flags & (XEN_DOMINF_hvm_guest | XEN_DOMINF_hap);
 	ds.suspend = (uint32_t)x->paused;
-	return emit_blob(emit, ctx, XMIG_XEN_STATE_DOMAIN, &ds, sizeof(ds));
+	return xmig__xen_emit_blob(emit, ctx, XMIG_XEN_STATE_DOMAIN, &ds, sizeof(ds));
 }
 
 /*
@@ -166,7 +172,7 @@ static int save_cpu_policy(struct xmig__xen *x, xmig_state_emit_fn emit, void *c
 		xmig__xen_note(x, "no CPU policy sent (Xen has no XEN_DOMCTL_get_cpu_policy)");
 		return 0;
 	}
-	rc = emit_blob(emit, ctx, XMIG_XEN_STATE_CPU_POLICY, body, len);
+	rc = xmig__xen_emit_blob(emit, ctx, XMIG_XEN_STATE_CPU_POLICY, body, len);
 	free(body);
 	return rc;
 }
@@ -178,7 +184,7 @@ static int save_tsc(struct xmig__xen *x, xmig_state_emit_fn emit, void *ctx)
 	if (xc_domain_get_tsc_info(x->xch, x->domid, &ts.mode, &ts.elapsed_nsec, &ts.khz,
 				   &ts.incarnation) < 0)
 		return xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: TSC info", x->domid);
-	return emit_blob(emit, ctx, XMIG_XEN_STATE_TSC, &ts, sizeof(ts));
+	return xmig__xen_emit_blob(emit, ctx, XMIG_XEN_STATE_TSC, &ts, sizeof(ts));
 }
 
 static int save_params(struct xmig__xen *x, xmig_state_emit_fn emit, void *ctx)
@@ -202,7 +208,7 @@ static int save_params(struct xmig__xen *x, xmig_state_emit_fn emit, void *ctx)
 	}
 	xmig__put_le32(body, n);
 	xmig__put_le32(body + 4, 0);
-	return emit_blob(emit, ctx, XMIG_XEN_STATE_HVM_PARAMS, body, 8 + 16ull * n);
+	return xmig__xen_emit_blob(emit, ctx, XMIG_XEN_STATE_HVM_PARAMS, body, 8 + 16ull * n);
 }
 
 static int save_populated(struct xmig__xen *x, xmig_state_emit_fn emit, void *ctx)
@@ -221,7 +227,7 @@ static int save_populated(struct xmig__xen *x, xmig_state_emit_fn emit, void *ct
 	xmig__put_le32(body, n);
 	xmig__put_le32(body + 4, 0);
 	xmig__xen_bitmap_ranges(x->populated, x->nr_pages, (uint64_t *)(void *)(body + 8));
-	rc = emit_blob(emit, ctx, XMIG_XEN_STATE_POPULATED, body, len);
+	rc = xmig__xen_emit_blob(emit, ctx, XMIG_XEN_STATE_POPULATED, body, len);
 	free(body);
 	return rc;
 }
@@ -242,18 +248,27 @@ static int save_context(struct xmig__xen *x, xmig_state_emit_fn emit, void *ctx)
 		free(buf);
 		return xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: HVM context", x->domid);
 	}
-	rc = emit_blob(emit, ctx, XMIG_XEN_STATE_HVM_CONTEXT, buf, (size_t)size);
+	rc = xmig__xen_emit_blob(emit, ctx, XMIG_XEN_STATE_HVM_CONTEXT, buf, (size_t)size);
 	free(buf);
 	return rc;
+}
+
+/* DOMAIN, CPU_POLICY, TSC, POPULATED: what every guest type sends first. */
+int xmig__xen_save_common(struct xmig__xen *x, xmig_state_emit_fn emit, void *ctx)
+{
+	int rc;
+
+	if ((rc = save_domain(x, emit, ctx)) || (rc = save_cpu_policy(x, emit, ctx)) ||
+	    (rc = save_tsc(x, emit, ctx)))
+		return rc;
+	return save_populated(x, emit, ctx);
 }
 
 static int hvm_save(struct xmig__xen *x, xmig_state_emit_fn emit, void *ctx)
 {
 	int rc;
 
-	if ((rc = save_domain(x, emit, ctx)) || (rc = save_cpu_policy(x, emit, ctx)) ||
-	    (rc = save_tsc(x, emit, ctx)) ||
-	    (rc = save_populated(x, emit, ctx)) || (rc = save_params(x, emit, ctx)))
+	if ((rc = xmig__xen_save_common(x, emit, ctx)) || (rc = save_params(x, emit, ctx)))
 		return rc;
 	return save_context(x, emit, ctx);
 }
@@ -510,12 +525,11 @@ static int load_context(struct xmig__xen *x, const void *body, size_t len)
 	return 0;
 }
 
-static int hvm_load(struct xmig__xen *x, uint32_t type, const void *body, size_t len)
+/* The blobs of xmig__xen_save_common; 1 for a type that is not one of them. */
+int xmig__xen_load_common(struct xmig__xen *x, uint32_t type, const void *body, size_t len)
 {
 	if (type != XMIG_XEN_STATE_DOMAIN && !x->have_domain)
 		return xmig__fail(XMIG_EINVAL, "xen: state blob %u before DOMAIN", type);
-	if (x->have_ctx)
-		return xmig__fail(XMIG_EINVAL, "xen: state blob %u after HVM_CONTEXT", type);
 	switch (type) {
 	case XMIG_XEN_STATE_DOMAIN:
 		if (x->have_domain)
@@ -525,10 +539,6 @@ static int hvm_load(struct xmig__xen *x, uint32_t type, const void *body, size_t
 		if (x->have_tsc)
 			return xmig__fail(XMIG_EINVAL, "xen: second TSC blob");
 		return load_tsc(x, body, len);
-	case XMIG_XEN_STATE_HVM_PARAMS:
-		if (x->have_params)
-			return xmig__fail(XMIG_EINVAL, "xen: second HVM_PARAMS blob");
-		return load_params(x, body, len);
 	case XMIG_XEN_STATE_POPULATED:
 		if (x->have_populated)
 			return xmig__fail(XMIG_EINVAL, "xen: second POPULATED blob");
@@ -537,6 +547,25 @@ static int hvm_load(struct xmig__xen *x, uint32_t type, const void *body, size_t
 		if (x->have_policy)
 			return xmig__fail(XMIG_EINVAL, "xen: second CPU_POLICY blob");
 		return load_cpu_policy(x, body, len);
+	default:
+		return 1;
+	}
+}
+
+static int hvm_load(struct xmig__xen *x, uint32_t type, const void *body, size_t len)
+{
+	int rc;
+
+	if (x->have_ctx)
+		return xmig__fail(XMIG_EINVAL, "xen: state blob %u after HVM_CONTEXT", type);
+	rc = xmig__xen_load_common(x, type, body, len);
+	if (rc != 1)
+		return rc;
+	switch (type) {
+	case XMIG_XEN_STATE_HVM_PARAMS:
+		if (x->have_params)
+			return xmig__fail(XMIG_EINVAL, "xen: second HVM_PARAMS blob");
+		return load_params(x, body, len);
 	case XMIG_XEN_STATE_HVM_CONTEXT:
 		if (!x->have_policy)
 			xmig__xen_note(x, "no CPU policy in the stream: Xen's default for the "

@@ -5,12 +5,15 @@
  *   xen_mem.c        frames: foreign mapping, population, log-dirty
  *   xen_suspend.c    pause/suspend and resume of a source
  *   xen_hvm.c        the HVM/PVH guest type: state blobs out and in
+ *   xen_pv.c         the PV guest type: p2m, page tables, vCPUs, start info
  *   xen_toolstack.c  the destination domain: create, connect, start
  *   xen_format.h     Xen-independent helpers (unit-tested)
+ *   xen_pv_format.h  the same for PV: normalisation maths, blob framing
  *
  * Like libxenguest, what depends on the guest type sits behind one table
- * (struct xmig__xen_type), chosen in one place (xen_backend.c): PV will be a
- * second table with its own p2m/page-table handling.
+ * (struct xmig__xen_type), chosen in one place (xen_backend.c). A PV guest
+ * also changes how frames are named (machine frames, through the guest's
+ * own p2m): xen_mem.c asks xen_pv.c where it matters.
  */
 #ifndef XMIG_XEN_INTERNAL_H
 #define XMIG_XEN_INTERNAL_H
@@ -24,6 +27,7 @@
 
 #include "common.h"
 #include "xen_format.h"
+#include "xen_pv_format.h"
 #include "xmig/backend/xen.h"
 #include "xmig/sys/backend.h"
 
@@ -50,6 +54,31 @@ struct xmig__xen_type {
 };
 
 extern const struct xmig__xen_type xmig__xen_type_hvm;
+extern const struct xmig__xen_type xmig__xen_type_pv;
+
+/* What a PV guest needs beyond an HVM one (xen_pv.c). */
+struct xmig__xen_pv {
+	/* source */
+	void *shinfo;              /* its shared info page, mapped read-only */
+	uint64_t *p2m;             /* its p2m leaves, mapped read-only (live) */
+	uint64_t *leaf_mfns;       /* machine frames of the leaves */
+	uint32_t nr_leaves;
+	uint64_t p2m_cr3, p2m_vaddr, p2m_generation, max_pfn; /* as at open */
+	uint8_t *ptype;            /* per pfn, at pause: XMIG__PV_T_* */
+	struct xmig__pv_m2p m2p;   /* at pause */
+	int scanned;               /* ptype and m2p are valid: paused */
+	void *bounce[XMIG__XEN_MAX_MAPS]; /* normalised copies, per map slot */
+	/* both: pfns of the p2m leaves (source at pause; destination from the stream) */
+	uint64_t *leaf_pfns;
+	/* destination */
+	uint64_t *p2m_dest;        /* pfn -> machine frame here, XMIG__PV_INVALID */
+	uint8_t *tables;           /* PV_PAGETABLES body */
+	uint32_t nr_tables;
+	uint8_t shinfo_src[4096];
+	uint8_t **vcpu;            /* PV_VCPU bodies, per vCPU */
+	uint32_t nr_vcpu_seen;
+	int have_p2m, have_tables, have_shinfo, finished;
+};
 
 /* One outstanding foreign mapping (map_pages ... unmap_pages). */
 struct xmig__xen_map {
@@ -114,6 +143,8 @@ struct xmig__xen {
 	struct xmig_xen_restore_info ri;
 	int ri_valid;
 
+	struct xmig__xen_pv pv;
+
 	char notes[XMIG__XEN_NOTES];
 };
 
@@ -137,6 +168,21 @@ int xmig__xen_clear_page(struct xmig__xen *x, uint64_t gfn);
 int xmig__xen_log_start(struct xmig__xen *x);
 int xmig__xen_log_stop(struct xmig__xen *x);
 int xmig__xen_log_fetch(struct xmig__xen *x, uint64_t *bitmap, int final);
+int xmig__xen_map_frames(struct xmig__xen *x, struct xmig__xen_map *m, unsigned int k, int prot);
+
+/* xen_hvm.c: blobs both guest types send */
+int xmig__xen_emit_blob(xmig_state_emit_fn emit, void *ctx, uint32_t type, const void *body,
+			size_t len);
+int xmig__xen_save_common(struct xmig__xen *x, xmig_state_emit_fn emit, void *ctx);
+int xmig__xen_load_common(struct xmig__xen *x, uint32_t type, const void *body, size_t len);
+
+/* xen_pv.c */
+int xmig__xen_pv_open(struct xmig__xen *x, const xc_domaininfo_t *di);
+int xmig__xen_pv_map_source(struct xmig__xen *x, struct xmig__xen_map *m, const uint64_t *pfns,
+			    unsigned int n, void **ptrs);
+int xmig__xen_pv_pause_scan(struct xmig__xen *x, uint64_t *bitmap);
+int xmig__xen_pv_dest_init(struct xmig__xen *x);
+void xmig__xen_pv_fini(struct xmig__xen *x);
 
 /* xen_suspend.c */
 int xmig__xen_suspend(struct xmig__xen *x);
@@ -147,6 +193,7 @@ int xmig__xen_domain_create(struct xmig__xen *x, const struct xmig_guest_info *i
 int xmig__xen_domain_adopt(struct xmig__xen *x, const struct xmig_guest_info *info);
 int xmig__xen_domain_start(struct xmig__xen *x);
 void xmig__xen_domain_destroy(struct xmig__xen *x);
+int xmig__xen_ports_connect(struct xmig__xen *x);
 
 /* Fill *info for domid; XMIG_EINVAL if no such domain. */
 int xmig__xen_dominfo(struct xmig__xen *x, xc_domaininfo_t *info);

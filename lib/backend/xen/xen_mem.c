@@ -61,6 +61,7 @@ void xmig__xen_mem_fini(struct xmig__xen *x)
 						(int)(XMIG__XEN_BATCH * sizeof(xen_pfn_t) /
 						      XMIG__XEN_PAGE));
 	x->probe_buf = NULL;
+	xmig__xen_pv_fini(x);
 	free(x->gfns);
 	free(x->errs);
 	free(x->populated);
@@ -91,8 +92,8 @@ static void slot_release(struct xmig__xen *x, struct xmig__xen_map *m)
 	m->ptrs = NULL;
 }
 
-/* Map gfns x->gfns[0..k-1]; errs in x->errs. */
-static int map_gfns(struct xmig__xen *x, struct xmig__xen_map *m, unsigned int k, int prot)
+/* Map frames x->gfns[0..k-1] (machine frames for PV); errs in x->errs. */
+int xmig__xen_map_frames(struct xmig__xen *x, struct xmig__xen_map *m, unsigned int k, int prot)
 {
 	m->addr = xenforeignmemory_map(x->fmem, x->domid, prot, k, x->gfns, x->errs);
 	if (!m->addr)
@@ -152,6 +153,8 @@ static int map_source(struct xmig__xen *x, struct xmig__xen_map *m, const uint64
 	unsigned int idx[XMIG__XEN_BATCH], k = 0;
 	int err;
 
+	if (x->guest_kind == XMIG_GUEST_XEN_PV)
+		return xmig__xen_pv_map_source(x, m, pfns, n, ptrs);
 	if (x->probe_buf)
 		probe(x, pfns, n);
 	for (unsigned int i = 0; i < n; i++) {
@@ -163,7 +166,7 @@ static int map_source(struct xmig__xen *x, struct xmig__xen_map *m, const uint64
 	}
 	if (!k)
 		return 0;
-	err = map_gfns(x, m, k, PROT_READ);
+	err = xmig__xen_map_frames(x, m, k, PROT_READ);
 	if (err)
 		return err;
 	for (unsigned int j = 0; j < k; j++) {
@@ -181,10 +184,13 @@ static int map_source(struct xmig__xen *x, struct xmig__xen_map *m, const uint64
 	return 0;
 }
 
-/* Populate the frames of gfns[] not yet populated here. */
+/*
+ * Populate the frames of gfns[] not yet populated here. For a PV guest Xen
+ * answers with the machine frames it gave, which become the guest's p2m.
+ */
 int xmig__xen_populate(struct xmig__xen *x, const uint64_t *gfns, size_t n)
 {
-	xen_pfn_t todo[XMIG__XEN_BATCH];
+	xen_pfn_t todo[XMIG__XEN_BATCH], pfn[XMIG__XEN_BATCH];
 	size_t i = 0;
 
 	while (i < n) {
@@ -194,8 +200,10 @@ int xmig__xen_populate(struct xmig__xen *x, const uint64_t *gfns, size_t n)
 			if (gfns[i] >= x->nr_pages)
 				return xmig__fail(XMIG_EINVAL, "xen: gfn 0x%llx beyond the guest",
 						  (unsigned long long)gfns[i]);
-			if (!xmig__bitmap_test(x->dpopulated, gfns[i]))
+			if (!xmig__bitmap_test(x->dpopulated, gfns[i])) {
+				pfn[k] = gfns[i];
 				todo[k++] = gfns[i];
+			}
 		}
 		if (!k)
 			continue;
@@ -204,8 +212,11 @@ int xmig__xen_populate(struct xmig__xen *x, const uint64_t *gfns, size_t n)
 						"xen: d%u: populating %u frames from gfn 0x%llx "
 						"(the domain's memory limit?)", x->domid, k,
 						(unsigned long long)todo[0]);
-		for (unsigned int j = 0; j < k; j++)
-			xmig__bitmap_set(x->dpopulated, todo[j]);
+		for (unsigned int j = 0; j < k; j++) {
+			xmig__bitmap_set(x->dpopulated, pfn[j]);
+			if (x->pv.p2m_dest)
+				x->pv.p2m_dest[pfn[j]] = todo[j];
+		}
 	}
 	return 0;
 }
@@ -226,11 +237,11 @@ static int map_dest(struct xmig__xen *x, struct xmig__xen_map *m, const uint64_t
 		if (!xmig__bitmap_test(x->dpopulated, pfns[i]))
 			continue;
 		idx[k] = i;
-		x->gfns[k++] = pfns[i];
+		x->gfns[k++] = x->pv.p2m_dest ? x->pv.p2m_dest[pfns[i]] : pfns[i];
 	}
 	if (!k)
 		return 0;
-	err = map_gfns(x, m, k, (flags & XMIG_MAP_WRITE) ? PROT_READ | PROT_WRITE : PROT_READ);
+	err = xmig__xen_map_frames(x, m, k, (flags & XMIG_MAP_WRITE) ? PROT_READ | PROT_WRITE : PROT_READ);
 	if (err)
 		return err;
 	for (unsigned int j = 0; j < k; j++) {
@@ -372,5 +383,7 @@ int xmig__xen_log_fetch(struct xmig__xen *x, uint64_t *bitmap, int final)
 		bitmap[i] |= d[i];
 		x->holes[i] &= ~d[i]; /* a dirtied hole must be looked at again */
 	}
+	if (final && x->guest_kind == XMIG_GUEST_XEN_PV)
+		return xmig__xen_pv_pause_scan(x, bitmap);
 	return 0;
 }

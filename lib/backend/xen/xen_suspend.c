@@ -62,6 +62,17 @@ static int choose(struct xmig__xen *x)
 {
 	uint64_t cb = 0;
 
+	if (x->guest_kind == XMIG_GUEST_XEN_PV) {
+		/* Only its own suspend path makes a PV guest's memory movable. */
+		if (x->p.suspend == XMIG_XEN_SUSPEND_PAUSE ||
+		    x->p.suspend == XMIG_XEN_SUSPEND_SHUTDOWN)
+			return xmig__fail(XMIG_EINVAL, "xen: d%u is a PV guest: it must suspend "
+					  "itself (xenstore or evtchn), not be paused or shut "
+					  "down", x->domid);
+		if (x->p.suspend != XMIG_XEN_SUSPEND_AUTO)
+			return x->p.suspend;
+		return suspend_port(x) > 0 ? XMIG_XEN_SUSPEND_EVTCHN : XMIG_XEN_SUSPEND_XENSTORE;
+	}
 	if (x->p.suspend != XMIG_XEN_SUSPEND_AUTO)
 		return x->p.suspend;
 	if (suspend_port(x) > 0)
@@ -180,6 +191,8 @@ int xmig__xen_suspend(struct xmig__xen *x)
 	if (x->paused)
 		return 0;
 	mode = choose(x);
+	if (mode < 0)
+		return mode;
 	switch (mode) {
 	case XMIG_XEN_SUSPEND_PAUSE:
 		err = xc_domain_pause(x->xch, x->domid) < 0
@@ -216,7 +229,8 @@ static int set_cancelled(struct xmig__xen *x)
 	vcpu_guest_context_any_t ctx;
 	uint64_t cb = 0;
 
-	if (xc_hvm_param_get(x->xch, x->domid, XMIG__HVMP_CALLBACK_IRQ, &cb) == 0 && !cb)
+	if (x->guest_kind != XMIG_GUEST_XEN_PV &&
+	    xc_hvm_param_get(x->xch, x->domid, XMIG__HVMP_CALLBACK_IRQ, &cb) == 0 && !cb)
 		return 0; /* no PV drivers: nobody made a hypercall */
 	if (xc_vcpu_getcontext(x->xch, x->domid, 0, &ctx) < 0)
 		return xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: vCPU 0 context", x->domid);

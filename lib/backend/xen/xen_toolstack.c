@@ -51,17 +51,32 @@ static void uuid_str(const uint8_t u[16], char out[37])
 		 u[14], u[15]);
 }
 
-static int connect_ports(struct xmig__xen *x);
 static int xs_skeleton_early(struct xmig__xen *x, xs_transaction_t t);
 static int xs_write_part(struct xmig__xen *x, int (*part)(struct xmig__xen *, xs_transaction_t),
 			 const char *what);
+
+/* An HVM/PVH domain's paging pool and platform params, as libxl sets them. */
+static int hvm_setup(struct xmig__xen *x, const struct xmig_guest_info *info)
+{
+	/* libxl's shadow_memkb for a guest this size, capped at 256 MiB. */
+	uint64_t pool_kb = 4 * (256ull * info->nr_vcpus + 2 * (info->nr_pages * 4 / 1024));
+
+	if (pool_kb > 256 * 1024)
+		pool_kb = 256 * 1024;
+	if (xc_set_paging_mempool_size(x->xch, x->domid, pool_kb * 1024) < 0)
+		return xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: paging pool of %llu KiB",
+					x->domid, (unsigned long long)pool_kb);
+	if (xc_hvm_param_set(x->xch, x->domid, HVM_PARAM_TIMER_MODE, 1) < 0 ||
+	    xc_hvm_param_set(x->xch, x->domid, HVM_PARAM_ALTP2M, 0) < 0)
+		return xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: timer mode / altp2m", x->domid);
+	return 0;
+}
 
 int xmig__xen_domain_create(struct xmig__xen *x, const struct xmig_guest_info *info)
 {
 	struct xen_domctl_createdomain cfg;
 	uint32_t domid = 0;
-	uint64_t pool_kb;
-	int err;
+	int err, pv;
 
 	if (info->guest_kind == XMIG_GUEST_XEN_HVM)
 		return xmig__fail(XMIG_ENOTSUP, "xen: the built-in toolstack builds PVH domains; "
@@ -69,16 +84,17 @@ int xmig__xen_domain_create(struct xmig__xen *x, const struct xmig_guest_info *i
 				  "your toolstack created)");
 	memset(&cfg, 0, sizeof(cfg));
 	uuid_make(cfg.handle);
-	cfg.flags = XEN_DOMCTL_CDF_hvm | XEN_DOMCTL_CDF_hap;
+	pv = info->guest_kind == XMIG_GUEST_XEN_PV;
+	cfg.flags = pv ? 0 : XEN_DOMCTL_CDF_hvm | XEN_DOMCTL_CDF_hap;
 	cfg.max_vcpus = info->nr_vcpus;
 	cfg.max_evtchn_port = 1023;     /* libxl's default event_channels */
 	cfg.max_grant_frames = 64;      /* libxl's defaults */
 	cfg.max_maptrack_frames = 1024;
 	cfg.grant_opts = XEN_DOMCTL_GRANT_version(2);
-	cfg.arch.emulation_flags = XEN_X86_EMU_LAPIC; /* PVH, as libxl */
+	cfg.arch.emulation_flags = pv ? 0 : XEN_X86_EMU_LAPIC; /* as libxl */
 	if (xc_domain_create(x->xch, &domid, &cfg) < 0)
-		return xmig__fail_errno(XMIG_EBACKEND, "xen: creating a PVH domain with %u vCPUs",
-					info->nr_vcpus);
+		return xmig__fail_errno(XMIG_EBACKEND, "xen: creating a %s domain with %u vCPUs",
+					pv ? "PV" : "PVH", info->nr_vcpus);
 	x->domid = domid;
 	x->own_domain = 1;
 	x->dstate = XMIG__XEN_D_CREATED;
@@ -93,18 +109,11 @@ int xmig__xen_domain_create(struct xmig__xen *x, const struct xmig_guest_info *i
 	/* Until the DOMAIN blob gives the source's limit: the whole frame range. */
 	if (xc_domain_setmaxmem(x->xch, domid, info->nr_pages * 4) < 0)
 		return xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: setmaxmem", domid);
-	/* libxl's shadow_memkb for a guest this size, capped at 256 MiB. */
-	pool_kb = 4 * (256ull * info->nr_vcpus + 2 * (info->nr_pages * 4 / 1024));
-	if (pool_kb > 256 * 1024)
-		pool_kb = 256 * 1024;
-	if (xc_set_paging_mempool_size(x->xch, domid, pool_kb * 1024) < 0)
-		return xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: paging pool of %llu KiB", domid,
-					(unsigned long long)pool_kb);
-	if (xc_hvm_param_set(x->xch, domid, HVM_PARAM_TIMER_MODE, 1) < 0 ||
-	    xc_hvm_param_set(x->xch, domid, HVM_PARAM_ALTP2M, 0) < 0)
-		return xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: timer mode / altp2m", domid);
+	/* A PV domain has no paging pool (Xen checks its own page tables) and no HVM params. */
+	if (!pv && (err = hvm_setup(x, info)))
+		return err;
 	/* what needs no guest state, now rather than in the downtime */
-	if ((err = connect_ports(x)) ||
+	if ((err = xmig__xen_ports_connect(x)) ||
 	    (err = xs_write_part(x, xs_skeleton_early, "at creation")))
 		return err;
 	xmig__xen_note(x, "created d%u (%s)", domid, x->name);
@@ -120,9 +129,10 @@ int xmig__xen_domain_adopt(struct xmig__xen *x, const struct xmig_guest_info *in
 	err = xmig__xen_dominfo(x, &di);
 	if (err)
 		return err;
-	if (!(di.flags & XEN_DOMINF_hvm_guest))
-		return xmig__fail(XMIG_EINVAL, "xen: d%u is PV; the stream carries an HVM/PVH "
-				  "guest", x->domid);
+	if (!(di.flags & XEN_DOMINF_hvm_guest) != (info->guest_kind == XMIG_GUEST_XEN_PV))
+		return xmig__fail(XMIG_EINVAL, "xen: d%u is %s; the stream carries a%s guest",
+				  x->domid, (di.flags & XEN_DOMINF_hvm_guest) ? "HVM/PVH" : "PV",
+				  info->guest_kind == XMIG_GUEST_XEN_PV ? " PV" : "n HVM/PVH");
 	if (!(di.flags & XEN_DOMINF_paused))
 		return xmig__fail(XMIG_EINVAL, "xen: d%u must be paused to be restored into",
 				  x->domid);
@@ -353,14 +363,21 @@ static int alloc_port(struct xmig__xen *x, uint32_t given, uint32_t remote, uint
 	return 0;
 }
 
-/* The xenstore and console event channels, and the params naming them. */
-static int connect_ports(struct xmig__xen *x)
+/*
+ * The xenstore and console event channels, once, and the HVM params naming
+ * them (a PV guest learns them from its start info: xen_pv.c).
+ */
+int xmig__xen_ports_connect(struct xmig__xen *x)
 {
 	int err;
 
+	if (x->ri.store_port && x->ri.console_port)
+		return 0;
 	if ((err = alloc_port(x, x->p.store_port, x->p.store_domid, &x->ri.store_port)) ||
 	    (err = alloc_port(x, x->p.console_port, x->p.console_domid, &x->ri.console_port)))
 		return err;
+	if (x->guest_kind == XMIG_GUEST_XEN_PV)
+		return 0;
 	if (xc_hvm_param_set(x->xch, x->domid, HVM_PARAM_STORE_EVTCHN, x->ri.store_port) < 0 ||
 	    xc_hvm_param_set(x->xch, x->domid, HVM_PARAM_CONSOLE_EVTCHN, x->ri.console_port) < 0)
 		return xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: setting the event channel "
@@ -380,7 +397,7 @@ int xmig__xen_domain_start(struct xmig__xen *x)
 	if (err)
 		return err;
 	/* a domain of our own has its ports and most of xenstore from create */
-	if (!x->own_domain && (err = connect_ports(x)))
+	if (!x->own_domain && (err = xmig__xen_ports_connect(x)))
 		return err;
 	err = gnttab_seed(x);
 	if (err)
