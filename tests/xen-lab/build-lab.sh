@@ -11,6 +11,10 @@
 # qemu-system-x86, gcc (installed with apt-get if missing).
 #   build-lab.sh --guest   only (re)build guest.cpio (run does it every time:
 #                          the guest's programs live in this folder)
+#   build-lab.sh --old-hv  only fetch the older hypervisor, xen-old.elf
+#                          (version XEN_OLD_HV, default 4.17.5+72-g01140da4e8-1):
+#                          Debian's current one has no shadow paging, so no
+#                          log-dirty for PV guests; this one has
 set -euo pipefail
 LAB=${XMIG_LAB:-/var/cache/xmig-xen-lab}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -29,6 +33,16 @@ guest_cpio() {
 }
 if [ "${1:-}" = --guest ]; then
   guest_cpio
+  exit 0
+fi
+if [ "${1:-}" = --old-hv ]; then
+  v=${XEN_OLD_HV:-4.17.5+72-g01140da4e8-1}
+  log "hypervisor $v (for PV guests)"
+  rm -rf pkgs-old && mkdir -p pkgs-old/deb pkgs-old/root
+  (cd pkgs-old/deb && apt-get download "xen-hypervisor-4.17-amd64=$v")
+  dpkg -x pkgs-old/deb/*.deb pkgs-old/root
+  zcat pkgs-old/root/boot/xen-4.17-amd64.gz > xen-old.elf
+  ls -la xen-old.elf
   exit 0
 fi
 

@@ -12,6 +12,12 @@
 #           guest, then a Linux PVH guest (if the share has one) per workload
 #           of LX_WORKLOADS
 #   linux-W xmig migration of the Linux guest with memory verified
+# With PV=1 (run's XMIG_XEN_PV, on the older hypervisor) the Linux guest is
+# a PV guest and the test guest (PVH only) is skipped; after linux-W come
+# fail (refused after the pause) and pv-rep1..REPEAT, then the benchmark.
+# A PV guest cannot reach port 0xe9: its heartbeats and self-measured gaps
+# go to its console, and what each migration added there is kept in
+# NAME.console (summarize.py reads the handover from it).
 # Results: /mnt/host/results/*.json, guest output (xl dmesg) in dmesg.txt,
 # one line per scenario in summary.txt.
 H=/mnt/host
@@ -19,6 +25,7 @@ R=$H/results
 mkdir -p $R /var/lib/xen/images
 [ -f $H/env ] && . $H/env
 REPEAT=${REPEAT:-5}
+[ -n "$PV" ] && SKIP_XG=1
 GUEST_TIME=${GUEST_TIME:-0}
 cp $H/xmig-test-guest /var/lib/xen/images/xg
 cp $H/xen-lab-migrate /usr/local/bin/
@@ -40,14 +47,30 @@ on_poweroff = "destroy"
 on_crash = "preserve"
 CFG
 say "xmig xen lab: $(uname -r), $(xl info | grep -E '^xen_version' | tr -s ' ')"
-say "guest: $(grep cmdline /etc/xen/xg.cfg)"
-xl create /etc/xen/xg.cfg > $R/create.txt 2>&1 || { say "FAIL xl create"; cat $R/create.txt; }
-sleep ${WARMUP:-4}
-dom=$(xl domid xg 2>/dev/null)
-say "source domain: $dom"
+if [ -z "$SKIP_XG" ]; then
+  say "guest: $(grep cmdline /etc/xen/xg.cfg)"
+  xl create /etc/xen/xg.cfg > $R/create.txt 2>&1 || { say "FAIL xl create"; cat $R/create.txt; }
+  sleep ${WARMUP:-4}
+  dom=$(xl domid xg 2>/dev/null)
+  say "source domain: $dom"
+fi
+
+# PV: the console log bytes of guest NAME (and NAME--incoming) before a
+# migration; after it, what was added goes to $R/MIGRATION.console.
+C=/var/log/xen/console
+conmark() { for f in $C/guest-$1.log $C/guest-$1--incoming.log; do
+  if [ -f $f ]; then wc -c < $f; else echo 0; fi; done | tr '\n' ' '; }
+conkeep() { # migration guest marks
+  local n=$1 g=$2; set -- $3
+  sleep ${PV_SETTLE:-4}
+  { tail -c +$(( $1 + 1 )) $C/guest-$g.log 2>/dev/null
+    tail -c +$(( $2 + 1 )) $C/guest-$g--incoming.log 2>/dev/null; } > $R/$n.console
+}
 
 mig() { # name args...
   n=$1; shift
+  g=; prev=; for a in "$@"; do [ "$prev" = --name ] && g=$a; prev=$a; done
+  [ -n "$PV" ] && [ -n "$g" ] && marks=$(conmark $g)
   echo "=== $n t=$(now) dom=$dom" >> $R/dmesg.txt
   xl dmesg -c >> $R/dmesg.txt 2>/dev/null
   t0=$(now)
@@ -59,6 +82,7 @@ mig() { # name args...
   echo "=== $n done rc=$rc t=$t1" >> $R/dmesg.txt
   say "$n rc=$rc wall=$(awk "BEGIN{print $t1 - $t0}") $(head -c 600 $R/$n.json)"
   xl list >> $R/$n.log 2>&1
+  [ -n "$PV" ] && [ -n "$g" ] && conkeep $n $g "$marks"
 }
 newdom() { sed -n 's/.*"dst_domid":\([0-9]*\).*/\1/p' $R/$1.json; }
 
@@ -108,6 +132,7 @@ xlmig() { # name domain guest workload rep
   from=$(xl domid $d 2>/dev/null)
   echo "=== $n t=$(now) dom=$from" >> $R/dmesg.txt
   xl dmesg -c >> $R/dmesg.txt 2>/dev/null
+  [ -n "$PV" ] && marks=$(conmark $d)
   t0=$(now)
   timeout 600 xl migrate -s "" $d "dd bs=1M 2>$R/$n.dd | xl migrate-receive" > $R/$n.log 2>&1
   rc=$?
@@ -124,6 +149,7 @@ xlmig() { # name domain guest workload rep
   printf '{"rc":%d,"src_domid":%s,"dst_domid":%s,"bytes":%s}\n' $rc "${from:-0}" \
     "$([ $rc = 0 ] && echo "${to:-0}" || echo 0)" "${bytes:-null}" > $R/$n.json
   meta $n xl $3 $4 $5 $t0 $t1
+  [ -n "$PV" ] && conkeep $n $d "$marks"
   say "$n rc=$rc wall=$(awk "BEGIN{print $t1 - $t0}") bytes=${bytes:-?} d$from -> d$to"
 }
 xmigmig() { # name domain guest workload rep policy
@@ -178,17 +204,19 @@ if [ -f $H/vmlinuz-guest ] && [ -z "$SKIP_LINUX" ]; then
   # fresh twins.
   for wl in $(echo "${LX_WORKLOADS:-idle:0:0,w16:16:8}" | tr ',' ' '); do
     w=${wl%%:*}; rest=${wl#*:}; ws=${rest%%:*}; rate=${rest#*:}
+    LXTYPE=pvh; [ -n "$PV" ] && LXTYPE=pv
     cat > /etc/xen/lx-base.cfg <<CFG
 name = "lx"
-type = "pvh"
+type = "$LXTYPE"
 kernel = "/var/lib/xen/images/vmlinuz"
 ramdisk = "/var/lib/xen/images/guest.cpio"
-extra = "console=hvc0 quiet lxws=$ws lxrate=$rate lxhb=${LX_HB:-20}"
+extra = "console=hvc0 quiet lxws=$ws lxrate=$rate lxhb=${LX_HB:-20}${PV:+ lxout=console}"
 memory = ${LX_MEM:-256}
 vcpus = 1
 on_crash = "preserve"
-cpuid = "host,rdtscp=0"
 CFG
+    # PVH under TCG: no NRIPS, so no rdtscp (lab notes)
+    [ -n "$PV" ] || echo 'cpuid = "host,rdtscp=0"' >> /etc/xen/lx-base.cfg
     twins /etc/xen/lx-base.cfg lx
     sleep ${LINUX_WARMUP:-40}
     say "linux guests ($w): lx d$(xl domid lx 2>/dev/null), lx-xl d$(xl domid lx-xl 2>/dev/null), $(grep extra /etc/xen/lx-base.cfg)"
@@ -197,6 +225,19 @@ CFG
     GMEM=${LX_MEM:-256}M
     mig linux-$w --verify --name lx
     sleep ${BENCH_GAP:-3}
+    if [ -n "$PV" ] && [ -z "$pv_done" ]; then
+      pv_done=1
+      dom=$(xl domid lx 2>/dev/null)
+      mig fail --fail-load --name lx
+      sleep ${BENCH_GAP:-3}
+      i=1
+      while [ $i -le $REPEAT ]; do
+        dom=$(xl domid lx 2>/dev/null)
+        mig pv-rep$i --name lx
+        sleep ${BENCH_GAP:-3}
+        i=$((i+1))
+      done
+    fi
     [ "$BENCH_REPS" -gt 0 ] && pairs lx $w
     xl list > $R/linux-list-$w.txt 2>&1
     for f in /var/log/xen/console/guest-lx*.log; do

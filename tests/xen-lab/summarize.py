@@ -72,6 +72,33 @@ def handovers(hb, scenarios):
     return out, max(gaps.values(), default=0.0)
 
 
+def console_handovers(rdir, scenarios):
+    """PV guests print on their console instead of port 0xe9 (dom0-scenarios.sh
+    keeps what each migration added in NAME.console). The handover there: the
+    largest gap the guest measured on its own clock, and heartbeats after it
+    (the new domain ran on). Also returns the guest's error lines."""
+    out, notable = [], []
+    for s in scenarios:
+        try:
+            with open(os.path.join(rdir, s["name"] + ".console"), errors="replace") as f:
+                lines = f.read().splitlines()
+        except OSError:
+            continue
+        gap, at = 0.0, -1
+        for i, line in enumerate(lines):
+            m = re.search(r"LX GAP ([0-9.]+)", line)
+            if m and float(m.group(1)) > gap:
+                gap, at = float(m.group(1)), i
+            if "LX ERR" in line:
+                notable.append("%s: %s" % (s["name"], line.strip()))
+        after = sum(1 for line in lines[at + 1:] if "LX HB" in line)
+        if s.get("rc") == 0 and at >= 0 and after:
+            out.append({"name": s["name"], "from": s.get("src_domid") or 0,
+                        "to": s.get("dst_domid") or 0, "last_hb": -1, "first_hb": after,
+                        "guest_gap_ms": round(gap, 1), "clock": "guest"})
+    return out, notable
+
+
 def load_scenarios(rdir):
     out = []
     for name in sorted(os.listdir(rdir)):
@@ -155,6 +182,9 @@ def main(rdir):
     hb, other = read_heartbeats(os.path.join(rdir, "dmesg.txt"))
     scen = load_scenarios(rdir)
     hand, gaps_same = handovers(hb, scen)
+    pv_hand, pv_notable = console_handovers(rdir, scen)
+    hand += pv_hand
+    other += pv_notable
     rows = bench_rows(scen, hand)
     out = {"scenarios": scen, "handovers": hand, "bench": rows,
            "guest": {"heartbeats": len(hb),
@@ -165,8 +195,12 @@ def main(rdir):
     with open(os.path.join(rdir, "results.json"), "w") as f:
         json.dump(out, f, indent=1)
     for h in hand:
-        print("%(name)s d%(from)d -> d%(to)d: guest saw %(guest_gap_ms)s ms "
-              "(HB %(last_hb)d -> %(first_hb)d)" % h)
+        if h.get("clock") == "guest":
+            print("%(name)s d%(from)d -> d%(to)d: guest saw %(guest_gap_ms)s ms "
+                  "(its own clock; %(first_hb)d heartbeats after)" % h)
+        else:
+            print("%(name)s d%(from)d -> d%(to)d: guest saw %(guest_gap_ms)s ms "
+                  "(HB %(last_hb)d -> %(first_hb)d)" % h)
     if rows:
         print("xmig vs xl migrate (medians of the alternated runs, (min-max)):")
         print(*table(rows), sep="\n  ")
