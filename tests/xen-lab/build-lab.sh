@@ -38,9 +38,17 @@ fi
 if [ "${1:-}" = --old-hv ]; then
   v=${XEN_OLD_HV:-4.17.5+72-g01140da4e8-1}
   log "hypervisor $v (for PV guests)"
-  rm -rf pkgs-old && mkdir -p pkgs-old/deb pkgs-old/root
-  (cd pkgs-old/deb && apt-get download "xen-hypervisor-4.17-amd64=$v")
-  dpkg -x pkgs-old/deb/*.deb pkgs-old/root
+  # the .deb is kept: this version leaves the mirror at the next point release
+  mkdir -p pkgs-old/deb
+  olddeb() { ls pkgs-old/deb/xen-hypervisor-4.17-amd64_*"${v#*:}"_amd64.deb 2>/dev/null | head -1 || true; }
+  if [ -z "$(olddeb)" ]; then
+    (cd pkgs-old/deb && apt-get download "xen-hypervisor-4.17-amd64=$v") || {
+      log "apt has no xen-hypervisor-4.17-amd64=$v; put its .deb (e.g. from snapshot.debian.org) in $LAB/pkgs-old/deb" >&2
+      exit 1; }
+  fi
+  deb=$(olddeb)
+  rm -rf pkgs-old/root && mkdir -p pkgs-old/root
+  dpkg -x "$deb" pkgs-old/root
   zcat pkgs-old/root/boot/xen-4.17-amd64.gz > xen-old.elf
   ls -la xen-old.elf
   exit 0

@@ -204,9 +204,10 @@ if [ -f $H/vmlinuz-guest ] && [ -z "$SKIP_LINUX" ]; then
   # fresh twins.
   for wl in $(echo "${LX_WORKLOADS:-idle:0:0,w16:16:8}" | tr ',' ' '); do
     w=${wl%%:*}; rest=${wl#*:}; ws=${rest%%:*}; rate=${rest#*:}
-    LXTYPE=pvh; [ -n "$PV" ] && LXTYPE=pv
+    # the twins: lx (PVH) or lxpv (PV), and LX-xl
+    LXTYPE=pvh; LX=lx; [ -n "$PV" ] && LXTYPE=pv && LX=lxpv
     cat > /etc/xen/lx-base.cfg <<CFG
-name = "lx"
+name = "$LX"
 type = "$LXTYPE"
 kernel = "/var/lib/xen/images/vmlinuz"
 ramdisk = "/var/lib/xen/images/guest.cpio"
@@ -217,33 +218,44 @@ on_crash = "preserve"
 CFG
     # PVH under TCG: no NRIPS, so no rdtscp (lab notes)
     [ -n "$PV" ] || echo 'cpuid = "host,rdtscp=0"' >> /etc/xen/lx-base.cfg
-    twins /etc/xen/lx-base.cfg lx
-    sleep ${LINUX_WARMUP:-40}
-    say "linux guests ($w): lx d$(xl domid lx 2>/dev/null), lx-xl d$(xl domid lx-xl 2>/dev/null), $(grep extra /etc/xen/lx-base.cfg)"
+    twins /etc/xen/lx-base.cfg $LX
+    if [ -n "$PV" ]; then
+      # PV: until both twins print heartbeats on their consoles (max 3 x LINUX_WARMUP s)
+      i=0
+      while [ $i -lt $((3 * ${LINUX_WARMUP:-40})) ] && ! { grep -q "LX HB" $C/guest-$LX.log &&
+          grep -q "LX HB" $C/guest-$LX-xl.log; } 2>/dev/null; do
+        sleep 1; i=$((i+1))
+      done
+      if grep -q "LX HB" $C/guest-$LX.log 2>/dev/null; then say "$LX: heartbeats on its console after $i s"
+      else say "FAIL $LX: no heartbeat on its console after $i s"; fi
+    else
+      sleep ${LINUX_WARMUP:-40}
+    fi
+    say "linux guests ($w): $LX d$(xl domid $LX 2>/dev/null), $LX-xl d$(xl domid $LX-xl 2>/dev/null), $(grep extra /etc/xen/lx-base.cfg)"
     # the first xmig migration of each boot also verifies memory (digest)
-    dom=$(xl domid lx 2>/dev/null)
+    dom=$(xl domid $LX 2>/dev/null)
     GMEM=${LX_MEM:-256}M
-    mig linux-$w --verify --name lx
+    mig linux-$w --verify --name $LX
     sleep ${BENCH_GAP:-3}
     if [ -n "$PV" ] && [ -z "$pv_done" ]; then
       pv_done=1
-      dom=$(xl domid lx 2>/dev/null)
-      mig fail --fail-load --name lx
+      dom=$(xl domid $LX 2>/dev/null)
+      mig fail --fail-load --name $LX
       sleep ${BENCH_GAP:-3}
       i=1
       while [ $i -le $REPEAT ]; do
-        dom=$(xl domid lx 2>/dev/null)
-        mig pv-rep$i --name lx
+        dom=$(xl domid $LX 2>/dev/null)
+        mig pv-rep$i --name $LX
         sleep ${BENCH_GAP:-3}
         i=$((i+1))
       done
     fi
-    [ "$BENCH_REPS" -gt 0 ] && pairs lx $w
+    [ "$BENCH_REPS" -gt 0 ] && pairs $LX $w
     xl list > $R/linux-list-$w.txt 2>&1
-    for f in /var/log/xen/console/guest-lx*.log; do
+    for f in /var/log/xen/console/guest-$LX*.log; do
       [ -f "$f" ] && mv "$f" "$R/$(basename "$f" .log)-$w.log"
     done
-    xl destroy lx 2>/dev/null; xl destroy lx-xl 2>/dev/null
+    xl destroy $LX 2>/dev/null; xl destroy $LX-xl 2>/dev/null
     sleep 2
   done
 fi
