@@ -274,7 +274,9 @@ struct xmig_xen_domain_state {
 	uint32_t dominfo_flags;    /* XEN_DOMINF_hvm_guest|hap of the source */
 	uint32_t suspend;          /* how it was stopped: enum xmig_xen_suspend
 				      (never AUTO) */
-	uint32_t reserved;
+	uint32_t target_kib;       /* the source's xenstore memory/target (its
+				      balloon target), 0 if unknown; at most
+				      max_pages * 4 */
 };
 
 struct xmig_xen_tsc_state {

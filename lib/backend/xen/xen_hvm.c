@@ -67,6 +67,25 @@ int xmig__xen_emit_blob(xmig_state_emit_fn emit, void *ctx, uint32_t type, const
 	return rc;
 }
 
+/* The source's balloon target (xenstore memory/target), 0 if unknown. */
+static uint32_t target_kib(struct xmig__xen *x)
+{
+	char path[96], *v, *end;
+	unsigned int len;
+	unsigned long long kib = 0;
+
+	if (xmig__xen_store_open(x) ||
+	    xmig__xen_dom_path(path, sizeof(path), x->domid, "memory/target"))
+		return 0;
+	v = xs_read(x->xsh, XBT_NULL, path, &len);
+	if (v && len)
+		kib = strtoull(v, &end, 10);
+	if (!v || !len || *end || kib > UINT32_MAX)
+		kib = 0;
+	free(v);
+	return (uint32_t)kib;
+}
+
 static int save_domain(struct xmig__xen *x, xmig_state_emit_fn emit, void *ctx)
 {
 	struct xmig_xen_domain_state ds = { 0 };
@@ -96,6 +115,7 @@ static int save_domain(struct xmig__xen *x, xmig_state_emit_fn emit, void *ctx)
 	ds.emulation_flags = di.arch_config.emulation_flags;
 	ds.dominfo_flags = di.flags & (XEN_DOMINF_hvm_guest | XEN_DOMINF_hap);
 	ds.suspend = (uint32_t)x->paused;
+	ds.target_kib = target_kib(x);
 	return xmig__xen_emit_blob(emit, ctx, XMIG_XEN_STATE_DOMAIN, &ds, sizeof(ds));
 }
 
@@ -282,12 +302,13 @@ static int load_domain(struct xmig__xen *x, const void *body, size_t len)
 				  sizeof(ds));
 	memcpy(&ds, body, sizeof(ds));
 	if (ds.guest_kind != x->guest_kind || ds.nr_vcpus != x->nr_vcpus ||
-	    ds.max_gfn >= x->nr_pages || ds.reserved)
+	    ds.max_gfn >= x->nr_pages || ds.target_kib > ds.max_pages * 4)
 		return xmig__fail(XMIG_EINVAL,
 				  "xen: DOMAIN blob disagrees with the stream: kind %u/%u, vCPUs "
-				  "%u/%u, max gfn 0x%llx of 0x%llx", ds.guest_kind, x->guest_kind,
-				  ds.nr_vcpus, x->nr_vcpus, (unsigned long long)ds.max_gfn,
-				  (unsigned long long)x->nr_pages);
+				  "%u/%u, max gfn 0x%llx of 0x%llx, target %u KiB of %llu pages",
+				  ds.guest_kind, x->guest_kind, ds.nr_vcpus, x->nr_vcpus,
+				  (unsigned long long)ds.max_gfn, (unsigned long long)x->nr_pages,
+				  ds.target_kib, (unsigned long long)ds.max_pages);
 	/*
 	 * The stream is untrusted: a memory limit beyond the guest's frame
 	 * range, or a paging pool beyond what this receiver would give the
@@ -305,8 +326,9 @@ static int load_domain(struct xmig__xen *x, const void *body, size_t len)
 	x->dom_state = ds;
 	x->have_domain = 1;
 	if (x->own_domain) {
-		/* The source's limit, plus the 1 MiB libxl adds. */
-		uint64_t kb = ds.max_pages * 4 + 1024;
+		/* The source's limit as it is (it holds libxl's 1 MiB of slack
+		 * already: adding it again would grow the guest every hop). */
+		uint64_t kb = ds.max_pages * 4;
 
 		if (xc_domain_setmaxmem(x->xch, x->domid, kb) < 0)
 			return xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: setmaxmem %llu KiB",

@@ -285,11 +285,22 @@ static int xs_skeleton_early(struct xmig__xen *x, xs_transaction_t t)
 static int xs_skeleton_final(struct xmig__xen *x, xs_transaction_t t)
 {
 	char dom[64], path[160], val[64], uuid[37];
+	uint64_t max_kib, target_kib;
 
 	xmig__xen_dom_path(dom, sizeof(dom), x->domid, NULL);
 	PUT("name", x->name, NULL, 0);
-	snprintf(val, sizeof(val), "%llu", (unsigned long long)x->dom_state.max_pages * 4);
+	/* as libxl: static-max is the limit without its 1 MiB of slack; the
+	 * target is the source's (else static-max), so the balloon stays put */
+	max_kib = x->dom_state.max_pages * 4;
+	if (max_kib > 2048)
+		max_kib -= 1024;
+	snprintf(val, sizeof(val), "%llu", (unsigned long long)max_kib);
 	PUT("memory/static-max", val, NULL, 0);
+	if (x->dom_state.target_kib && x->dom_state.target_kib < max_kib)
+		target_kib = x->dom_state.target_kib;
+	else
+		target_kib = max_kib;
+	snprintf(val, sizeof(val), "%llu", (unsigned long long)target_kib);
 	PUT("memory/target", val, NULL, 0);
 	snprintf(val, sizeof(val), "%llu", (unsigned long long)x->ri.store_gfn);
 	PUT("store/ring-ref", val, NULL, 0);
