@@ -6,6 +6,8 @@
 #   fail    the destination refuses the state after the pause: the source
 #           must run again (resume on failure)
 #   rep1-5  five migrations in a row of the same guest
+#   adopt   restored into a domain the driver created and connects itself
+#           (a toolstack's way: params.domid + before_unpause)
 #   bench-GUEST-WORKLOAD-SYSTEM-rN
 #           xmig (both policies) and the reference, `xl migrate`, alternated,
 #           BENCH_REPS (default 1) times, on twin guests (below): the test
@@ -14,7 +16,8 @@
 #   linux-W xmig migration of the Linux guest with memory verified
 # With PV=1 (run's XMIG_XEN_PV, on the older hypervisor) the Linux guest is
 # a PV guest and the test guest (PVH only) is skipped; after linux-W come
-# fail (refused after the pause) and pv-rep1..REPEAT, then the benchmark.
+# fail (refused after the pause), pv-rep1..REPEAT and adopt, then the
+# benchmark.
 # A PV guest cannot reach port 0xe9: its heartbeats and self-measured gaps
 # go to its console, and what each migration added there is kept in
 # NAME.console (summarize.py reads the handover from it).
@@ -99,6 +102,10 @@ if [ -z "$SKIP_XG" ]; then
     sleep 2
     i=$((i+1))
   done
+  # restored into a domain "the toolstack" (the driver) created and connected
+  mig adopt --adopt --name xg
+  nd=$(newdom adopt); [ -n "$nd" ] && [ "$nd" != 0 ] && dom=$nd
+  sleep 2
   # the guest's own verdict: its final full check (needs time=N > 0)
   if [ "$GUEST_TIME" != 0 ]; then
     i=0
@@ -249,6 +256,9 @@ CFG
         sleep ${BENCH_GAP:-3}
         i=$((i+1))
       done
+      dom=$(xl domid $LX 2>/dev/null)
+      mig adopt --adopt --name $LX
+      sleep ${BENCH_GAP:-3}
     fi
     [ "$BENCH_REPS" -gt 0 ] && pairs $LX $w
     xl list > $R/linux-list-$w.txt 2>&1

@@ -7,9 +7,14 @@
  *
  *   xen-lab-migrate DOMID [--verify] [--name NAME] [--suspend MODE]
  *                   [--downtime MS] [--policy downtime|xen-classic] [--fail-load]
+ *                   [--adopt]
  *
  * --fail-load makes the destination refuse the first state blob (after the
  * source was paused): the migration must fail and the source run again.
+ * --adopt plays a toolstack: it creates the empty paused domain itself,
+ * shaped like the source, has xmig restore into it (params.domid), and in
+ * before_unpause writes the domain's xenstore directory and introduces it,
+ * as xl would; --name is then the name it writes.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -17,6 +22,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#define __XEN_TOOLS__ 1
+#include <xenctrl.h>
+#include <xenstore.h>
 
 #include "xmig/backend/xen.h"
 #include "xmig/session.h"
@@ -62,6 +71,98 @@ static int f_nop(struct xmig_backend *b) { (void)b; return 0; }
 static int f_fetch(struct xmig_backend *b, uint64_t *m, int f) { (void)b; (void)m; (void)f; return 0; }
 static int f_save(struct xmig_backend *b, xmig_state_emit_fn e, void *c) { (void)b; (void)e; (void)c; return 0; }
 static void f_free(struct xmig_backend *b) { (void)b; }
+
+/* --adopt: the toolstack's side. */
+struct toolstack {
+	xc_interface *xch;
+	struct xs_handle *xs;
+	uint32_t domid;
+	uint64_t max_pages;
+	const char *name;
+};
+
+/* An empty, paused domain like the source `src` (same host): what a toolstack
+ * creates before it hands the domain to a restore. */
+static int adopt_create(struct toolstack *ts, uint32_t src)
+{
+	struct xen_domctl_createdomain c;
+	xc_domaininfo_t di;
+	int hvm;
+
+	ts->xch = xc_interface_open(NULL, NULL, 0);
+	ts->xs = xs_open(0);
+	if (!ts->xch || !ts->xs || xc_domain_getinfolist(ts->xch, src, 1, &di) != 1 ||
+	    di.domain != src)
+		return -1;
+	hvm = (di.flags & XEN_DOMINF_hvm_guest) != 0;
+	memset(&c, 0, sizeof(c));
+	c.flags = hvm ? XEN_DOMCTL_CDF_hvm | XEN_DOMCTL_CDF_hap : 0;
+	c.max_vcpus = di.max_vcpu_id + 1;
+	c.max_evtchn_port = 1023;
+	c.max_grant_frames = 64;
+	c.max_maptrack_frames = 1024;
+	c.grant_opts = XEN_DOMCTL_GRANT_version(2);
+	c.arch.emulation_flags = hvm ? XEN_X86_EMU_LAPIC : 0;
+	ts->max_pages = di.max_pages;
+	if (xc_domain_create(ts->xch, &ts->domid, &c) < 0 ||
+	    xc_domain_max_vcpus(ts->xch, ts->domid, c.max_vcpus) < 0 ||
+	    xc_domain_setmaxmem(ts->xch, ts->domid, di.max_pages * 4) < 0 ||
+	    (hvm && xc_set_paging_mempool_size(ts->xch, ts->domid, 32u << 20) < 0)) {
+		perror("adopt: creating the domain");
+		return -1;
+	}
+	fprintf(stderr, "adopt: created d%u for the restore\n", ts->domid);
+	return 0;
+}
+
+/* before_unpause: the guest's xenstore directory, then introduce it. */
+static int adopt_connect(const struct xmig_xen_restore_info *ri, void *payload)
+{
+	struct toolstack *ts = payload;
+	struct xs_permissions ro[2] = { { 0, XS_PERM_NONE }, { ri->domid, XS_PERM_READ } };
+	struct xs_permissions rw[1] = { { ri->domid, XS_PERM_NONE } };
+	static const char *const rw_dirs[] = { "control/shutdown", "control/feature-suspend",
+					       "device", "data", "drivers", "feature", "attr",
+					       "error", "device/suspend/event-channel" };
+	char base[64], path[128], val[64];
+	xs_transaction_t t = xs_transaction_start(ts->xs);
+	int ok = t != XBT_NULL;
+
+#define W(rel, fmt, v)                                                              \
+	do {                                                                        \
+		snprintf(path, sizeof(path), "%s/%s", base, rel);                   \
+		snprintf(val, sizeof(val), fmt, v);                                 \
+		ok = ok && xs_write(ts->xs, t, path, val, (unsigned int)strlen(val)); \
+	} while (0)
+	snprintf(base, sizeof(base), "/local/domain/%u", ri->domid);
+	ok = ok && xs_write(ts->xs, t, base, "", 0) && xs_set_permissions(ts->xs, t, base, ro, 2);
+	W("name", "%s", ts->name);
+	W("domid", "%u", ri->domid);
+	W("memory/static-max", "%llu", (unsigned long long)ts->max_pages * 4 - 1024);
+	W("memory/target", "%llu", (unsigned long long)ts->max_pages * 4 - 1024);
+	W("store/port", "%u", ri->store_port);
+	W("store/ring-ref", "%llu", (unsigned long long)ri->store_gfn);
+	W("console/port", "%u", ri->console_port);
+	W("console/ring-ref", "%llu", (unsigned long long)ri->console_gfn);
+	W("console/type", "%s", "xenconsoled");
+	W("console/output", "%s", "pty");
+	W("console/limit", "%s", "1048576");
+	W("cpu/0/availability", "%s", "online");
+	snprintf(path, sizeof(path), "%s/control", base);
+	ok = ok && xs_write(ts->xs, t, path, "", 0) && xs_set_permissions(ts->xs, t, path, ro, 2);
+	for (size_t i = 0; ok && i < sizeof(rw_dirs) / sizeof(rw_dirs[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", base, rw_dirs[i]);
+		ok = xs_write(ts->xs, t, path, "", 0) && xs_set_permissions(ts->xs, t, path, rw, 1);
+	}
+#undef W
+	if (t != XBT_NULL && !xs_transaction_end(ts->xs, t, !ok))
+		ok = 0;
+	ok = ok && xs_introduce_domain(ts->xs, ri->domid, ri->store_gfn, ri->store_port);
+	fprintf(stderr, "adopt: d%u connected (store gfn 0x%llx port %u, console gfn 0x%llx "
+		"port %u): %s\n", ri->domid, (unsigned long long)ri->store_gfn, ri->store_port,
+		(unsigned long long)ri->console_gfn, ri->console_port, ok ? "ok" : "FAILED");
+	return ok ? 0 : -1;
+}
 
 struct side {
 	struct xmig_backend *b;
@@ -113,13 +214,14 @@ int main(int argc, char **argv)
 	struct side s = { 0 }, r = { 0 };
 	struct failing fb;
 	pthread_t th;
-	int sv[2], fail = 0;
+	struct toolstack ts = { 0 };
+	int sv[2], fail = 0, adopt = 0;
 	uint32_t domid, new_domid = 0;
 	const struct xmig_stats *st, *rst;
 
 	if (argc < 2) {
 		fprintf(stderr, "usage: %s DOMID [--verify] [--name N] [--suspend MODE] "
-			"[--downtime MS] [--policy P] [--fail-load]\n", argv[0]);
+			"[--downtime MS] [--policy P] [--fail-load] [--adopt]\n", argv[0]);
 		return 2;
 	}
 	domid = (uint32_t)strtoul(argv[1], NULL, 10);
@@ -134,6 +236,8 @@ int main(int argc, char **argv)
 			p.policy = argv[++i];
 		else if (!strcmp(argv[i], "--fail-load"))
 			fail = 1;
+		else if (!strcmp(argv[i], "--adopt"))
+			adopt = 1;
 		else if (!strcmp(argv[i], "--suspend") && i + 1 < argc) {
 			const char *m = argv[++i];
 
@@ -157,6 +261,17 @@ int main(int argc, char **argv)
 		json_str("error", xmig_error_last(), 1);
 		printf("}\n");
 		return 1;
+	}
+	if (adopt) {
+		ts.name = dp.name ? dp.name : "adopted";
+		dp.name = NULL; /* the toolstack names its domain */
+		if (adopt_create(&ts, domid) < 0) {
+			printf("{\"rc\":-1,\"error\":\"adopt: cannot create the domain\"}\n");
+			return 1;
+		}
+		dp.domid = ts.domid;
+		dp.before_unpause = adopt_connect;
+		dp.payload = &ts;
 	}
 	if (xmig_xen_new_dest(&r.b, &dp) < 0) {
 		printf("{\"rc\":-1,");
