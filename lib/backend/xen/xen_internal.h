@@ -178,8 +178,9 @@ int xmig__xen_load_common(struct xmig__xen *x, uint32_t type, const void *body, 
 
 /* xen_pv.c */
 int xmig__xen_pv_open(struct xmig__xen *x, const xc_domaininfo_t *di);
-int xmig__xen_pv_map_source(struct xmig__xen *x, struct xmig__xen_map *m, const uint64_t *pfns,
-			    unsigned int n, void **ptrs);
+uint64_t xmig__xen_pv_frame(struct xmig__xen *x, uint64_t pfn);
+int xmig__xen_pv_normal_form(struct xmig__xen *x, struct xmig__xen_map *m, unsigned int j,
+			     uint64_t pfn, void **page);
 int xmig__xen_pv_pause_scan(struct xmig__xen *x, uint64_t *bitmap);
 int xmig__xen_pv_dest_init(struct xmig__xen *x);
 void xmig__xen_pv_fini(struct xmig__xen *x);

@@ -147,22 +147,30 @@ static int probe(struct xmig__xen *x, const uint64_t *pfns, unsigned int n)
 	return 0;
 }
 
+/*
+ * Map the source frames of pfns[] for reading. A PV guest's frames are
+ * machine frames, read from its p2m, and after the pause its page tables
+ * and p2m leaves are handed out in normal form (xen_pv.c).
+ */
 static int map_source(struct xmig__xen *x, struct xmig__xen_map *m, const uint64_t *pfns,
 		      unsigned int n, void **ptrs)
 {
 	unsigned int idx[XMIG__XEN_BATCH], k = 0;
-	int err;
+	int pv = x->guest_kind == XMIG_GUEST_XEN_PV, err;
 
-	if (x->guest_kind == XMIG_GUEST_XEN_PV)
-		return xmig__xen_pv_map_source(x, m, pfns, n, ptrs);
-	if (x->probe_buf)
+	if (!pv && x->probe_buf)
 		probe(x, pfns, n);
 	for (unsigned int i = 0; i < n; i++) {
+		uint64_t frame = pv ? xmig__xen_pv_frame(x, pfns[i]) : pfns[i];
+
 		ptrs[i] = NULL;
-		if (xmig__bitmap_test(x->holes, pfns[i]))
-			continue; /* a hole, and not dirtied since it was seen */
+		/* HVM: a hole not dirtied since it was seen; PV: not in the p2m */
+		if (pv ? frame == XMIG__PV_INVALID : xmig__bitmap_test(x->holes, pfns[i])) {
+			xmig__bitmap_clear(x->populated, pfns[i]);
+			continue;
+		}
 		idx[k] = i;
-		x->gfns[k++] = pfns[i];
+		x->gfns[k++] = frame;
 	}
 	if (!k)
 		return 0;
@@ -170,15 +178,18 @@ static int map_source(struct xmig__xen *x, struct xmig__xen_map *m, const uint64
 	if (err)
 		return err;
 	for (unsigned int j = 0; j < k; j++) {
-		uint64_t pfn = x->gfns[j];
-		uint8_t *page = (uint8_t *)m->addr + (size_t)j * XMIG__XEN_PAGE;
+		uint64_t pfn = pfns[idx[j]];
+		void *page = (uint8_t *)m->addr + (size_t)j * XMIG__XEN_PAGE;
 
 		if (x->errs[j]) {
 			xmig__bitmap_clear(x->populated, pfn);
-			xmig__bitmap_set(x->holes, pfn);
+			if (!pv)
+				xmig__bitmap_set(x->holes, pfn);
 			continue;
 		}
 		xmig__bitmap_set(x->populated, pfn);
+		if (pv && (err = xmig__xen_pv_normal_form(x, m, j, pfn, &page)))
+			return err;
 		ptrs[idx[j]] = page;
 	}
 	return 0;

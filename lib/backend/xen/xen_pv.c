@@ -200,77 +200,41 @@ int xmig__xen_pv_open(struct xmig__xen *x, const xc_domaininfo_t *di)
 	return map_p2m(x);
 }
 
-/* The live p2m entry of pfn: a machine frame, or above XMIG__PV_MAX_FRAME. */
-static uint64_t p2m_get(struct xmig__xen *x, uint64_t pfn)
+/* The machine frame of pfn in the guest's live p2m, XMIG__PV_INVALID if none. */
+uint64_t xmig__xen_pv_frame(struct xmig__xen *x, uint64_t pfn)
 {
-	return pfn < x->pv.max_pfn ? x->pv.p2m[pfn] : XMIG__PV_INVALID;
+	uint64_t mfn = pfn < x->pv.max_pfn ? x->pv.p2m[pfn] : XMIG__PV_INVALID;
+
+	return mfn > XMIG__PV_MAX_FRAME ? XMIG__PV_INVALID : mfn;
 }
 
-/* Normal form of the page of pfn (which has page `page`) into `dst`. */
-static int normalise(struct xmig__xen *x, uint64_t pfn, const void *page, void *dst)
+/*
+ * After the pause: if pfn is a page table or p2m leaf, replace *page (entry
+ * j of map m) by its normal form, in the map slot's own buffer.
+ */
+int xmig__xen_pv_normal_form(struct xmig__xen *x, struct xmig__xen_map *m, unsigned int j,
+			     uint64_t pfn, void **page)
 {
-	unsigned int t = x->pv.ptype[pfn];
+	unsigned int slot = (unsigned int)(m - x->maps), t;
+	uint8_t *dst;
 	char why[160];
 
+	if (!x->pv.scanned || !(t = x->pv.ptype[pfn]))
+		return 0;
+	if (!x->pv.bounce[slot])
+		x->pv.bounce[slot] = malloc((size_t)XMIG__XEN_BATCH * XMIG__XEN_PAGE);
+	if (!x->pv.bounce[slot])
+		return xmig__fail(XMIG_ENOMEM, "xen: normalisation buffer");
+	dst = (uint8_t *)x->pv.bounce[slot] + (size_t)j * XMIG__XEN_PAGE;
 	if (t & XMIG__PV_T_LEVEL) {
-		if (xmig__pv_normalise_pt(page, dst, t & XMIG__PV_T_LEVEL, &x->pv.m2p, why,
-					  sizeof(why)))
+		if (xmig__pv_normalise_pt(*page, (uint64_t *)(void *)dst, t & XMIG__PV_T_LEVEL,
+					  &x->pv.m2p, why, sizeof(why)))
 			return xmig__fail(XMIG_EGUEST, "xen: d%u: page table at pfn 0x%llx: %s",
 					  x->domid, (unsigned long long)pfn, why);
 	} else {
-		xmig__pv_normalise_p2m(page, dst, &x->pv.m2p);
+		xmig__pv_normalise_p2m(*page, (uint64_t *)(void *)dst, &x->pv.m2p);
 	}
-	return 0;
-}
-
-int xmig__xen_pv_map_source(struct xmig__xen *x, struct xmig__xen_map *m, const uint64_t *pfns,
-			    unsigned int n, void **ptrs)
-{
-	unsigned int idx[XMIG__XEN_BATCH], k = 0, slot = (unsigned int)(m - x->maps);
-	uint8_t *bounce = NULL;
-	int err;
-
-	for (unsigned int i = 0; i < n; i++) {
-		uint64_t mfn = p2m_get(x, pfns[i]);
-
-		ptrs[i] = NULL;
-		if (mfn > XMIG__PV_MAX_FRAME) {
-			xmig__bitmap_clear(x->populated, pfns[i]);
-			continue;
-		}
-		idx[k] = i;
-		x->gfns[k++] = mfn;
-	}
-	if (!k)
-		return 0;
-	err = xmig__xen_map_frames(x, m, k, PROT_READ);
-	if (err)
-		return err;
-	for (unsigned int j = 0; j < k; j++) {
-		uint64_t pfn = pfns[idx[j]];
-		uint8_t *page = (uint8_t *)m->addr + (size_t)j * XMIG__XEN_PAGE;
-
-		if (x->errs[j]) {
-			xmig__bitmap_clear(x->populated, pfn);
-			continue;
-		}
-		xmig__bitmap_set(x->populated, pfn);
-		if (x->pv.scanned && x->pv.ptype[pfn]) {
-			if (!bounce) {
-				if (!x->pv.bounce[slot])
-					x->pv.bounce[slot] = malloc((size_t)XMIG__XEN_BATCH *
-								    XMIG__XEN_PAGE);
-				bounce = x->pv.bounce[slot];
-				if (!bounce)
-					return xmig__fail(XMIG_ENOMEM, "xen: normalisation buffer");
-			}
-			err = normalise(x, pfn, page, bounce + (size_t)j * XMIG__XEN_PAGE);
-			if (err)
-				return err;
-			page = bounce + (size_t)j * XMIG__XEN_PAGE;
-		}
-		ptrs[idx[j]] = page;
-	}
+	*page = dst;
 	return 0;
 }
 
@@ -799,6 +763,36 @@ static int fix_start_info(struct xmig__xen *x, vcpu_guest_context_x86_64_t *c)
 	return 0;
 }
 
+/* xsave state (msrs 0) or MSRs (msrs 1) of vCPU `id`, through a hypercall buffer. */
+static int set_vcpu_buf(struct xmig__xen *x, uint32_t id, int msrs, const uint8_t *data,
+			uint32_t len)
+{
+	struct xen_domctl d = { .domain = (domid_t)x->domid };
+	DECLARE_HYPERCALL_BUFFER(uint8_t, buf);
+	int err = 0;
+
+	buf = xc_hypercall_buffer_alloc(x->xch, buf, len);
+	if (!buf)
+		return xmig__fail(XMIG_ENOMEM, "xen: vCPU state buffer of %u bytes", len);
+	memcpy(buf, data, len);
+	if (msrs) {
+		d.cmd = XEN_DOMCTL_set_vcpu_msrs;
+		d.u.vcpu_msrs.vcpu = id;
+		d.u.vcpu_msrs.msr_count = len / 16;
+		set_xen_guest_handle(d.u.vcpu_msrs.msrs, buf);
+	} else {
+		d.cmd = XEN_DOMCTL_setvcpuextstate;
+		d.u.vcpuextstate.vcpu = id;
+		d.u.vcpuextstate.size = len;
+		set_xen_guest_handle(d.u.vcpuextstate.buffer, buf);
+	}
+	if (xc_domctl(x->xch, &d) < 0)
+		err = xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: vCPU %u %s", x->domid, id,
+				       msrs ? "MSRs" : "xsave state");
+	xc_hypercall_buffer_free(x->xch, buf);
+	return err;
+}
+
 static int set_vcpu(struct xmig__xen *x, uint32_t id)
 {
 	const uint8_t *b = x->pv.vcpu[id];
@@ -862,49 +856,11 @@ static int set_vcpu(struct xmig__xen *x, uint32_t id)
 						x->domid, id);
 	}
 	b += h.ext_len;
-	if (h.xsave_len) {
-		DECLARE_HYPERCALL_BUFFER(uint8_t, buf);
-
-		buf = xc_hypercall_buffer_alloc(x->xch, buf, h.xsave_len);
-		if (!buf)
-			return xmig__fail(XMIG_ENOMEM, "xen: xsave buffer");
-		memcpy(buf, b, h.xsave_len);
-		memset(&d, 0, sizeof(d));
-		d.cmd = XEN_DOMCTL_setvcpuextstate;
-		d.domain = (domid_t)x->domid;
-		d.u.vcpuextstate.vcpu = id;
-		d.u.vcpuextstate.size = h.xsave_len;
-		set_xen_guest_handle(d.u.vcpuextstate.buffer, buf);
-		err = xc_domctl(x->xch, &d) < 0
-			      ? xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: vCPU %u xsave state",
-						 x->domid, id)
-			      : 0;
-		xc_hypercall_buffer_free(x->xch, buf);
-		if (err)
-			return err;
-	}
+	if (h.xsave_len && (err = set_vcpu_buf(x, id, 0, b, h.xsave_len)))
+		return err;
 	b += h.xsave_len;
-	if (h.msr_len) {
-		DECLARE_HYPERCALL_BUFFER(uint8_t, buf);
-
-		buf = xc_hypercall_buffer_alloc(x->xch, buf, h.msr_len);
-		if (!buf)
-			return xmig__fail(XMIG_ENOMEM, "xen: MSR buffer");
-		memcpy(buf, b, h.msr_len);
-		memset(&d, 0, sizeof(d));
-		d.cmd = XEN_DOMCTL_set_vcpu_msrs;
-		d.domain = (domid_t)x->domid;
-		d.u.vcpu_msrs.vcpu = id;
-		d.u.vcpu_msrs.msr_count = h.msr_len / 16;
-		set_xen_guest_handle(d.u.vcpu_msrs.msrs, buf);
-		err = xc_domctl(x->xch, &d) < 0
-			      ? xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: vCPU %u MSRs", x->domid,
-						 id)
-			      : 0;
-		xc_hypercall_buffer_free(x->xch, buf);
-		if (err)
-			return err;
-	}
+	if (h.msr_len && (err = set_vcpu_buf(x, id, 1, b, h.msr_len)))
+		return err;
 	return 0;
 }
 
