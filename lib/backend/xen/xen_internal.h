@@ -168,6 +168,7 @@ int xmig__xen_clear_page(struct xmig__xen *x, uint64_t gfn);
 int xmig__xen_log_start(struct xmig__xen *x);
 int xmig__xen_log_stop(struct xmig__xen *x);
 int xmig__xen_log_fetch(struct xmig__xen *x, uint64_t *bitmap, int final);
+int xmig__xen_frame_types(struct xmig__xen *x, unsigned int k);
 int xmig__xen_map_frames(struct xmig__xen *x, struct xmig__xen_map *m, unsigned int k, int prot);
 
 /* xen_hvm.c: blobs both guest types send */

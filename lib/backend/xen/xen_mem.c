@@ -105,6 +105,22 @@ int xmig__xen_map_frames(struct xmig__xen *x, struct xmig__xen_map *m, unsigned 
 }
 
 /*
+ * XEN_DOMCTL_getpageframeinfo3: the first k frames of x->probe_buf (gfns;
+ * machine frames for PV) are replaced by their types. -1 with errno on failure.
+ */
+int xmig__xen_frame_types(struct xmig__xen *x, unsigned int k)
+{
+	struct xen_domctl dc;
+
+	memset(&dc, 0, sizeof(dc));
+	dc.cmd = XEN_DOMCTL_getpageframeinfo3;
+	dc.domain = (domid_t)x->domid;
+	dc.u.getpageframeinfo3.num = k;
+	dc.u.getpageframeinfo3.array.p = x->probe_buf;
+	return xc_domctl(x->xch, &dc) < 0 ? -1 : 0;
+}
+
+/*
  * First sight of frames: ask Xen which are holes (XEN_DOMCTL_getpageframeinfo3,
  * one hypercall per batch) rather than foreign-mapping them, which for a PVH
  * domain's ~1M-frame range (RAM plus special pages below 4 GiB) is the
@@ -114,7 +130,6 @@ static int probe(struct xmig__xen *x, const uint64_t *pfns, unsigned int n)
 {
 	xen_pfn_t *a = x->probe_buf;
 	uint64_t gfn[XMIG__XEN_BATCH];
-	struct xen_domctl dc;
 	unsigned int k = 0;
 
 	for (unsigned int i = 0; i < n; i++)
@@ -124,12 +139,7 @@ static int probe(struct xmig__xen *x, const uint64_t *pfns, unsigned int n)
 		return 0;
 	for (unsigned int i = 0; i < k; i++)
 		a[i] = gfn[i];
-	memset(&dc, 0, sizeof(dc));
-	dc.cmd = XEN_DOMCTL_getpageframeinfo3;
-	dc.domain = (domid_t)x->domid;
-	dc.u.getpageframeinfo3.num = k;
-	dc.u.getpageframeinfo3.array.p = a;
-	if (xc_domctl(x->xch, &dc) < 0) {
+	if (xmig__xen_frame_types(x, k) < 0) {
 		/* Not fatal: mapping finds the holes too, only slower. */
 		for (unsigned int i = 0; i < k; i++)
 			xmig__bitmap_set(x->probed, gfn[i]);

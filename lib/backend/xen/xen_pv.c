@@ -273,7 +273,6 @@ int xmig__xen_pv_pause_scan(struct xmig__xen *x, uint64_t *bitmap)
 	for (uint64_t base = 0; base < pv->max_pfn && !err; base += XMIG__XEN_BATCH) {
 		uint64_t pfn[XMIG__XEN_BATCH];
 		unsigned int k = 0;
-		struct xen_domctl dc;
 
 		for (uint64_t p = base; p < pv->max_pfn && p < base + XMIG__XEN_BATCH; p++)
 			if (p2m[p] <= XMIG__PV_MAX_FRAME) {
@@ -282,12 +281,7 @@ int xmig__xen_pv_pause_scan(struct xmig__xen *x, uint64_t *bitmap)
 			}
 		if (!k)
 			continue;
-		memset(&dc, 0, sizeof(dc));
-		dc.cmd = XEN_DOMCTL_getpageframeinfo3;
-		dc.domain = (domid_t)x->domid;
-		dc.u.getpageframeinfo3.num = k;
-		dc.u.getpageframeinfo3.array.p = a;
-		if (xc_domctl(x->xch, &dc) < 0) {
+		if (xmig__xen_frame_types(x, k) < 0) {
 			err = xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: frame types", x->domid);
 			break;
 		}
