@@ -602,6 +602,46 @@ START_TEST(test_error_record_sanitised)
 }
 END_TEST
 
+/*
+ * Leave, where the next call's frames will be, what an old XXH3 state with
+ * `seed` would look like: in every 64-byte line, the seed at byte 40 and a
+ * NULL external secret at 56 (the layout of xxhash 0.8's XXH3_state_s),
+ * and garbage where its secret would be.
+ */
+static __attribute__((noinline)) void scribble_stack(uint64_t seed)
+{
+	volatile uint64_t area[8192] __attribute__((aligned(64)));
+
+	for (size_t i = 0; i < XMIG__ARRAY_SIZE(area); i++)
+		area[i] = i % 8 == 5 ? seed : i % 8 == 7 ? 0 : 0xa5a5a5a5a5a5a5a5ull ^ i;
+}
+
+/* A record's checksum depends on the record only, not on the stack under it. */
+START_TEST(test_checksum_ignores_stack_garbage)
+{
+	static uint8_t body[4096];
+	struct sample s;
+	struct mem_transport r;
+	struct xmig__reader rd;
+	struct xmig__rec rec;
+
+	for (size_t i = 0; i < sizeof(body); i++)
+		body[i] = (uint8_t)(i * 7);
+	mem_transport_init(&s.w, NULL, 0);
+	for (int k = 0; k < 4; k++) {
+		scribble_stack((uint64_t)XMIG_REC_PAGE_BATCH | (uint64_t)sizeof(body) << 32);
+		put_rec(&s, XMIG_REC_PAGE_BATCH, body, sizeof(body));
+	}
+	mem_transport_init(&r, s.w.out, s.w.out_len);
+	xmig__reader_init(&rd, &r.base);
+	for (int k = 0; k < 4; k++)
+		ck_assert_msg(xmig__rec_read(&rd, &rec, -1) == 0, "record %d: %s", k,
+			      xmig_error_last());
+	xmig__reader_fini(&rd);
+	mem_transport_fini(&s.w);
+}
+END_TEST
+
 static Suite *stream_suite(void)
 {
 	Suite *s = suite_create("stream");
@@ -625,6 +665,7 @@ static Suite *stream_suite(void)
 	tcase_add_test(tc, test_annotations);
 	tcase_add_test(tc, test_nonzero_padding);
 	tcase_add_test(tc, test_error_record_sanitised);
+	tcase_add_test(tc, test_checksum_ignores_stack_garbage);
 	suite_add_tcase(s, tc);
 	return s;
 }

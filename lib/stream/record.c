@@ -53,6 +53,14 @@ int xmig__rec_write(struct xmig_transport *t, uint32_t type, const struct iovec 
 		return xmig__fail(XMIG_EINVAL, "%s record of %zu bytes exceeds the limit",
 				  xmig__rec_name(type), len);
 
+	/*
+	 * A state on the stack must be cleared before a seeded reset:
+	 * xxhash (0.8.1) regenerates its secret only when the state's old seed
+	 * differs from the new one, so stack garbage that happens to hold the
+	 * same seed leaves a stale, clobbered secret in use, and the checksum
+	 * comes out wrong at random.
+	 */
+	XXH3_INITSTATE(&st);
 	XXH3_64bits_reset_withSeed(&st, rec_seed(type, (uint32_t)len));
 	for (i = 0; i < n; i++)
 		XXH3_64bits_update(&st, body[i].iov_base, body[i].iov_len);
