@@ -3,8 +3,9 @@
  * The kvm backend on /dev/kvm: boot the test guest, pause and resume it,
  * check its dirty log against what really changed in its memory, migrate
  * it by hand (no engine) into a second VM of this process, and see guest
- * failures reported as XMIG_EGUEST. Without /dev/kvm every test is skipped
- * (loudly) and passes.
+ * failures reported as XMIG_EGUEST. Without a usable /dev/kvm the suite
+ * exits 77, which ctest counts as skipped; what needs no VM (parameters,
+ * the ELF, state blobs, dirty bitmaps) is tested by check_kvm_format.
  */
 #define _GNU_SOURCE
 #include <check.h>
@@ -27,8 +28,6 @@ const char *xmig_error_last(void);
 #define PAGE 4096u
 #define MEM (64ull << 20)
 #define NR_PAGES (MEM / PAGE)
-
-static int kvm_ok;
 
 /* ---- console capture ---- */
 
@@ -157,22 +156,6 @@ static int wait_hb(struct console *c, unsigned n, unsigned ms)
 
 /* ---- helpers ---- */
 
-#define SKIP_WITHOUT_KVM()                                                        \
-	do {                                                                      \
-		if (!kvm_ok)                                                      \
-			return;                                                   \
-	} while (0)
-
-#define SKIP_WITHOUT_GUEST()                                                      \
-	do {                                                                      \
-		SKIP_WITHOUT_KVM();                                               \
-		if (XMIG_TEST_GUEST[0] == '\0') {                                 \
-			fprintf(stderr, "SKIP %s: the test guest was not built\n", \
-				__func__);                                        \
-			return;                                                   \
-		}                                                                 \
-	} while (0)
-
 static struct xmig_backend *boot_n(const char *cmdline, uint32_t nr_vcpus, struct console *c)
 {
 	struct xmig_kvm_params p = XMIG_KVM_PARAMS_INIT;
@@ -254,76 +237,21 @@ static uint8_t *snapshot(struct xmig_backend *b)
 
 /* ---- a tiny hand-made PVH guest: 32-bit code at 1 MiB ---- */
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	memcpy(p, &v, 4);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	memcpy(p, &v, 8);
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	memcpy(p, &v, 2);
-}
-
-/*
- * Write an ELF64 with one PT_LOAD (the code, at physical 0x100000) and one
- * PT_NOTE (XEN_ELFNOTE_PHYS32_ENTRY = 0x100000) to a temporary file.
- * `with_note` 0 leaves the note out. Returns the path (static buffer).
- */
+/* Write tiny_elf() to a temporary file; returns its path (static buffer). */
 static const char *tiny_guest(const uint8_t *code, size_t len, int with_note)
 {
 	static char path[64];
 	uint8_t f[4096];
-	const size_t ph = 64, note = ph + 2 * 56, text = note + 20;
+	size_t size = tiny_elf(f, sizeof(f), code, len, 0x100000, with_note);
 	FILE *out;
 	int fd;
-
-	ck_assert_uint_le(text + len, sizeof(f));
-	memset(f, 0, sizeof(f));
-	memcpy(f, "\177ELF", 4);
-	f[4] = 2; /* ELFCLASS64 */
-	f[5] = 1; /* little-endian */
-	f[6] = 1; /* EV_CURRENT */
-	put16(f + 16, 2);     /* ET_EXEC */
-	put16(f + 18, 62);    /* EM_X86_64 */
-	put32(f + 20, 1);
-	put64(f + 24, 0x100000);
-	put64(f + 32, ph);    /* e_phoff */
-	put16(f + 52, 64);    /* e_ehsize */
-	put16(f + 54, 56);    /* e_phentsize */
-	put16(f + 56, 2);     /* e_phnum */
-	/* PT_LOAD */
-	put32(f + ph, 1);
-	put32(f + ph + 4, 5);
-	put64(f + ph + 8, text);
-	put64(f + ph + 16, 0x100000);
-	put64(f + ph + 24, 0x100000);
-	put64(f + ph + 32, len);
-	put64(f + ph + 40, len);
-	put64(f + ph + 48, 16);
-	/* PT_NOTE (type 0 = PT_NULL when left out) */
-	put32(f + ph + 56, with_note ? 4 : 0);
-	put64(f + ph + 56 + 8, note);
-	put64(f + ph + 56 + 32, 20);
-	put64(f + ph + 56 + 40, 20);
-	put64(f + ph + 56 + 48, 4);
-	put32(f + note, 4);       /* namesz */
-	put32(f + note + 4, 4);   /* descsz */
-	put32(f + note + 8, 18);  /* XEN_ELFNOTE_PHYS32_ENTRY */
-	memcpy(f + note + 12, "Xen", 4);
-	put32(f + note + 16, 0x100000);
-	memcpy(f + text, code, len);
 
 	snprintf(path, sizeof(path), "/tmp/xmig-kvm-tiny-XXXXXX");
 	fd = mkstemp(path);
 	ck_assert_int_ge(fd, 0);
 	out = fdopen(fd, "wb");
 	ck_assert_ptr_nonnull(out);
-	ck_assert_uint_eq(fwrite(f, 1, text + len, out), text + len);
+	ck_assert_uint_eq(fwrite(f, 1, size, out), size);
 	fclose(out);
 	return path;
 }
@@ -391,7 +319,6 @@ START_TEST(test_tiny_console_and_exit)
 	struct xmig_guest_info info;
 	int code_out = -1, r;
 
-	SKIP_WITHOUT_KVM();
 	console_init(&c);
 	b = boot_tiny(code, sizeof(code), &c);
 	r = xmig_kvm_wait_exit(b, 20000, &code_out);
@@ -435,7 +362,6 @@ START_TEST(test_tiny_long_line_and_string_io)
 	char want[2000 + 4];
 	int code_out = -1, r;
 
-	SKIP_WITHOUT_KVM();
 	ck_assert_uint_eq(sizeof(code), 0x28);
 	console_init(&c);
 	b = boot_tiny(code, sizeof(code), &c);
@@ -458,7 +384,6 @@ START_TEST(test_tiny_unsupported_instruction)
 	static const uint8_t clac[] = { 0x0f, 0x01, 0xca, 0xf4 };
 	char msg[512];
 
-	SKIP_WITHOUT_KVM();
 	/* KVM's emulator cannot do clac (this host: emulation failure); a CPU
 	 * running it natively goes on to hlt. Either way: XMIG_EGUEST. */
 	expect_guest_failure(clac, sizeof(clac), "vCPU 0", msg);
@@ -476,7 +401,6 @@ START_TEST(test_tiny_mmio_outside_ram)
 	static const uint8_t mmio[] = { 0xc7, 0x05, 0x00, 0x00, 0x00, 0x10,
 					0x01, 0x00, 0x00, 0x00, 0xf4 };
 
-	SKIP_WITHOUT_KVM();
 	expect_guest_failure(mmio, sizeof(mmio), "write of 4 byte(s) at guest-physical 0x10000000", NULL);
 }
 END_TEST
@@ -485,7 +409,6 @@ START_TEST(test_tiny_triple_fault)
 {
 	static const uint8_t ud2[] = { 0x0f, 0x0b };
 
-	SKIP_WITHOUT_KVM();
 	expect_guest_failure(ud2, sizeof(ud2), "triple fault", NULL);
 }
 END_TEST
@@ -495,7 +418,6 @@ START_TEST(test_tiny_halt_and_bad_port)
 	static const uint8_t hlt[] = { 0xfa, 0xf4 };
 	static const uint8_t port80[] = { 0xe6, 0x80, 0xf4 };
 
-	SKIP_WITHOUT_KVM();
 	expect_guest_failure(hlt, sizeof(hlt), "halted", NULL);
 	expect_guest_failure(port80, sizeof(port80), "port 0x80", NULL);
 }
@@ -509,7 +431,6 @@ START_TEST(test_tiny_pause_spinning_guest)
 	struct xmig_backend *b;
 	uint64_t t0;
 
-	SKIP_WITHOUT_KVM();
 	console_init(&c);
 	b = boot_tiny(spin, sizeof(spin), &c);
 	ck_assert_int_eq(xmig_kvm_wait_exit(b, 200, NULL), XMIG_ETIMEDOUT);
@@ -530,126 +451,6 @@ START_TEST(test_tiny_pause_spinning_guest)
 }
 END_TEST
 
-START_TEST(test_bad_params)
-{
-	static const uint8_t code[] = { 0xf4 };
-	struct xmig_kvm_params p = XMIG_KVM_PARAMS_INIT;
-	struct xmig_kvm_params q;
-	struct xmig_backend *b = NULL;
-	struct xmig_guest_info info;
-	const char *path;
-
-	SKIP_WITHOUT_KVM();
-	xmig_kvm_params_init(&q);
-	ck_assert_uint_eq(q.version, XMIG_KVM_PARAMS_VERSION);
-	ck_assert_uint_eq(q.mem_bytes, p.mem_bytes);
-
-	p.guest_elf = "/nonexistent/guest";
-	ck_assert_int_eq(xmig_kvm_new(&b, &p), XMIG_EINVAL);
-	ck_assert_ptr_null(b);
-
-	path = tiny_guest(code, sizeof(code), 1);
-	p.guest_elf = path;
-	p.mem_bytes = 4ull << 30;
-	ck_assert_int_eq(xmig_kvm_new(&b, &p), XMIG_EINVAL);
-	ck_assert(strstr(xmig_error_last(), "MiB") != NULL);
-	p.mem_bytes = 1 << 20;
-	ck_assert_int_eq(xmig_kvm_new(&b, &p), XMIG_EINVAL);
-	p.mem_bytes = MEM;
-	p.nr_vcpus = 0;
-	ck_assert_int_eq(xmig_kvm_new(&b, &p), XMIG_EINVAL);
-	p.nr_vcpus = 1;
-	p.version = 99;
-	ck_assert_int_eq(xmig_kvm_new(&b, &p), XMIG_EINVAL);
-	p.version = XMIG_KVM_PARAMS_VERSION;
-	unlink(path);
-
-	path = tiny_guest(code, sizeof(code), 0);
-	p.guest_elf = path;
-	ck_assert_int_eq(xmig_kvm_new(&b, &p), XMIG_EINVAL);
-	ck_assert_msg(strstr(xmig_error_last(), "PVH") != NULL, "%s", xmig_error_last());
-	unlink(path);
-
-	ck_assert_int_eq(xmig_kvm_new_dest(&b, NULL, NULL), 0);
-	memset(&info, 0, sizeof(info));
-	info.nr_pages = NR_PAGES;
-	info.page_size = PAGE;
-	info.nr_vcpus = 1;
-	info.guest_kind = XMIG_GUEST_SIM;
-	ck_assert_int_eq(b->ops->create(b, &info), XMIG_EINVAL);
-	info.guest_kind = XMIG_GUEST_KVM_PVH;
-	info.page_size = 8192;
-	ck_assert_int_eq(b->ops->create(b, &info), XMIG_EINVAL);
-	info.page_size = PAGE;
-	info.nr_pages = (4ull << 30) / PAGE;
-	ck_assert_int_eq(b->ops->create(b, &info), XMIG_EINVAL);
-	info.nr_pages = NR_PAGES;
-	ck_assert_int_eq(b->ops->describe(b, &info), XMIG_EINVAL);
-	ck_assert_int_eq(b->ops->unpause(b), XMIG_EINVAL);
-	b->ops->free(b);
-}
-END_TEST
-
-/* load_state checks every blob before it keeps it. */
-START_TEST(test_load_state_validation)
-{
-	struct xmig_backend *b = NULL;
-	struct xmig_guest_info info = { .nr_pages = NR_PAGES, .page_size = PAGE,
-					.nr_vcpus = 1, .guest_kind = XMIG_GUEST_KVM_PVH };
-	struct {
-		struct xmig_kvm_state_hdr h;
-		uint8_t body[sizeof(struct xmig_kvm_config_state)];
-	} blob;
-	struct xmig_kvm_config_state cfg = { .mem_bytes = MEM, .nr_vcpus = 1 };
-
-	SKIP_WITHOUT_KVM();
-	ck_assert_int_eq(xmig_kvm_new_dest(&b, NULL, NULL), 0);
-	ck_assert_int_eq(b->ops->create(b, &info), 0);
-	ck_assert_int_eq(b->ops->describe(b, &info), 0);
-	ck_assert_uint_eq(info.nr_pages, NR_PAGES);
-	ck_assert_int_eq(b->ops->create(b, &info), XMIG_EINVAL); /* already has one */
-
-	memset(&blob, 0, sizeof(blob));
-	blob.h = (struct xmig_kvm_state_hdr){ XMIG_KVM_STATE_VERSION, XMIG_KVM_STATE_CONFIG,
-					      XMIG_STATE_PLATFORM, sizeof(cfg) };
-	memcpy(blob.body, &cfg, sizeof(cfg));
-	/* too short, wrong version, type mismatch, unknown type, bad vCPU */
-	ck_assert_int_eq(b->ops->load_state(b, XMIG_STATE_PLATFORM, XMIG_KVM_STATE_CONFIG,
-					    &blob, 8), XMIG_EPROTO);
-	blob.h.version = 2;
-	ck_assert_int_eq(b->ops->load_state(b, XMIG_STATE_PLATFORM, XMIG_KVM_STATE_CONFIG,
-					    &blob, sizeof(blob)), XMIG_EVERSION);
-	blob.h.version = XMIG_KVM_STATE_VERSION;
-	ck_assert_int_eq(b->ops->load_state(b, XMIG_STATE_PLATFORM, XMIG_KVM_STATE_CLOCK,
-					    &blob, sizeof(blob)), XMIG_EPROTO);
-	ck_assert_int_eq(b->ops->load_state(b, XMIG_STATE_PLATFORM, 0x999, &blob, sizeof(blob)),
-			 XMIG_EPROTO);
-	ck_assert_int_eq(b->ops->load_state(b, 5, XMIG_KVM_STATE_REGS, &blob, sizeof(blob)),
-			 XMIG_EPROTO);
-	/* REGS of the wrong size */
-	blob.h = (struct xmig_kvm_state_hdr){ XMIG_KVM_STATE_VERSION, XMIG_KVM_STATE_REGS, 0,
-					      sizeof(cfg) };
-	ck_assert_int_eq(b->ops->load_state(b, 0, XMIG_KVM_STATE_REGS, &blob, sizeof(blob)),
-			 XMIG_EPROTO);
-	/* a good one, then its duplicate */
-	blob.h = (struct xmig_kvm_state_hdr){ XMIG_KVM_STATE_VERSION, XMIG_KVM_STATE_CONFIG,
-					      XMIG_STATE_PLATFORM, sizeof(cfg) };
-	ck_assert_int_eq(b->ops->load_state(b, XMIG_STATE_PLATFORM, XMIG_KVM_STATE_CONFIG,
-					    &blob, sizeof(blob)), 0);
-	ck_assert_int_eq(b->ops->load_state(b, XMIG_STATE_PLATFORM, XMIG_KVM_STATE_CONFIG,
-					    &blob, sizeof(blob)), XMIG_EPROTO);
-	/* incomplete state: unpause refuses, nothing ran */
-	ck_assert_int_eq(b->ops->unpause(b), XMIG_EPROTO);
-	ck_assert_msg(strstr(xmig_error_last(), "CLOCK") != NULL, "%s", xmig_error_last());
-	/* destroy, then the handle creates again */
-	b->ops->destroy(b);
-	ck_assert_int_eq(b->ops->create(b, &info), 0);
-	ck_assert_int_eq(b->ops->load_state(b, XMIG_STATE_PLATFORM, XMIG_KVM_STATE_CONFIG,
-					    &blob, sizeof(blob)), 0);
-	b->ops->free(b);
-}
-END_TEST
-
 /* ---- tests: the test guest ---- */
 
 START_TEST(test_guest_boot)
@@ -658,7 +459,6 @@ START_TEST(test_guest_boot)
 	struct xmig_backend *b;
 	int code = -1, r;
 
-	SKIP_WITHOUT_GUEST();
 	console_init(&c);
 	b = boot("ws=4M time=3", &c);
 	r = xmig_kvm_wait_exit(b, 120000, &code);
@@ -687,7 +487,6 @@ START_TEST(test_guest_pause_resume)
 	struct xmig_backend *b;
 	unsigned before, after;
 
-	SKIP_WITHOUT_GUEST();
 	console_init(&c);
 	b = boot("ws=4M time=60", &c);
 	ck_assert_msg(wait_for(&c, "XG READY\n", 60000), "the guest never got ready");
@@ -718,7 +517,6 @@ START_TEST(test_guest_dirty_log)
 	uint8_t *a, *z;
 	uint64_t idle_n, busy_n, changed = 0, missed = 0;
 
-	SKIP_WITHOUT_GUEST();
 	ck_assert_ptr_nonnull(bm);
 
 	/* fetch before start: refused */
@@ -895,7 +693,6 @@ START_TEST(test_guest_migrate)
 	double guest_s, host_s;
 	int code = -1, r;
 
-	SKIP_WITHOUT_GUEST();
 	console_init(&cs);
 	console_init(&cd);
 	console_init(&cd2);
@@ -965,7 +762,6 @@ START_TEST(test_guest_failed_migration_resumes)
 	struct mig m = { 0 };
 	int code = -1, r;
 
-	SKIP_WITHOUT_GUEST();
 	console_init(&cs);
 	src = boot("ws=4M time=4", &cs);
 	ck_assert_msg(wait_hb(&cs, 5, 60000), "no heartbeats");
@@ -1006,8 +802,6 @@ static Suite *kvm_suite(void)
 	tcase_add_test(tiny, test_tiny_triple_fault);
 	tcase_add_test(tiny, test_tiny_halt_and_bad_port);
 	tcase_add_test(tiny, test_tiny_pause_spinning_guest);
-	tcase_add_test(tiny, test_bad_params);
-	tcase_add_test(tiny, test_load_state_validation);
 	suite_add_tcase(s, tiny);
 
 	tcase_set_timeout(guest, 240);
@@ -1022,14 +816,15 @@ static Suite *kvm_suite(void)
 
 int main(void)
 {
-	int r = xmig_kvm_available();
-
-	kvm_ok = r == 0;
-	if (!kvm_ok)
-		fprintf(stderr,
-			"\n**** SKIP check_kvm: KVM is not usable here (%s): every kvm test "
-			"passes without running ****\n\n",
-			xmig_error_last());
+	if (xmig_kvm_available() != 0) {
+		printf("SKIP check_kvm: KVM is not usable here (%s); the checks that need no VM "
+		       "are in check_kvm_format\n", xmig_error_last());
+		return XMIG_TEST_SKIP;
+	}
+	if (XMIG_TEST_GUEST[0] == '\0') {
+		printf("SKIP check_kvm: the test guest was not built\n");
+		return XMIG_TEST_SKIP;
+	}
 	return xmig_test_run(kvm_suite());
 }
 
@@ -1037,8 +832,8 @@ int main(void)
 
 int main(void)
 {
-	fprintf(stderr, "\n**** SKIP check_kvm: libxmig was built without the kvm backend ****\n\n");
-	return 0;
+	printf("SKIP check_kvm: libxmig was built without the kvm backend\n");
+	return XMIG_TEST_SKIP;
 }
 
 #endif

@@ -15,6 +15,64 @@ int xmig_test_run(Suite *s)
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
+static void put16(uint8_t *p, uint16_t v)
+{
+	memcpy(p, &v, 2);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, 4);
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	memcpy(p, &v, 8);
+}
+
+size_t tiny_elf(uint8_t *f, size_t cap, const uint8_t *code, size_t len, uint64_t paddr,
+		int with_note)
+{
+	const size_t ph = 64, note = ph + 2 * 56, text = note + 20;
+
+	ck_assert_uint_le(text + len, cap);
+	memset(f, 0, text + len);
+	memcpy(f, "\177ELF", 4);
+	f[4] = 2; /* ELFCLASS64 */
+	f[5] = 1; /* little-endian */
+	f[6] = 1; /* EV_CURRENT */
+	put16(f + 16, 2);     /* ET_EXEC */
+	put16(f + 18, 62);    /* EM_X86_64 */
+	put32(f + 20, 1);
+	put64(f + 24, paddr);
+	put64(f + 32, ph);    /* e_phoff */
+	put16(f + 52, 64);    /* e_ehsize */
+	put16(f + 54, 56);    /* e_phentsize */
+	put16(f + 56, 2);     /* e_phnum */
+	/* PT_LOAD */
+	put32(f + ph, 1);
+	put32(f + ph + 4, 5);
+	put64(f + ph + 8, text);
+	put64(f + ph + 16, paddr);
+	put64(f + ph + 24, paddr);
+	put64(f + ph + 32, len);
+	put64(f + ph + 40, len);
+	put64(f + ph + 48, 16);
+	/* PT_NOTE (type 0 = PT_NULL when left out) */
+	put32(f + ph + 56, with_note ? 4 : 0);
+	put64(f + ph + 56 + 8, note);
+	put64(f + ph + 56 + 32, 20);
+	put64(f + ph + 56 + 40, 20);
+	put64(f + ph + 56 + 48, 4);
+	put32(f + note, 4);       /* namesz */
+	put32(f + note + 4, 4);   /* descsz */
+	put32(f + note + 8, 18);  /* XEN_ELFNOTE_PHYS32_ENTRY */
+	memcpy(f + note + 12, "Xen", 4);
+	put32(f + note + 16, (uint32_t)paddr);
+	memcpy(f + text, code, len);
+	return text + len;
+}
+
 static int mem_writev(struct xmig_transport *t, const struct iovec *iov, int iovcnt)
 {
 	struct mem_transport *m = (struct mem_transport *)t;

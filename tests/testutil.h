@@ -13,6 +13,17 @@
 /* Run one suite in fork mode (per-test isolation); exit status for main(). */
 int xmig_test_run(Suite *s);
 
+/* ctest's skip status (SKIP_RETURN_CODE): a suite that cannot run here. */
+#define XMIG_TEST_SKIP 77
+
+/*
+ * A tiny PVH guest image: an ELF64 with one PT_LOAD (`code`, at physical
+ * `paddr`) and, if `with_note`, a PT_NOTE with XEN_ELFNOTE_PHYS32_ENTRY =
+ * `paddr`. Written to `buf` (`cap` bytes); returns its size.
+ */
+size_t tiny_elf(uint8_t *buf, size_t cap, const uint8_t *code, size_t len, uint64_t paddr,
+		int with_note);
+
 /*
  * A transport over memory, written by a test's own ops table (as a toolstack
  * would bring its own): writes append to `out`; reads consume `in` up to

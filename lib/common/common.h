@@ -84,6 +84,9 @@ static inline int xmig__is_zero(const void *p, size_t len)
 	return 1;
 }
 
+/* MemAvailable of /proc/meminfo in bytes; 0 if it cannot be read. */
+uint64_t xmig__host_mem_available(void);
+
 /*
  * Parse a size with an optional K/M/G/T suffix (powers of 1024, "B" and
  * "iB" accepted after it). Rejects empty strings, garbage and overflow.

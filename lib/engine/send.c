@@ -18,6 +18,7 @@
 
 #include "bitmap.h"
 #include "engine.h"
+#include "pagemap.h"
 #include "xmig/policy.h"
 
 struct send_state {
@@ -95,7 +96,7 @@ static int send_batch(struct xmig_session *s, struct xmig_round_stats *rs, unsig
 		if (!page) {
 			enc = XMIG_PAGE_ABSENT;
 			rs->pages_absent++;
-		} else if (xmig__is_zero(page, psz)) {
+		} else if (page == xmig__zero_page || xmig__is_zero(page, psz)) {
 			/*
 			 * Tested on the live page: a write right after the test
 			 * also dirtied it, so the next round sends it again.

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "kvm_internal.h"
+#include "pagemap.h"
 
 static int kvm_describe(struct xmig_backend *b, struct xmig_guest_info *out)
 {
@@ -43,43 +44,14 @@ static int kvm_dirty_fetch(struct xmig_backend *b, uint64_t *bitmap, int final)
 	return xmig__kvm_log_fetch(xmig__kvm_of(b), bitmap);
 }
 
-/* What a guest page nobody ever touched holds. */
-static const uint8_t never_touched[XMIG__KVM_PAGE] __attribute__((aligned(XMIG__KVM_PAGE)));
-
-#define PAGEMAP_PRESENT (1ull << 63)
-#define PAGEMAP_SWAPPED (1ull << 62)
-#define PAGEMAP_SPAN 4096u /* entries read at once at most (32 KiB) */
-
 /*
  * Reading a guest page the guest never touched makes the host allocate (or
  * at least fault in) a page: about 1 us each on some hosts, 0.3 s for 1 GiB
- * of a fresh guest in round 0. The host's page table knows better: a page
- * neither present nor swapped out was never written and reads as zero, so
- * the engine is handed a shared zero page instead. A write racing with this
- * is caught by the dirty log (it is on before any page is read). Best
- * effort: without /proc/self/pagemap every page is read as usual.
+ * of a fresh guest in round 0. The host's page table knows better
+ * (pagemap.h): such a page is handed to the engine as the shared zero page.
+ * A write racing with this is caught by the dirty log (it is on before any
+ * page is read).
  */
-static void skip_untouched(struct xmig__kvm *k, const uint64_t *pfns, unsigned int n,
-			   void **ptrs)
-{
-	uint64_t first = pfns[0], span = pfns[n - 1] - pfns[0] + 1;
-	uint64_t entries[PAGEMAP_SPAN];
-	uint64_t va = (uint64_t)(uintptr_t)k->mem + first * XMIG__KVM_PAGE;
-	ssize_t got;
-
-	if (k->pagemap_fd < 0 || span > PAGEMAP_SPAN)
-		return;
-	got = pread(k->pagemap_fd, entries, span * 8, (off_t)(va / XMIG__KVM_PAGE * 8));
-	if (got != (ssize_t)(span * 8))
-		return;
-	for (unsigned int i = 0; i < n; i++) {
-		uint64_t e = entries[pfns[i] - first];
-
-		if (!(e & (PAGEMAP_PRESENT | PAGEMAP_SWAPPED)))
-			ptrs[i] = (void *)never_touched;
-	}
-}
-
 static int kvm_map_pages(struct xmig_backend *b, const uint64_t *pfns, unsigned int n,
 			 void **ptrs, unsigned int flags)
 {
@@ -94,9 +66,8 @@ static int kvm_map_pages(struct xmig_backend *b, const uint64_t *pfns, unsigned 
 					  (unsigned long long)k->nr_pages);
 		ptrs[i] = k->mem + pfns[i] * XMIG__KVM_PAGE;
 	}
-	/* pfns ascend (the engine's batches do; otherwise the span check fails) */
-	if (n && !(flags & XMIG_MAP_WRITE) && pfns[n - 1] >= pfns[0])
-		skip_untouched(k, pfns, n, ptrs);
+	if (!(flags & XMIG_MAP_WRITE))
+		xmig__pagemap_untouched(k->pagemap_fd, k->mem, pfns, n, ptrs);
 	return 0;
 }
 
@@ -144,17 +115,10 @@ static int kvm_populate(struct xmig_backend *b, const uint64_t *pfns, unsigned i
 static int kvm_create(struct xmig_backend *b, const struct xmig_guest_info *info)
 {
 	struct xmig__kvm *k = xmig__kvm_of(b);
+	int err = xmig__kvm_info_check(info);
 
-	if (info->guest_kind != XMIG_GUEST_KVM_PVH)
-		return xmig__fail(XMIG_EINVAL, "kvm: cannot create a guest of kind %u",
-				  info->guest_kind);
-	if (info->page_size != XMIG__KVM_PAGE)
-		return xmig__fail(XMIG_EINVAL, "kvm: page size %u, expected 4096",
-				  info->page_size);
-	if (info->nr_pages > XMIG_KVM_MAX_MEM / XMIG__KVM_PAGE)
-		return xmig__fail(XMIG_EINVAL, "kvm: %llu pages: at most %llu MiB of memory",
-				  (unsigned long long)info->nr_pages,
-				  (unsigned long long)(XMIG_KVM_MAX_MEM >> 20));
+	if (err)
+		return err;
 	return xmig__kvm_vm_create(k, info->nr_pages * XMIG__KVM_PAGE, info->nr_vcpus);
 }
 
@@ -240,7 +204,7 @@ static int kvm_alloc(struct xmig__kvm **out, xmig_kvm_console_fn fn, void *paylo
 	k->base.ops = &kvm_ops;
 	k->kvm_fd = -1;
 	k->vm_fd = -1;
-	k->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	k->pagemap_fd = xmig__pagemap_open();
 	k->console_fn = fn;
 	k->console_payload = payload;
 	pthread_mutex_init(&k->lock, NULL);
@@ -277,30 +241,30 @@ XMIG__API int xmig_kvm_available(void)
 XMIG__API int xmig_kvm_new(struct xmig_backend **out, const struct xmig_kvm_params *p)
 {
 	struct xmig__kvm *k;
-	uint64_t mem;
+	uint8_t *elf = NULL;
+	size_t elf_size = 0;
+	uint64_t mem = 0;
 	int err;
 
-	if (!out || !p)
+	if (!out)
 		return xmig__fail(XMIG_EINVAL, "kvm: NULL argument");
 	*out = NULL;
-	if (p->version != XMIG_KVM_PARAMS_VERSION)
-		return xmig__fail(XMIG_EINVAL, "kvm: params version %u, expected %u", p->version,
-				  XMIG_KVM_PARAMS_VERSION);
-	if (!p->guest_elf)
-		return xmig__fail(XMIG_EINVAL, "kvm: no guest ELF given");
-	if (p->mem_bytes > XMIG_KVM_MAX_MEM)
-		return xmig__fail(XMIG_EINVAL,
-				  "kvm: guest memory %llu MiB: at most %llu MiB (no memory hole "
-				  "below 4 GiB is modelled)",
-				  (unsigned long long)(p->mem_bytes >> 20),
-				  (unsigned long long)(XMIG_KVM_MAX_MEM >> 20));
-	mem = XMIG__ALIGN_UP(p->mem_bytes, XMIG__KVM_PAGE);
-	err = kvm_alloc(&k, p->console_fn, p->console_payload);
+	/* Everything that needs no /dev/kvm first: a bad ELF is reported as
+	 * such, on any machine. */
+	err = xmig__kvm_params_check(p, &mem);
+	if (!err)
+		err = xmig__kvm_elf_read(p->guest_elf, mem, &elf, &elf_size);
 	if (err)
 		return err;
+	err = kvm_alloc(&k, p->console_fn, p->console_payload);
+	if (err) {
+		free(elf);
+		return err;
+	}
 	err = xmig__kvm_vm_create(k, mem, p->nr_vcpus);
 	if (!err)
-		err = xmig__kvm_boot(k, p->guest_elf, p->cmdline);
+		err = xmig__kvm_boot(k, p->guest_elf, elf, elf_size, p->cmdline);
+	free(elf);
 	if (!err)
 		err = xmig__kvm_threads_start(k);
 	if (err) {

@@ -18,12 +18,6 @@
 
 #include "kvm_internal.h"
 
-static size_t bitmap_words(const struct xmig__kvm *k)
-{
-	/* KVM copies whole longs: round up to 64 pages. */
-	return (size_t)XMIG__DIV_ROUND_UP(k->nr_pages, 64);
-}
-
 int xmig__kvm_log_start(struct xmig__kvm *k)
 {
 	int err;
@@ -33,7 +27,7 @@ int xmig__kvm_log_start(struct xmig__kvm *k)
 	if (k->logging)
 		return 0;
 	if (!k->slot_bitmap) {
-		k->slot_bitmap = calloc(bitmap_words(k), sizeof(uint64_t));
+		k->slot_bitmap = calloc(xmig__kvm_bitmap_words(k->nr_pages), sizeof(uint64_t));
 		if (!k->slot_bitmap)
 			return xmig__fail(XMIG_ENOMEM, "kvm: out of memory");
 	}
@@ -60,8 +54,8 @@ int xmig__kvm_log_stop(struct xmig__kvm *k)
 int xmig__kvm_log_fetch(struct xmig__kvm *k, uint64_t *bitmap)
 {
 	struct kvm_dirty_log get;
-	size_t words = bitmap_words(k);
-	int any = 0;
+	size_t words = xmig__kvm_bitmap_words(k->nr_pages);
+	int any;
 
 	if (!k->logging)
 		return xmig__fail(XMIG_EINVAL, "kvm: dirty_fetch while logging is off");
@@ -71,12 +65,7 @@ int xmig__kvm_log_fetch(struct xmig__kvm *k, uint64_t *bitmap)
 	get.dirty_bitmap = k->slot_bitmap;
 	if (ioctl(k->vm_fd, KVM_GET_DIRTY_LOG, &get) < 0)
 		return xmig__fail_errno(XMIG_EBACKEND, "kvm: KVM_GET_DIRTY_LOG");
-	for (size_t i = 0; i < words; i++) {
-		if (k->slot_bitmap[i]) {
-			bitmap[i] |= k->slot_bitmap[i];
-			any = 1;
-		}
-	}
+	any = xmig__kvm_dirty_merge(bitmap, k->slot_bitmap, k->nr_pages);
 	if (k->cap_manual_protect && any) {
 		struct kvm_clear_dirty_log clear;
 

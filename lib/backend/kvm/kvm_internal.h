@@ -7,6 +7,7 @@
  *   kvm_boot.c     loading the ELF and the PVH boot state
  *   kvm_dirty.c    dirty logging
  *   kvm_state.c    save_state / load_state
+ *   kvm_format.c   what needs no /dev/kvm: checks, ELF, blob store, bitmaps
  *
  * What this host's KVM does (probed on the PVM-flavoured KVM, kvm_pvm,
  * kernel 6.18, no VMX in the host): see kvm_vm.c, "Probe findings".
@@ -19,32 +20,11 @@
 #include <stdint.h>
 
 #include "common.h"
+#include "kvm_format.h"
 #include "xmig/backend/kvm.h"
 #include "xmig/sys/backend.h"
 
-#define XMIG__KVM_PAGE 4096ull
-#define XMIG__KVM_LINE_MAX 1024
-#define XMIG__KVM_MAX_MSRS 1024
-#define XMIG__KVM_MAX_CPUID 256
 #define XMIG__KVM_NOTES_MAX 1024
-
-/* Boot page (see kvm.h): start info, memory map, command line. */
-#define XMIG__KVM_BOOT_PAGE 0x7000ull
-#define XMIG__KVM_START_INFO (XMIG__KVM_BOOT_PAGE)
-#define XMIG__KVM_MEMMAP (XMIG__KVM_BOOT_PAGE + 0x80)
-#define XMIG__KVM_CMDLINE (XMIG__KVM_BOOT_PAGE + 0x100)
-#define XMIG__KVM_CMDLINE_MAX (XMIG__KVM_PAGE - 0x100)
-#define XMIG__KVM_LOW_RAM_END 0x9f000ull
-#define XMIG__KVM_HIGH_RAM 0x100000ull
-
-/* A state blob kept by a destination until unpause. */
-struct xmig__kvm_blob {
-	void *data; /* payload only, header stripped */
-	size_t len;
-};
-
-/* Blob slots per vCPU, indexed by type (1 .. XMIG_KVM_STATE_VMM). */
-#define XMIG__KVM_VCPU_BLOBS (XMIG_KVM_STATE_VMM + 1)
 
 struct xmig__kvm;
 
@@ -64,9 +44,6 @@ struct xmig__kvm_vcpu {
 	/* Owned by the vCPU thread while it runs; by the engine when parked. */
 	char line[XMIG__KVM_LINE_MAX];
 	size_t line_len;
-
-	/* Destination: blobs received, applied at unpause. */
-	struct xmig__kvm_blob blobs[XMIG__KVM_VCPU_BLOBS];
 };
 
 enum xmig__kvm_phase {
@@ -86,11 +63,7 @@ struct xmig__kvm {
 
 	/* Host capabilities, probed once per handle. */
 	int cap_manual_protect; /* KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 usable */
-	int cap_xsave;
-	int xsave_size; /* bytes of KVM_GET_XSAVE(2) */
-	int cap_xcrs;
-	int cap_debugregs;
-	int cap_vcpu_events;
+	struct xmig__kvm_caps caps;
 	int max_vcpus;
 	uint32_t host_tsc_khz;
 
@@ -124,8 +97,8 @@ struct xmig__kvm {
 	int failed;          /* XMIG_EGUEST: the guest crashed or got stuck */
 	char fail_msg[512];
 
-	/* Destination: platform blobs until unpause. */
-	struct xmig__kvm_blob cfg_blob, clock_blob;
+	/* Destination: the state blobs received, until they are applied. */
+	struct xmig__kvm_blobs blobs;
 
 	char notes[XMIG__KVM_NOTES_MAX];
 };
@@ -150,7 +123,12 @@ int xmig__kvm_park(struct xmig__kvm *k);
 void xmig__kvm_unpark(struct xmig__kvm *k);
 
 /* kvm_boot.c */
-int xmig__kvm_boot(struct xmig__kvm *k, const char *elf_path, const char *cmdline);
+/* Read the guest ELF file into a buffer the caller frees; checked for
+ * a guest of mem_bytes (kvm_format.h), nothing loaded yet. */
+int xmig__kvm_elf_read(const char *path, uint64_t mem_bytes, uint8_t **data, size_t *size);
+/* Load the ELF read above and write the boot page and vCPU 0's entry state. */
+int xmig__kvm_boot(struct xmig__kvm *k, const char *elf_path, const uint8_t *elf,
+		   size_t elf_size, const char *cmdline);
 
 /* kvm_dirty.c */
 int xmig__kvm_log_start(struct xmig__kvm *k);
@@ -162,7 +140,6 @@ int xmig__kvm_save(struct xmig__kvm *k, xmig_state_emit_fn emit, void *ctx);
 int xmig__kvm_load(struct xmig__kvm *k, uint32_t vcpu, uint32_t type, const void *data,
 		   size_t len);
 int xmig__kvm_restore(struct xmig__kvm *k);
-void xmig__kvm_blobs_free(struct xmig__kvm *k);
 
 /* Append a line to k->notes (diagnostics, see xmig_kvm_notes()). */
 void xmig__kvm_note(struct xmig__kvm *k, const char *fmt, ...) XMIG__PRINTF(2, 3);

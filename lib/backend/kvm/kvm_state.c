@@ -49,26 +49,6 @@ static uint64_t realtime_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static const char *type_name(uint32_t type)
-{
-	switch (type) {
-	case XMIG_KVM_STATE_CPUID: return "CPUID";
-	case XMIG_KVM_STATE_SREGS: return "SREGS";
-	case XMIG_KVM_STATE_REGS: return "REGS";
-	case XMIG_KVM_STATE_XSAVE: return "XSAVE";
-	case XMIG_KVM_STATE_FPU: return "FPU";
-	case XMIG_KVM_STATE_XCRS: return "XCRS";
-	case XMIG_KVM_STATE_MSRS: return "MSRS";
-	case XMIG_KVM_STATE_MP_STATE: return "MP_STATE";
-	case XMIG_KVM_STATE_EVENTS: return "EVENTS";
-	case XMIG_KVM_STATE_DEBUGREGS: return "DEBUGREGS";
-	case XMIG_KVM_STATE_VMM: return "VMM";
-	case XMIG_KVM_STATE_CONFIG: return "CONFIG";
-	case XMIG_KVM_STATE_CLOCK: return "CLOCK";
-	default: return "?";
-	}
-}
-
 /* ---- save ---- */
 
 struct saver {
@@ -88,7 +68,7 @@ static int emit_blob(struct saver *s, uint32_t vcpu, uint32_t type, const void *
 	};
 
 	if (sizeof(h) + len > s->cap)
-		return xmig__fail(XMIG_EBACKEND, "kvm: %s blob too large", type_name(type));
+		return xmig__fail(XMIG_EBACKEND, "kvm: %s blob too large", xmig__kvm_blob_name(type));
 	memcpy(s->buf, &h, sizeof(h));
 	if (payload != s->buf + sizeof(h))
 		memcpy(s->buf + sizeof(h), payload, len);
@@ -184,18 +164,18 @@ static int save_vcpu(struct saver *s, struct xmig__kvm_vcpu *v)
 		err = save_simple(s, v, XMIG_KVM_STATE_REGS, KVM_GET_REGS, sizeof(struct kvm_regs),
 				  "KVM_GET_REGS");
 #ifdef KVM_GET_XSAVE2
-	if (!err && k->cap_xsave && k->xsave_size > (int)sizeof(struct kvm_xsave))
+	if (!err && k->caps.xsave && k->caps.xsave_size > (int)sizeof(struct kvm_xsave))
 		err = save_simple(s, v, XMIG_KVM_STATE_XSAVE, KVM_GET_XSAVE2,
-				  (size_t)k->xsave_size, "KVM_GET_XSAVE2");
+				  (size_t)k->caps.xsave_size, "KVM_GET_XSAVE2");
 	else
 #endif
-	if (!err && k->cap_xsave)
+	if (!err && k->caps.xsave)
 		err = save_simple(s, v, XMIG_KVM_STATE_XSAVE, KVM_GET_XSAVE,
 				  sizeof(struct kvm_xsave), "KVM_GET_XSAVE");
 	else if (!err)
 		err = save_simple(s, v, XMIG_KVM_STATE_FPU, KVM_GET_FPU, sizeof(struct kvm_fpu),
 				  "KVM_GET_FPU");
-	if (!err && k->cap_xcrs)
+	if (!err && k->caps.xcrs)
 		err = save_simple(s, v, XMIG_KVM_STATE_XCRS, KVM_GET_XCRS, sizeof(struct kvm_xcrs),
 				  "KVM_GET_XCRS");
 	if (!err)
@@ -203,10 +183,10 @@ static int save_vcpu(struct saver *s, struct xmig__kvm_vcpu *v)
 	if (!err)
 		err = save_simple(s, v, XMIG_KVM_STATE_MP_STATE, KVM_GET_MP_STATE,
 				  sizeof(struct kvm_mp_state), "KVM_GET_MP_STATE");
-	if (!err && k->cap_vcpu_events)
+	if (!err && k->caps.vcpu_events)
 		err = save_simple(s, v, XMIG_KVM_STATE_EVENTS, KVM_GET_VCPU_EVENTS,
 				  sizeof(struct kvm_vcpu_events), "KVM_GET_VCPU_EVENTS");
-	if (!err && k->cap_debugregs)
+	if (!err && k->caps.debugregs)
 		err = save_simple(s, v, XMIG_KVM_STATE_DEBUGREGS, KVM_GET_DEBUGREGS,
 				  sizeof(struct kvm_debugregs), "KVM_GET_DEBUGREGS");
 	if (err)
@@ -244,7 +224,7 @@ int xmig__kvm_save(struct xmig__kvm *k, xmig_state_emit_fn emit, void *ctx)
 		return err;
 
 	k->notes[0] = '\0';
-	s.cap = sizeof(struct xmig_kvm_state_hdr) + 65536 + (size_t)k->xsave_size +
+	s.cap = sizeof(struct xmig_kvm_state_hdr) + 65536 + (size_t)k->caps.xsave_size +
 		sizeof(struct kvm_msrs) + k->nr_msr_index * sizeof(struct kvm_msr_entry);
 	s.buf = calloc(1, s.cap);
 	if (!s.buf)
@@ -284,177 +264,25 @@ out:
 
 /* ---- load ---- */
 
-static struct xmig__kvm_blob *blob_slot(struct xmig__kvm *k, uint32_t vcpu, uint32_t type)
-{
-	if (vcpu == XMIG_STATE_PLATFORM) {
-		if (type == XMIG_KVM_STATE_CONFIG)
-			return &k->cfg_blob;
-		if (type == XMIG_KVM_STATE_CLOCK)
-			return &k->clock_blob;
-		return NULL;
-	}
-	if (type < XMIG_KVM_STATE_CPUID || type > XMIG_KVM_STATE_VMM)
-		return NULL;
-	return &k->vcpus[vcpu].blobs[type];
-}
-
-/* Is `len` a valid payload size for `type`? */
-static int blob_size_ok(const struct xmig__kvm *k, uint32_t type, const uint8_t *p, size_t len)
-{
-	switch (type) {
-	case XMIG_KVM_STATE_CPUID: {
-		struct kvm_cpuid2 c;
-
-		if (len < sizeof(c))
-			return 0;
-		memcpy(&c, p, sizeof(c));
-		return c.nent <= XMIG__KVM_MAX_CPUID &&
-		       len == sizeof(c) + c.nent * sizeof(struct kvm_cpuid_entry2);
-	}
-	case XMIG_KVM_STATE_SREGS:
-		return len == sizeof(struct kvm_sregs);
-	case XMIG_KVM_STATE_REGS:
-		return len == sizeof(struct kvm_regs);
-	case XMIG_KVM_STATE_XSAVE:
-		return k->cap_xsave && len >= sizeof(struct kvm_xsave) &&
-		       len <= (size_t)k->xsave_size;
-	case XMIG_KVM_STATE_FPU:
-		return len == sizeof(struct kvm_fpu);
-	case XMIG_KVM_STATE_XCRS:
-		return k->cap_xcrs && len == sizeof(struct kvm_xcrs);
-	case XMIG_KVM_STATE_MSRS: {
-		struct kvm_msrs m;
-
-		if (len < sizeof(m))
-			return 0;
-		memcpy(&m, p, sizeof(m));
-		return m.nmsrs <= XMIG__KVM_MAX_MSRS &&
-		       len == sizeof(m) + m.nmsrs * sizeof(struct kvm_msr_entry);
-	}
-	case XMIG_KVM_STATE_MP_STATE:
-		return len == sizeof(struct kvm_mp_state);
-	case XMIG_KVM_STATE_EVENTS:
-		return k->cap_vcpu_events && len == sizeof(struct kvm_vcpu_events);
-	case XMIG_KVM_STATE_DEBUGREGS:
-		return k->cap_debugregs && len == sizeof(struct kvm_debugregs);
-	case XMIG_KVM_STATE_VMM: {
-		struct xmig_kvm_vmm_state m;
-
-		if (len < sizeof(m))
-			return 0;
-		memcpy(&m, p, sizeof(m));
-		return m.halted <= 1 && m.line_len < XMIG__KVM_LINE_MAX &&
-		       len == sizeof(m) + m.line_len;
-	}
-	case XMIG_KVM_STATE_CONFIG:
-		return len == sizeof(struct xmig_kvm_config_state);
-	case XMIG_KVM_STATE_CLOCK:
-		return len == sizeof(struct xmig_kvm_clock_state);
-	default:
-		return 0;
-	}
-}
-
 int xmig__kvm_load(struct xmig__kvm *k, uint32_t vcpu, uint32_t type, const void *data,
 		   size_t len)
 {
-	struct xmig_kvm_state_hdr h;
-	struct xmig__kvm_blob *slot;
-	const uint8_t *p = (const uint8_t *)data + sizeof(h);
-	char scope[24];
-
-	if (vcpu == XMIG_STATE_PLATFORM)
-		snprintf(scope, sizeof(scope), "platform");
-	else
-		snprintf(scope, sizeof(scope), "vCPU %u", vcpu);
 	if (k->phase != XMIG__KVM_CREATED)
 		return xmig__fail(XMIG_EINVAL, "kvm: load_state needs a created, not yet "
 					       "started guest");
-	if (vcpu != XMIG_STATE_PLATFORM && vcpu >= k->nr_vcpus)
-		return xmig__fail(XMIG_EPROTO, "kvm: state blob type %u for vCPU %u: the guest "
-					       "has %u vCPUs",
-				  type, vcpu, k->nr_vcpus);
-	slot = blob_slot(k, vcpu, type);
-	if (!slot)
-		return xmig__fail(XMIG_EPROTO, "kvm: %s: unknown state blob type %u", scope, type);
-	if (!data || len < sizeof(h))
-		return xmig__fail(XMIG_EPROTO, "kvm: %s: %s blob of %zu bytes has no header",
-				  scope, type_name(type), len);
-	memcpy(&h, data, sizeof(h));
-	if (h.version != XMIG_KVM_STATE_VERSION)
-		return xmig__fail(XMIG_EVERSION, "kvm: %s: %s blob version %u, expected %u", scope,
-				  type_name(type), h.version, XMIG_KVM_STATE_VERSION);
-	if (h.type != type || h.vcpu != vcpu || h.size != len - sizeof(h))
-		return xmig__fail(XMIG_EPROTO,
-				  "kvm: %s: %s blob header says type %u, vCPU %u, %u bytes; "
-				  "got %zu bytes",
-				  scope, type_name(type), h.type, h.vcpu, h.size, len - sizeof(h));
-	if (!blob_size_ok(k, type, p, h.size))
-		return xmig__fail(XMIG_EPROTO, "kvm: %s: %s blob: bad size or content (%u bytes)",
-				  scope, type_name(type), h.size);
-	if (slot->data)
-		return xmig__fail(XMIG_EPROTO, "kvm: %s: duplicate %s blob", scope,
-				  type_name(type));
-	slot->data = malloc(h.size ? h.size : 1);
-	if (!slot->data)
-		return xmig__fail(XMIG_ENOMEM, "kvm: out of memory");
-	memcpy(slot->data, p, h.size);
-	slot->len = h.size;
-	return 0;
+	return xmig__kvm_blobs_put(&k->blobs, &k->caps, vcpu, type, data, len);
 }
 
-void xmig__kvm_blobs_free(struct xmig__kvm *k)
+/* ---- restore ---- */
+
+static struct xmig__kvm_blob *blob_of(struct xmig__kvm_vcpu *v, uint32_t type)
 {
-	for (uint32_t i = 0; k->vcpus && i < k->nr_vcpus; i++) {
-		for (int t = 0; t < XMIG__KVM_VCPU_BLOBS; t++) {
-			free(k->vcpus[i].blobs[t].data);
-			k->vcpus[i].blobs[t].data = NULL;
-			k->vcpus[i].blobs[t].len = 0;
-		}
-	}
-	free(k->cfg_blob.data);
-	free(k->clock_blob.data);
-	k->cfg_blob = (struct xmig__kvm_blob){ 0 };
-	k->clock_blob = (struct xmig__kvm_blob){ 0 };
-}
-
-/* ---- restore (unpause) ---- */
-
-static int check_complete(struct xmig__kvm *k)
-{
-	static const uint32_t mandatory[] = {
-		XMIG_KVM_STATE_CPUID, XMIG_KVM_STATE_SREGS, XMIG_KVM_STATE_REGS,
-		XMIG_KVM_STATE_MSRS, XMIG_KVM_STATE_VMM,
-	};
-	struct xmig_kvm_config_state cfg;
-
-	if (!k->cfg_blob.data || !k->clock_blob.data)
-		return xmig__fail(XMIG_EPROTO, "kvm: unpause: no %s state received",
-				  k->cfg_blob.data ? "CLOCK" : "CONFIG");
-	memcpy(&cfg, k->cfg_blob.data, sizeof(cfg));
-	if (cfg.mem_bytes != k->mem_bytes || cfg.nr_vcpus != k->nr_vcpus || cfg.flags)
-		return xmig__fail(XMIG_EPROTO,
-				  "kvm: the source VM (%llu bytes, %u vCPUs, flags 0x%x) differs "
-				  "from this one (%llu bytes, %u vCPUs)",
-				  (unsigned long long)cfg.mem_bytes, cfg.nr_vcpus, cfg.flags,
-				  (unsigned long long)k->mem_bytes, k->nr_vcpus);
-	for (uint32_t i = 0; i < k->nr_vcpus; i++) {
-		const struct xmig__kvm_vcpu *v = &k->vcpus[i];
-
-		for (size_t j = 0; j < XMIG__ARRAY_SIZE(mandatory); j++)
-			if (!v->blobs[mandatory[j]].data)
-				return xmig__fail(XMIG_EPROTO, "kvm: unpause: vCPU %u: no %s state",
-						  i, type_name(mandatory[j]));
-		if (!v->blobs[XMIG_KVM_STATE_XSAVE].data && !v->blobs[XMIG_KVM_STATE_FPU].data)
-			return xmig__fail(XMIG_EPROTO, "kvm: unpause: vCPU %u: no XSAVE or FPU state",
-					  i);
-	}
-	return 0;
+	return &v->vm->blobs.vcpu[v->index][type];
 }
 
 static int apply(struct xmig__kvm_vcpu *v, uint32_t type, unsigned long req, const char *what)
 {
-	struct xmig__kvm_blob *b = &v->blobs[type];
+	struct xmig__kvm_blob *b = blob_of(v, type);
 
 	if (!b->data)
 		return 0;
@@ -465,14 +293,14 @@ static int apply(struct xmig__kvm_vcpu *v, uint32_t type, unsigned long req, con
 
 static int apply_xsave(struct xmig__kvm *k, struct xmig__kvm_vcpu *v)
 {
-	struct xmig__kvm_blob *b = &v->blobs[XMIG_KVM_STATE_XSAVE];
+	struct xmig__kvm_blob *b = blob_of(v, XMIG_KVM_STATE_XSAVE);
 	void *area;
 	int err = 0;
 
 	if (!b->data)
 		return apply(v, XMIG_KVM_STATE_FPU, KVM_SET_FPU, "KVM_SET_FPU");
 	/* KVM_SET_XSAVE reads the host's full XSAVE size: pad a shorter area. */
-	area = calloc(1, (size_t)k->xsave_size);
+	area = calloc(1, (size_t)k->caps.xsave_size);
 	if (!area)
 		return xmig__fail(XMIG_ENOMEM, "kvm: out of memory");
 	memcpy(area, b->data, b->len);
@@ -524,7 +352,7 @@ static int msr_write(struct xmig__kvm_vcpu *v, uint32_t index, uint64_t value)
  */
 static int apply_msrs(struct xmig__kvm *k, struct xmig__kvm_vcpu *v)
 {
-	struct xmig__kvm_blob *b = &v->blobs[XMIG_KVM_STATE_MSRS];
+	struct xmig__kvm_blob *b = blob_of(v, XMIG_KVM_STATE_MSRS);
 	struct kvm_msrs *src = b->data, *set;
 	uint32_t n = 0, pos = 0;
 	int err = 0;
@@ -576,7 +404,7 @@ out:
 
 static int apply_events(struct xmig__kvm_vcpu *v)
 {
-	struct xmig__kvm_blob *b = &v->blobs[XMIG_KVM_STATE_EVENTS];
+	struct xmig__kvm_blob *b = blob_of(v, XMIG_KVM_STATE_EVENTS);
 	struct kvm_vcpu_events ev;
 
 	if (!b->data)
@@ -592,7 +420,7 @@ static int apply_events(struct xmig__kvm_vcpu *v)
 
 static void apply_vmm(struct xmig__kvm_vcpu *v)
 {
-	struct xmig__kvm_blob *b = &v->blobs[XMIG_KVM_STATE_VMM];
+	struct xmig__kvm_blob *b = blob_of(v, XMIG_KVM_STATE_VMM);
 	struct xmig_kvm_vmm_state m;
 
 	memcpy(&m, b->data, sizeof(m));
@@ -638,7 +466,7 @@ static int restore_time(struct xmig__kvm *k)
 	struct kvm_clock_data kc;
 	uint64_t now = realtime_ns(), elapsed_ns, delta_tsc;
 
-	memcpy(&clk, k->clock_blob.data, sizeof(clk));
+	memcpy(&clk, k->blobs.clock.data, sizeof(clk));
 	elapsed_ns = now > clk.realtime_ns ? now - clk.realtime_ns : 0;
 	if (clk.tsc_khz != k->host_tsc_khz) {
 		for (uint32_t i = 0; i < k->nr_vcpus; i++)
@@ -657,7 +485,7 @@ static int restore_time(struct xmig__kvm *k)
 	delta_tsc = (uint64_t)((unsigned __int128)elapsed_ns * clk.tsc_khz / 1000000u);
 	for (uint32_t i = 0; i < k->nr_vcpus; i++) {
 		struct xmig__kvm_vcpu *v = &k->vcpus[i];
-		const struct kvm_msrs *m = v->blobs[XMIG_KVM_STATE_MSRS].data;
+		const struct kvm_msrs *m = blob_of(v, XMIG_KVM_STATE_MSRS)->data;
 
 		for (uint32_t j = 0; j < m->nmsrs; j++) {
 			if (m->entries[j].index != XMIG__MSR_IA32_TSC)
@@ -674,12 +502,12 @@ int xmig__kvm_restore(struct xmig__kvm *k)
 	int err;
 
 	k->notes[0] = '\0';
-	err = check_complete(k);
+	err = xmig__kvm_blobs_complete(&k->blobs, k->mem_bytes);
 	for (uint32_t i = 0; i < k->nr_vcpus && !err; i++)
 		err = restore_vcpu(k, &k->vcpus[i]);
 	if (!err)
 		err = restore_time(k);
 	if (!err)
-		xmig__kvm_blobs_free(k);
+		xmig__kvm_blobs_fini(&k->blobs);
 	return err;
 }

@@ -93,11 +93,11 @@ int xmig__kvm_open(struct xmig__kvm *k)
 	k->cap_manual_protect =
 		(check_ext(fd, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2) &
 		 KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE) != 0;
-	k->cap_xsave = check_ext(fd, KVM_CAP_XSAVE);
-	k->xsave_size = k->cap_xsave ? (int)sizeof(struct kvm_xsave) : 0;
-	k->cap_xcrs = check_ext(fd, KVM_CAP_XCRS);
-	k->cap_debugregs = check_ext(fd, KVM_CAP_DEBUGREGS);
-	k->cap_vcpu_events = check_ext(fd, KVM_CAP_VCPU_EVENTS);
+	k->caps.xsave = check_ext(fd, KVM_CAP_XSAVE);
+	k->caps.xsave_size = k->caps.xsave ? (int)sizeof(struct kvm_xsave) : 0;
+	k->caps.xcrs = check_ext(fd, KVM_CAP_XCRS);
+	k->caps.debugregs = check_ext(fd, KVM_CAP_DEBUGREGS);
+	k->caps.vcpu_events = check_ext(fd, KVM_CAP_VCPU_EVENTS);
 	k->max_vcpus = check_ext(fd, KVM_CAP_MAX_VCPUS);
 	if (k->max_vcpus <= 0)
 		k->max_vcpus = check_ext(fd, KVM_CAP_NR_VCPUS);
@@ -196,14 +196,7 @@ int xmig__kvm_vm_create(struct xmig__kvm *k, uint64_t mem_bytes, uint32_t nr_vcp
 
 	if (k->phase != XMIG__KVM_EMPTY)
 		return xmig__fail(XMIG_EINVAL, "kvm: the handle already has a guest");
-	if (mem_bytes < XMIG_KVM_MIN_MEM || mem_bytes > XMIG_KVM_MAX_MEM ||
-	    mem_bytes % XMIG__KVM_PAGE)
-		return xmig__fail(XMIG_EINVAL,
-				  "kvm: guest memory %llu bytes: need whole pages, %llu MiB "
-				  "to %llu MiB (no memory hole below 4 GiB is modelled)",
-				  (unsigned long long)mem_bytes,
-				  (unsigned long long)(XMIG_KVM_MIN_MEM >> 20),
-				  (unsigned long long)(XMIG_KVM_MAX_MEM >> 20));
+	/* Callers checked the shape (kvm_format.c). */
 	err = xmig__kvm_open(k);
 	if (err)
 		return err;
@@ -235,11 +228,11 @@ int xmig__kvm_vm_create(struct xmig__kvm *k, uint64_t mem_bytes, uint32_t nr_vcp
 			k->cap_manual_protect = 0;
 	}
 #if defined(KVM_CAP_XSAVE2) && defined(KVM_GET_XSAVE2)
-	if (k->cap_xsave) {
+	if (k->caps.xsave) {
 		int sz = ioctl(k->vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_XSAVE2);
 
 		if (sz > (int)sizeof(struct kvm_xsave))
-			k->xsave_size = sz;
+			k->caps.xsave_size = sz;
 	}
 #endif
 
@@ -258,7 +251,7 @@ int xmig__kvm_vm_create(struct xmig__kvm *k, uint64_t mem_bytes, uint32_t nr_vcp
 		goto fail;
 
 	k->vcpus = calloc(nr_vcpus, sizeof(*k->vcpus));
-	if (!k->vcpus) {
+	if (!k->vcpus || xmig__kvm_blobs_init(&k->blobs, nr_vcpus) < 0) {
 		err = xmig__fail(XMIG_ENOMEM, "kvm: out of memory");
 		goto fail;
 	}
@@ -315,7 +308,7 @@ void xmig__kvm_vm_destroy(struct xmig__kvm *k)
 				close(v->fd);
 		}
 	}
-	xmig__kvm_blobs_free(k);
+	xmig__kvm_blobs_fini(&k->blobs);
 	free(k->vcpus);
 	k->vcpus = NULL;
 	k->nr_vcpus = 0;

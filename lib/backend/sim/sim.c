@@ -19,7 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
+#include "pagemap.h"
 #include "sim_priv.h"
 
 static const struct xmig_backend_ops sim_ops;
@@ -133,6 +135,7 @@ static int sim_alloc(struct sim **out)
 	if (!s)
 		return xmig__fail(XMIG_ENOMEM, "sim backend: out of memory");
 	s->base.ops = &sim_ops;
+	s->pagemap_fd = xmig__pagemap_open();
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->parked_cv, NULL);
 	pthread_cond_init(&s->run_cv, NULL);
@@ -179,6 +182,8 @@ static int sim_map_pages(struct xmig_backend *b, const uint64_t *pfns, unsigned 
 		/* All of the memory is mapped all the time: nothing to populate. */
 		ptrs[i] = s->mem + (pfns[i] << SIM_PAGE_SHIFT);
 	}
+	if (!(flags & XMIG_MAP_WRITE))
+		xmig__pagemap_untouched(s->pagemap_fd, s->mem, pfns, n, ptrs);
 	return 0;
 }
 
@@ -288,6 +293,8 @@ static void sim_free(struct xmig_backend *b)
 	if (!s)
 		return;
 	guest_free(s);
+	if (s->pagemap_fd >= 0)
+		close(s->pagemap_fd);
 	pthread_cond_destroy(&s->run_cv);
 	pthread_cond_destroy(&s->parked_cv);
 	pthread_mutex_destroy(&s->lock);
@@ -316,6 +323,28 @@ static const struct xmig_backend_ops sim_ops = {
 
 /* --- public calls --- */
 
+/*
+ * A simulated guest's pages are real host memory once written: its
+ * non-zero pages at start (and the pause image, if kept) must fit in what
+ * the host has available, or the guest would eat the machine.
+ */
+static int fits_host(uint64_t nr_pages, uint32_t zero_percent, int keep_image)
+{
+	uint64_t avail = xmig__host_mem_available();
+	uint64_t need = (uint64_t)((double)nr_pages * (100 - zero_percent) / 100.0) * SIM_PAGE_SIZE;
+
+	if (keep_image)
+		need += nr_pages * SIM_PAGE_SIZE;
+	if (!avail || need <= avail / 10 * 9)
+		return 0;
+	return xmig__fail(XMIG_ENOMEM,
+			  "simulated guest of %.1f GiB: its data (%u%% of pages non-zero%s) needs "
+			  "%.1f GiB of host memory, and this host has %.1f GiB available",
+			  (double)nr_pages * SIM_PAGE_SIZE / (1 << 30), 100 - zero_percent,
+			  keep_image ? ", plus the pause image" : "", (double)need / (1 << 30),
+			  (double)avail / (1 << 30));
+}
+
 XMIG__API int xmig_sim_new(struct xmig_backend **out, const struct xmig_sim_params *p)
 {
 	struct sim_model model;
@@ -340,6 +369,8 @@ XMIG__API int xmig_sim_new(struct xmig_backend **out, const struct xmig_sim_para
 	if ((rc = xmig__sim_model_parse(&model, p->dirty ? p->dirty : "none")) < 0)
 		return rc;
 
+	if ((rc = fits_host(nr_pages, p->zero_percent, p->keep_pause_image)) < 0)
+		return rc;
 	if ((rc = sim_alloc(&s)) < 0)
 		return rc;
 	if ((rc = guest_alloc(s, nr_pages, nr_vcpus)) < 0)
@@ -380,12 +411,35 @@ XMIG__API int xmig_sim_new_dest(struct xmig_backend **out)
 	return 0;
 }
 
-XMIG__API int xmig_sim_check(struct xmig_backend *b, uint64_t *bad_pfn)
+/* NULL if the page at `pfn` is what the guest could have written there. */
+static const char *check_page(const struct sim *s, const uint8_t *page, uint64_t pfn)
 {
 	uint8_t expect[SIM_PAGE_SIZE] __attribute__((aligned(8)));
+	const char *why = xmig__sim_page_verify(page, pfn);
+
+	if (why)
+		return why;
+	/*
+	 * The checksum does not cover the header. Knowing the seed, rebuild the
+	 * page from its (pfn, generation): that also catches a damaged
+	 * generation field. A destination without its platform blob knows no
+	 * seed and checks headers and checksums only.
+	 */
+	if (s->have_platform && xmig__le64(page + SIM_HDR_MAGIC) == SIM_MAGIC) {
+		xmig__sim_page_fill(expect, s->seed, pfn, xmig__sim_page_generation(page));
+		if (memcmp(page, expect, SIM_PAGE_SIZE) != 0)
+			return "content differs from what its generation produces";
+	}
+	return NULL;
+}
+
+XMIG__API int xmig_sim_check(struct xmig_backend *b, uint64_t *bad_pfn)
+{
 	struct sim *s = as_sim(b);
+	uint64_t pfns[1024];
+	void *ptrs[1024];
 	const char *why = NULL;
-	uint64_t pfn;
+	uint64_t pfn, bad = 0;
 
 	if (!s)
 		return xmig__fail(XMIG_EINVAL, "xmig_sim_check: not a sim backend");
@@ -393,32 +447,30 @@ XMIG__API int xmig_sim_check(struct xmig_backend *b, uint64_t *bad_pfn)
 		return xmig__fail(XMIG_EINVAL, "xmig_sim_check: no guest");
 	/* The vCPUs park between pages, so no page is caught half-written. */
 	xmig__sim_pause_get(s);
-	for (pfn = 0; pfn < s->nr_pages; pfn++) {
-		const uint8_t *page = s->mem + (pfn << SIM_PAGE_SHIFT);
+	for (pfn = 0; pfn < s->nr_pages && !why; pfn += XMIG__ARRAY_SIZE(pfns)) {
+		unsigned int n = (unsigned int)(s->nr_pages - pfn < XMIG__ARRAY_SIZE(pfns)
+							? s->nr_pages - pfn
+							: XMIG__ARRAY_SIZE(pfns));
 
-		if ((why = xmig__sim_page_verify(page, pfn)))
-			break;
-		/*
-		 * The checksum does not cover the header. Knowing the seed, rebuild
-		 * the page from its (pfn, generation): that also catches a damaged
-		 * generation field. A destination without its platform blob knows no
-		 * seed and checks headers and checksums only.
-		 */
-		if (s->have_platform && xmig__le64(page + SIM_HDR_MAGIC) == SIM_MAGIC) {
-			xmig__sim_page_fill(expect, s->seed, pfn, xmig__sim_page_generation(page));
-			if (memcmp(page, expect, SIM_PAGE_SIZE) != 0) {
-				why = "content differs from what its generation produces";
-				break;
-			}
+		/* Pages never written are zero, as a page should be that the
+		 * guest never wrote: not read, so that checking a guest costs
+		 * the memory it uses, not its size. */
+		for (unsigned int i = 0; i < n; i++) {
+			pfns[i] = pfn + i;
+			ptrs[i] = s->mem + (pfns[i] << SIM_PAGE_SHIFT);
 		}
+		xmig__pagemap_untouched(s->pagemap_fd, s->mem, pfns, n, ptrs);
+		for (unsigned int i = 0; i < n && !why; i++)
+			if (ptrs[i] != xmig__zero_page && (why = check_page(s, ptrs[i], pfns[i])))
+				bad = pfns[i];
 	}
 	xmig__sim_pause_put(s);
 	if (!why)
 		return 0;
 	if (bad_pfn)
-		*bad_pfn = pfn;
+		*bad_pfn = bad;
 	return xmig__fail(XMIG_EGUEST, "simulated guest check: pfn 0x%llx: %s",
-			  (unsigned long long)pfn, why);
+			  (unsigned long long)bad, why);
 }
 
 XMIG__API const void *xmig_sim_memory(struct xmig_backend *b, uint64_t *nr_pages)

@@ -77,6 +77,7 @@ struct sim {
 	uint8_t *mem;
 	size_t mem_len;
 	struct sim_vcpu *vcpus;
+	int pagemap_fd; /* never-written pages read as xmig__zero_page (pagemap.h) */
 
 	/* Content and behaviour. */
 	uint64_t seed;
