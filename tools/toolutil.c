@@ -215,9 +215,6 @@ void print_summary(FILE *f, const struct tool_report *r)
 			fprintf(f, "  commit sent       %8.3f\n", ms(tl->commit_sent - base));
 		if (tl->dest_running)
 			fprintf(f, "  dest running      %8.3f\n", ms(tl->dest_running - base));
-		if (st->digest_ns)
-			fprintf(f, "  of which hashing memory for --verify: %.3f ms\n",
-				ms(st->digest_ns));
 	} else if (!strcmp(r->role, "recv") && tl->state_sent) {
 		fprintf(f, "\nreceiver timeline (ms after the final round ended):\n");
 		base = tl->last_page_sent;
@@ -236,6 +233,10 @@ void print_summary(FILE *f, const struct tool_report *r)
 	if (st->downtime_ns)
 		fprintf(f, "downtime     %.3f ms (engine; target %.0f ms; %s)\n", ms(st->downtime_ns),
 			r->target_downtime_ms, st->converged ? "converged" : "forced stop");
+	if (st->downtime_ns && st->digest_ns && st->digest_ns < st->downtime_ns)
+		fprintf(f, "             %.3f ms of it hashing memory for --verify (the receiver "
+			"hashes its copy meanwhile): %.3f ms without\n",
+			ms(st->digest_ns), ms(st->downtime_ns - st->digest_ns));
 	if (r->guest_downtime_ms >= 0)
 		fprintf(f, "guest-seen   %.3f ms (from the source's last heartbeat, %llu, to the "
 			"first here, %llu)\n", r->guest_downtime_ms,

@@ -200,6 +200,9 @@ static int decode_digest(struct xmig__decoder *d, const struct xmig__rec *rec,
 	if (!(d->hdr.flags & XMIG_HDR_F_DIGEST))
 		return reject(rec, XMIG_EPROTO, "DIGEST not announced in the header");
 	dg->algorithm = xmig__le32(rec->body);
+	if (dg->algorithm == XMIG_DIGEST_XXH3_128_V1)
+		return reject(rec, XMIG_EPROTO, "digest algorithm 1, an older xmig's that does not "
+			      "cover absent frames: update the sender");
 	if (dg->algorithm != XMIG_DIGEST_XXH3_128)
 		return reject(rec, XMIG_EPROTO, "unknown digest algorithm %u", dg->algorithm);
 	if (xmig__le32(rec->body + 4) != 0)

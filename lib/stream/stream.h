@@ -56,7 +56,9 @@ enum xmig_page_enc {
 #define XMIG_ENTRY_ENC(e) ((unsigned int)((e) >> 56))
 
 #define XMIG_ROUND_F_FINAL 0x1u
-#define XMIG_DIGEST_XXH3_128 1u
+/* DIGEST algorithms. 1 (an early xmig's) skipped absent frames: refused. */
+#define XMIG_DIGEST_XXH3_128_V1 1u
+#define XMIG_DIGEST_XXH3_128 2u /* XXH3-128 over frame runs and data pages */
 
 /* The printable name of a record type ("PAGE_BATCH", "type 0x...": static). */
 const char *xmig__rec_name(uint32_t type);
