@@ -38,12 +38,12 @@ def run(src_root, lab, reps, out, extra_env=""):
     # caller's XMIG_LAB_ENV comes last, so it can override
     env["XMIG_LAB_ENV"] = " ".join(x for x in ("REPEAT=1", "BENCH_REPS=%d" % reps, extra_env,
                                                 os.environ.get("XMIG_LAB_ENV", "")) if x)
-    # boot + test scenarios ~8 min, then ~4 min per repetition (both guests)
-    env.setdefault("TIMEOUT", str(600 + 300 * reps))
+    # no overall time limit: the lab budgets every step from its own
+    # calibration on this machine (tests/xen-lab/run --help)
     logf = os.path.join(out, "xen-lab.log")
     t0 = time.monotonic()
     started = time.time()
-    log("bench/run: xen: booting the nested Xen lab in %s (10-20 min; log %s)" % (lab, logf))
+    log("bench/run: xen: booting the nested Xen lab in %s (10-30 min, by this machine's speed; log %s)" % (lab, logf))
     with open(logf, "w") as f:
         p = subprocess.run([os.path.join(src_root, "tests", "xen-lab", "run")], env=env,
                            stdout=f, stderr=subprocess.STDOUT)

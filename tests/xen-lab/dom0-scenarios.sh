@@ -14,6 +14,9 @@
 #           guest, then a Linux PVH guest (if the share has one) per workload
 #           of LX_WORKLOADS
 #   linux-W xmig migration of the Linux guest with memory verified
+# With QUICK=1 (run --quick, every CI run): m1, fail, rep1-2, then one Linux
+# guest migration (workload idle) with its memory verified; no adopt, no
+# benchmark. With QUICK=1 and PV=1: the Linux PV guest's verified migration.
 # With PV=1 (run's XMIG_XEN_PV, on the older hypervisor) the Linux guest is
 # a PV guest and the test guest (PVH only) is skipped; after linux-W come
 # fail (refused after the pause), pv-rep1..REPEAT and adopt, then the
@@ -21,6 +24,13 @@
 # A PV guest cannot reach port 0xe9: its heartbeats and self-measured gaps
 # go to its console, and what each migration added there is kept in
 # NAME.console (summarize.py reads the handover from it).
+# Time limits follow this host's speed: calib.txt holds the seconds a fixed
+# loop took here, and every step's budget is its base figure times
+# max(1, calib / CALIB_REF). progress.txt gets "start NAME budget=S" and
+# "end NAME rc=R secs=T" per step: the host's watchdog (run) reads it, and a
+# run cut short says which step was running and what each earlier one took.
+# plan.txt names the scenarios this run means to run: one that never ran is
+# a failure, not a silence.
 # Results: /mnt/host/results/*.json, guest output (xl dmesg) in dmesg.txt,
 # one line per scenario in summary.txt.
 H=/mnt/host
@@ -28,12 +38,32 @@ R=$H/results
 mkdir -p $R /var/lib/xen/images
 [ -f $H/env ] && . $H/env
 REPEAT=${REPEAT:-5}
+[ -n "$QUICK" ] && REPEAT=2 && BENCH_REPS=0 && LX_WORKLOADS=idle:0:0 && SKIP_ADOPT=1
 [ -n "$PV" ] && SKIP_XG=1
 GUEST_TIME=${GUEST_TIME:-0}
 cp $H/xmig-test-guest /var/lib/xen/images/xg
 cp $H/xen-lab-migrate /usr/local/bin/
 now() { cut -d' ' -f1 /proc/uptime; }
 say() { echo "$*" | tee -a $R/summary.txt; }
+
+# This host's speed: a fixed loop, timed. CALIB_REF is what it took on the
+# machine the base budgets were set on (measured in its dom0: 2.0 s).
+CALIB_REF=${CALIB_REF:-2.0}
+c0=$(now)
+awk 'BEGIN { for (i = 0; i < 2000000; i++) s += i % 7; print s > "/dev/null" }'
+CALIB=$(awk "BEGIN { print $(now) - $c0 }")
+SCALE=$(awk "BEGIN { f = $CALIB / $CALIB_REF; print (f < 1 ? 1 : f) }")
+echo "$CALIB $CALIB_REF $SCALE" > $R/calib.txt
+budget() { awk "BEGIN { printf \"%d\", $1 * $SCALE + 0.5 }"; }
+MIG_BUDGET=$(budget ${MIG_BASE:-300})
+# step NAME BASE_SECONDS: a step starts, with its scaled budget
+STEP=; STEP_T0=
+step() { STEP=$1; STEP_T0=$(now); STEP_BUDGET=$(budget $2)
+  echo "start $1 budget=$STEP_BUDGET t=$STEP_T0" >> $R/progress.txt; }
+step_end() { [ -n "$STEP" ] || return 0
+  echo "end $STEP rc=${1:-0} secs=$(awk "BEGIN { print $(now) - $STEP_T0 }")" >> $R/progress.txt
+  STEP=; }
+plan() { echo "$*" | tr ' ' '\n' >> $R/plan.txt; }
 
 # xl dmesg is a ring: drain it into a file all along.
 ( while :; do xl dmesg -c >> $R/dmesg.txt 2>/dev/null; sleep 1; done ) &
@@ -50,11 +80,17 @@ on_poweroff = "destroy"
 on_crash = "preserve"
 CFG
 say "xmig xen lab: $(uname -r), $(xl info | grep -E '^xen_version' | tr -s ' ')"
+say "host speed: a fixed loop took $CALIB s (reference $CALIB_REF s): budgets x $SCALE, $MIG_BUDGET s a migration"
 if [ -z "$SKIP_XG" ]; then
+  plan m1 fail
+  i=1; while [ $i -le $REPEAT ]; do plan rep$i; i=$((i+1)); done
+  [ -n "$SKIP_ADOPT" ] || plan adopt
   say "guest: $(grep cmdline /etc/xen/xg.cfg)"
+  step create-xg 60
   xl create /etc/xen/xg.cfg > $R/create.txt 2>&1 || { say "FAIL xl create"; cat $R/create.txt; }
   sleep ${WARMUP:-4}
   dom=$(xl domid xg 2>/dev/null)
+  step_end
   say "source domain: $dom"
 fi
 
@@ -76,10 +112,15 @@ mig() { # name args...
   [ -n "$PV" ] && [ -n "$g" ] && marks=$(conmark $g)
   echo "=== $n t=$(now) dom=$dom" >> $R/dmesg.txt
   xl dmesg -c >> $R/dmesg.txt 2>/dev/null
+  echo "$*" > $R/$n.args
+  step $n ${MIG_BASE:-300}
   t0=$(now)
-  timeout 300 xen-lab-migrate "$dom" "$@" > $R/$n.json 2> $R/$n.log
+  timeout $MIG_BUDGET xen-lab-migrate "$dom" "$@" > $R/$n.json 2> $R/$n.log
   rc=$?
   t1=$(now)
+  step_end $rc
+  # what became of the source: a failed migration must leave it running
+  xl list "$dom" 2>/dev/null | awk 'NR == 2 { print "source_state=" $5 }' > $R/$n.after
   MIG_T0=$t0; MIG_T1=$t1
   xl dmesg -c >> $R/dmesg.txt 2>/dev/null
   echo "=== $n done rc=$rc t=$t1" >> $R/dmesg.txt
@@ -103,9 +144,11 @@ if [ -z "$SKIP_XG" ]; then
     i=$((i+1))
   done
   # restored into a domain "the toolstack" (the driver) created and connected
-  mig adopt --adopt --name xg
-  nd=$(newdom adopt); [ -n "$nd" ] && [ "$nd" != 0 ] && dom=$nd
-  sleep 2
+  if [ -z "$SKIP_ADOPT" ]; then
+    mig adopt --adopt --name xg
+    nd=$(newdom adopt); [ -n "$nd" ] && [ "$nd" != 0 ] && dom=$nd
+    sleep 2
+  fi
   # the guest's own verdict: its final full check (needs time=N > 0)
   if [ "$GUEST_TIME" != 0 ]; then
     i=0
@@ -141,9 +184,11 @@ xlmig() { # name domain guest workload rep
   xl dmesg -c >> $R/dmesg.txt 2>/dev/null
   [ -n "$PV" ] && marks=$(conmark $d)
   t0=$(now)
-  timeout 600 xl migrate -s "" $d "dd bs=1M 2>$R/$n.dd | xl migrate-receive" > $R/$n.log 2>&1
+  step $n ${MIG_BASE:-300}
+  timeout $(budget 600) xl migrate -s "" $d "dd bs=1M 2>$R/$n.dd | xl migrate-receive" > $R/$n.log 2>&1
   rc=$?
   t1=$(now)
+  step_end $rc
   xl dmesg -c >> $R/dmesg.txt 2>/dev/null
   to=$(xl domid $d 2>/dev/null)
   # dd prints its count when the stream closes, which may be just after xl returns
@@ -225,26 +270,39 @@ on_crash = "preserve"
 CFG
     # PVH under TCG: no NRIPS, so no rdtscp (lab notes)
     [ -n "$PV" ] || echo 'cpuid = "host,rdtscp=0"' >> /etc/xen/lx-base.cfg
-    twins /etc/xen/lx-base.cfg $LX
+    plan linux-$w
+    [ -n "$PV" ] && [ -z "$pv_done" ] && [ -z "$QUICK" ] && {
+      plan fail; i=1; while [ $i -le $REPEAT ]; do plan pv-rep$i; i=$((i+1)); done; plan adopt; }
+    step boot-$LX-$w ${LINUX_BOOT_BASE:-120}
+    if [ "$BENCH_REPS" -gt 0 ]; then twins /etc/xen/lx-base.cfg $LX
+    else xl create /etc/xen/lx-base.cfg > $R/create-$LX.txt 2>&1 || say "FAIL xl create $LX"; fi
     if [ -n "$PV" ]; then
-      # PV: until both twins print heartbeats on their consoles (max 3 x LINUX_WARMUP s)
+      # PV: until the twins print heartbeats on their consoles
       i=0
-      while [ $i -lt $((3 * ${LINUX_WARMUP:-40})) ] && ! { grep -q "LX HB" $C/guest-$LX.log &&
-          grep -q "LX HB" $C/guest-$LX-xl.log; } 2>/dev/null; do
+      while [ $i -lt $STEP_BUDGET ] && ! { grep -q "LX HB" $C/guest-$LX.log &&
+          { [ "$BENCH_REPS" = 0 ] || grep -q "LX HB" $C/guest-$LX-xl.log; }; } 2>/dev/null; do
         sleep 1; i=$((i+1))
       done
       if grep -q "LX HB" $C/guest-$LX.log 2>/dev/null; then say "$LX: heartbeats on its console after $i s"
       else say "FAIL $LX: no heartbeat on its console after $i s"; fi
     else
-      sleep ${LINUX_WARMUP:-40}
+      # PVH: until its heartbeats reach Xen's console (port 0xe9)
+      i=0; d=$(xl domid $LX 2>/dev/null)
+      while [ $i -lt $STEP_BUDGET ] && ! grep -q "(d$d) .*LX HB" $R/dmesg.txt 2>/dev/null; do
+        sleep 1; i=$((i+1))
+      done
+      if grep -q "(d$d) .*LX HB" $R/dmesg.txt 2>/dev/null; then say "$LX: heartbeats after $i s"
+      else say "FAIL $LX: no heartbeat after $i s"; fi
+      sleep ${LINUX_SETTLE:-5}
     fi
+    step_end
     say "linux guests ($w): $LX d$(xl domid $LX 2>/dev/null), $LX-xl d$(xl domid $LX-xl 2>/dev/null), $(grep extra /etc/xen/lx-base.cfg)"
     # the first xmig migration of each boot also verifies memory (digest)
     dom=$(xl domid $LX 2>/dev/null)
     GMEM=${LX_MEM:-256}M
     mig linux-$w --verify --name $LX
     sleep ${BENCH_GAP:-3}
-    if [ -n "$PV" ] && [ -z "$pv_done" ]; then
+    if [ -n "$PV" ] && [ -z "$pv_done" ] && [ -z "$QUICK" ]; then
       pv_done=1
       dom=$(xl domid $LX 2>/dev/null)
       mig fail --fail-load --name $LX
@@ -273,3 +331,4 @@ sleep 1
 xl dmesg -c >> $R/dmesg.txt 2>/dev/null
 kill $DRAIN 2>/dev/null
 say "done t=$(now)"
+echo "done" >> $R/progress.txt

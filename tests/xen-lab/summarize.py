@@ -12,6 +12,12 @@ is paused), so it is measured the same way for xmig and for xl.
 
 results.json: {"scenarios": [...], "handovers": [...], "guest": {...},
 "bench": [one row per alternated migration], "passed": N}
+
+With --verdict TIER, also verdict.json, what CI counts (.ci/count): each
+scenario of the run's plan passed, failed or (the reference, xl migrate,
+failing) skipped, with the reason; a scenario planned but never run is a
+failure; "problems" lists what failed outside any scenario (guest errors,
+a run cut short). Exit status 0 when nothing failed.
 """
 import json
 import os
@@ -102,7 +108,7 @@ def console_handovers(rdir, scenarios):
 def load_scenarios(rdir):
     out = []
     for name in sorted(os.listdir(rdir)):
-        if not name.endswith(".json") or name == "results.json":
+        if not name.endswith(".json") or name in ("results.json", "verdict.json"):
             continue
         try:
             with open(os.path.join(rdir, name)) as f:
@@ -114,6 +120,11 @@ def load_scenarios(rdir):
             with open(os.path.join(rdir, d["name"] + ".meta")) as f:
                 d["meta"] = json.load(f)
         except (OSError, ValueError):
+            pass
+        try:
+            with open(os.path.join(rdir, d["name"] + ".args")) as f:
+                d["args"] = f.read().strip()
+        except OSError:
             pass
         out.append(d)
     return out
@@ -178,7 +189,93 @@ def xen_version(path):
         return None
 
 
-def main(rdir):
+def heartbeats_after(path, marker, dom):
+    """Heartbeats of domain `dom` in xl dmesg output after the line `marker`
+    (the file is appended in order, so position is time)."""
+    n, on = 0, False
+    try:
+        with open(path, errors="replace") as f:
+            for line in f:
+                if line.startswith(marker):
+                    on = True
+                    continue
+                m = HB_LINE.match(line.strip())
+                if on and m and int(m.group(1)) == dom and m.group(4) == "HB":
+                    n += 1
+    except OSError:
+        pass
+    return n
+
+
+def source_state(rdir, name):
+    """The source domain's xl state flags after a migration ("-b----"), or None."""
+    try:
+        with open(os.path.join(rdir, name + ".after")) as f:
+            m = re.search(r"source_state=(\S+)", f.read())
+        return m.group(1) if m else None
+    except OSError:
+        return None
+
+
+def judge(rdir, s, handed):
+    """(status, why) of one scenario."""
+    name, rc = s["name"], s.get("rc")
+    if (s.get("meta") or {}).get("system") == "xl":
+        if rc == 0:
+            return "pass", ""
+        return "skip", "the reference (xl migrate) failed, rc %s: not xmig's" % rc
+    if name == "fail":
+        # refused after the pause: EREMOTE, and the source runs on
+        if rc != -12:
+            return "fail", "expected the destination's refusal (rc -12), got rc %s: %s" % (
+                rc, s.get("error", ""))
+        st = source_state(rdir, name)
+        if not st or any(c in st for c in "psc"):
+            return "fail", "the source domain is not running after the failure (state %s)" % st
+        if os.path.exists(os.path.join(rdir, name + ".console")):
+            with open(os.path.join(rdir, name + ".console"), errors="replace") as f:
+                lines = f.read().splitlines()
+            gaps = [i for i, l in enumerate(lines) if "LX GAP" in l]
+            if not any("LX HB" in l for l in lines[(gaps[-1] + 1 if gaps else 0):]):
+                return "fail", "no heartbeat from the source after the failed migration"
+        elif not heartbeats_after(os.path.join(rdir, "dmesg.txt"),
+                                  "=== fail done", s.get("src_domid")):
+            return "fail", "no heartbeat from the source after the failed migration"
+        return "pass", ""
+    if rc != 0:
+        return "fail", "rc %s: %s" % (rc, s.get("error") or s.get("recv_error") or "")
+    if s.get("dst_domid") and name not in handed:
+        return "fail", "no heartbeat from the new domain d%s" % s["dst_domid"]
+    if "--verify" in s.get("args", "") and not s.get("verified"):
+        return "fail", "memory not verified"
+    return "pass", ""
+
+
+def verdict(rdir, out, tier, running=None, cut_short=None):
+    handed = {h["name"] for h in out["handovers"]}
+    try:
+        with open(os.path.join(rdir, "plan.txt")) as f:
+            plan = [l.strip() for l in f if l.strip()]
+    except OSError:
+        plan = []
+    scen = []
+    for s in out["scenarios"]:
+        status, why = judge(rdir, s, handed)
+        scen.append({"name": s["name"], "status": status, "why": why})
+    ran = {s["name"] for s in scen}
+    for p in plan:
+        if p not in ran:
+            scen.append({"name": p, "status": "fail",
+                         "why": "cut short while running" if p == running else "never ran"})
+    problems = ["guest: " + l for l in out["guest"]["notable"]
+                if " ERR" in l or " FAIL" in l or ("CHECK" in l and "errors=0" not in l)]
+    if cut_short:
+        problems.append(cut_short)
+    return {"tier": tier, "status": "ok", "xen_version": out.get("xen_version"),
+            "scenarios": scen, "problems": problems}
+
+
+def main(rdir, tier=None, running=None, cut_short=None):
     hb, other = read_heartbeats(os.path.join(rdir, "dmesg.txt"))
     scen = load_scenarios(rdir)
     hand, gaps_same = handovers(hb, scen)
@@ -205,8 +302,26 @@ def main(rdir):
         print("xmig vs xl migrate (medians of the alternated runs, (min-max)):")
         print(*table(rows), sep="\n  ")
     print("guest lines:", *out["guest"]["notable"][-8:], sep="\n  ")
-    return 0
+    if not tier:
+        return 0
+    v = verdict(rdir, out, tier, running, cut_short)
+    with open(os.path.join(rdir, "verdict.json"), "w") as f:
+        json.dump(v, f, indent=1)
+    bad = [s for s in v["scenarios"] if s["status"] == "fail"]
+    for s in v["scenarios"]:
+        print("xen-lab: %-5s %s%s" % (s["status"].upper(), s["name"],
+                                      " -- " + s["why"] if s["why"] else ""))
+    for p in v["problems"]:
+        print("xen-lab: FAIL  " + p)
+    return 1 if bad or v["problems"] or not v["scenarios"] else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else "."))
+    import argparse
+    ap = argparse.ArgumentParser()
+    ap.add_argument("rdir", nargs="?", default=".")
+    ap.add_argument("--verdict", metavar="TIER", help="also write verdict.json for this tier")
+    ap.add_argument("--running", help="the step that was running when the run was cut short")
+    ap.add_argument("--cut-short", help="why the run did not finish")
+    a = ap.parse_args()
+    sys.exit(main(a.rdir, a.verdict, a.running, a.cut_short))
