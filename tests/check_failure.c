@@ -265,6 +265,33 @@ START_TEST(test_dest_unpause_fails)
 }
 END_TEST
 
+/*
+ * The destination cannot finish the restore after the last state record:
+ * it says so instead of READY, so nothing was committed, the source runs on
+ * and the destination's guest is gone, never started.
+ */
+START_TEST(test_dest_restore_complete_fails)
+{
+	struct fx f;
+
+	fx_setup(&f, "uniform:10M/s");
+	f.sdst.fail_restore_complete = 1;
+	fx_run(&f, f.ta);
+	ck_assert_msg(f.snd.rc == XMIG_EREMOTE, "sender rc %d: %s", f.snd.rc, f.snd.err);
+	ck_assert_msg(strstr(f.snd.err, "restore_complete failed: spy: restore_complete made "
+				 "to fail"), "%s", f.snd.err);
+	ck_assert_int_eq(f.rcv.rc, XMIG_EBACKEND);
+	ck_assert_int_eq(f.sdst.restore_completes, 1);
+	ck_assert_int_eq(f.sdst.unpauses, 0);
+	ck_assert_int_eq(f.sdst.destroys, 1);
+	ck_assert_int_eq(f.ssrc.resumes, 1);
+	ck_assert_int_eq(f.ssrc.destroys, 0);
+	ck_assert_ptr_null(xmig_sim_memory(f.dst, NULL));
+	assert_source_alive(&f);
+	fx_teardown(&f);
+}
+END_TEST
+
 static void *cancel_later(void *arg)
 {
 	usleep(5000);
@@ -376,6 +403,7 @@ static Suite *failure_suite(void)
 	tcase_add_test(tc, test_receiver_stops_reading);
 	tcase_add_test(tc, test_receiver_refuses);
 	tcase_add_test(tc, test_dest_unpause_fails);
+	tcase_add_test(tc, test_dest_restore_complete_fails);
 	tcase_add_test(tc, test_cancel);
 	tcase_add_test(tc, test_receiver_rejects_malformed);
 	tcase_add_test(tc, test_incomplete_backend_refused);

@@ -68,6 +68,8 @@ static void migrate_and_check(const struct mig_case *c)
 	ck_assert_int_eq(ssrc.destroys, 1);
 	ck_assert_int_eq(sdst.creates, 1);
 	ck_assert_int_eq(sdst.unpauses, 1);
+	ck_assert_int_eq(sdst.restore_completes, 1); /* once, and before unpause */
+	ck_assert_int_eq(sdst.restore_complete_after_unpause, 0);
 	ck_assert_int_eq(sdst.destroys, 0);
 	/* Round 0's zero pages were never written there: populated, not mapped. */
 	ck_assert_uint_ge(sdst.populated, snd.stats.rounds[0].pages_zero);

@@ -667,10 +667,18 @@ START_TEST(test_migrate)
 
 	copy_memory(src, dst);
 	/* Platform blob first this time: load_state takes any order. */
-	for (int i = bs->n - 1; i >= 0; i--)
+	for (int i = bs->n - 1; i >= 0; i--) {
 		ck_assert_msg(dst->ops->load_state(dst, bs->b[i].vcpu, bs->b[i].type,
 						   bs->b[i].data, bs->b[i].len) == 0,
 			      "blob %d: %s", i, xmig_error_last());
+		if (i == bs->n - 1) {
+			/* the restore is not complete without every vCPU */
+			ck_assert_int_eq(dst->ops->restore_complete(dst), XMIG_EPROTO);
+			ck_assert_str_eq(xmig_error_last(),
+					 "sim: restore incomplete: no state for vCPU 0 of 3");
+		}
+	}
+	ck_assert_msg(dst->ops->restore_complete(dst) == 0, "%s", xmig_error_last());
 	src->ops->destroy(src);
 	src->ops->destroy(src); /* idempotent */
 	ck_assert_ptr_null(xmig_sim_memory(src, NULL));
@@ -934,7 +942,10 @@ START_TEST(test_dest_lifecycle)
 	ck_assert(page_is_zero(ptr)); /* reads as zero until written */
 	d->ops->unmap_pages(d, &ptr, 1);
 
-	/* No state ever arrived: the guest starts, idle, and stays valid. */
+	/* No state ever arrived: not a restore the engine would commit... */
+	ck_assert_int_eq(d->ops->restore_complete(d), XMIG_EPROTO);
+	ck_assert_str_eq(xmig_error_last(), "sim: restore incomplete: no platform state");
+	/* ...but started anyway, the guest runs, idle, and stays valid. */
 	ck_assert_int_eq(d->ops->unpause(d), 0);
 	sleep_ms(20);
 	ck_assert_uint_eq(xmig_sim_writes(d), 0);

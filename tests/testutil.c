@@ -321,6 +321,17 @@ static int spy_load(struct xmig_backend *b, uint32_t vcpu, uint32_t type, const 
 	return INNER(b)->ops->load_state(INNER(b), vcpu, type, d, len);
 }
 
+static int spy_restore_complete(struct xmig_backend *b)
+{
+	struct spy_backend *s = SPY(b);
+
+	s->restore_completes++;
+	s->restore_complete_after_unpause += s->unpauses > 0;
+	if (s->fail_restore_complete)
+		return xmig_backend_error(XMIG_EBACKEND, "spy: restore_complete made to fail");
+	return INNER(b)->ops->restore_complete(INNER(b));
+}
+
 static int spy_unpause(struct xmig_backend *b)
 {
 	int rc;
@@ -358,6 +369,7 @@ static const struct xmig_backend_ops spy_ops = {
 	.create = spy_create,
 	.populate = spy_populate,
 	.load_state = spy_load,
+	.restore_complete = spy_restore_complete,
 	.unpause = spy_unpause,
 	.destroy = spy_destroy,
 	.free = spy_free,

@@ -80,6 +80,8 @@ struct spy_backend {
 	uint64_t image_pages;
 	uint32_t page_size;
 	int fail_unpause;     /* make unpause fail with XMIG_EBACKEND */
+	int fail_restore_complete; /* make restore_complete fail, with a message */
+	int restore_completes, restore_complete_after_unpause;
 };
 
 void spy_init(struct spy_backend *s, struct xmig_backend *inner);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "xmig/sys/backend.h"
 #include "xmig/transport.h"
 #include "xmig/xmig.h"
 
@@ -61,6 +62,16 @@ int xmig__fail(int err, const char *fmt, ...)
 	vsnprintf(last_message, sizeof(last_message), fmt, ap);
 	va_end(ap);
 	return err;
+}
+
+XMIG__API int xmig_backend_error(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(last_message, sizeof(last_message), fmt, ap);
+	va_end(ap);
+	return code;
 }
 
 int xmig__fail_errno(int err, const char *fmt, ...)

@@ -326,6 +326,12 @@ int xmig__recv_run(struct xmig_session *s)
 		if (rc < 0)
 			goto fail;
 	}
+	/* Everything that can fail, before READY: the source can still run on. */
+	rc = XMIG__HOOK(s, restore_complete);
+	if (rc < 0) {
+		rc = xmig__serr_backend(s, rc, "restore_complete");
+		goto fail;
+	}
 	duplex = (st.dec.hdr.flags & XMIG_HDR_F_DUPLEX) != 0;
 	if (duplex) {
 		rc = xmig__rec_write_simple(s->t, XMIG_REC_READY, NULL, 0, NULL);

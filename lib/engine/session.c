@@ -95,7 +95,7 @@ static int check_ops(struct xmig_backend *b, struct xmig_transport *t)
 	XMIG__NEED(bo, dirty_fetch) XMIG__NEED(bo, map_pages) XMIG__NEED(bo, unmap_pages)
 	XMIG__NEED(bo, pause) XMIG__NEED(bo, resume) XMIG__NEED(bo, save_state)
 	XMIG__NEED(bo, create) XMIG__NEED(bo, populate) XMIG__NEED(bo, load_state)
-	XMIG__NEED(bo, unpause) XMIG__NEED(bo, destroy) XMIG__NEED(bo, free)
+	XMIG__NEED(bo, restore_complete) XMIG__NEED(bo, unpause) XMIG__NEED(bo, destroy) XMIG__NEED(bo, free)
 	if (!bo->name)
 		missing = "name";
 	if (missing)

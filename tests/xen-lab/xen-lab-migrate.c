@@ -65,6 +65,7 @@ FWD(create, int, (struct xmig_backend *b, const struct xmig_guest_info *i),
     (((struct failing *)b)->in, i))
 FWD(populate, int, (struct xmig_backend *b, const uint64_t *p, unsigned int n),
     (((struct failing *)b)->in, p, n))
+FWD(restore_complete, int, (struct xmig_backend *b), (((struct failing *)b)->in))
 FWD(unpause, int, (struct xmig_backend *b), (((struct failing *)b)->in))
 FWD(destroy, void, (struct xmig_backend *b), (((struct failing *)b)->in))
 static int f_nop(struct xmig_backend *b) { (void)b; return 0; }
@@ -287,7 +288,7 @@ int main(int argc, char **argv)
 			.dirty_fetch = f_fetch, .map_pages = f_map_pages,
 			.unmap_pages = f_unmap_pages, .pause = f_nop, .resume = f_nop,
 			.save_state = f_save, .create = f_create, .populate = f_populate,
-			.load_state = fail_load,
+			.load_state = fail_load, .restore_complete = f_restore_complete,
 			.unpause = f_unpause, .destroy = f_destroy, .free = f_free,
 		};
 		fb.base.ops = &fb.ops;

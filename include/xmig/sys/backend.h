@@ -17,6 +17,29 @@
  * source hooks are used) or a *destination* (it starts empty; `create` makes
  * the guest). The same handle may later serve as a source again, once a
  * migration into it has completed (ping-pong).
+ *
+ * Return convention: 0 on success, a negative XMIG_E* code on failure (an
+ * hook returning int). A hook that fails should say why with
+ * xmig_backend_error() before it returns; the engine puts that text in the
+ * session's error ("<hook>: <text>") and in the ERROR record the peer gets.
+ *
+ * The commit protocol, as the destination sees it:
+ *
+ *   create -> populate / map_pages(WRITE) ... -> load_state ... ->
+ *   restore_complete -> [READY sent, COMMIT received] -> unpause
+ *
+ * Everything that can fail goes in or before `restore_complete`, which the
+ * engine calls once, after the last state record and before it tells the
+ * sender READY: a failure there still leaves the source guest to run on (the
+ * engine then calls `destroy` here and the sender resumes its guest). After
+ * COMMIT only `unpause` runs, and it must do as little as it can: when it
+ * fails, the engine calls `destroy`, the sender learns it from DONE and
+ * resumes the source, so a failed `unpause` must leave no guest running.
+ *
+ * On the source: a failed `pause` must leave the guest running (or resume it
+ * itself before returning); the engine does not call `resume` after a
+ * failed `pause`. A failed `resume` leaves the guest stopped and is
+ * reported to the caller, who owns the guest from then on.
  */
 #ifndef XMIG_SYS_BACKEND_H
 #define XMIG_SYS_BACKEND_H
@@ -28,7 +51,8 @@
 extern "C" {
 #endif
 
-#define XMIG_BACKEND_OPS_VERSION 1
+/* 2: restore_complete added (a version 1 table is refused). */
+#define XMIG_BACKEND_OPS_VERSION 2
 
 /* What kind of guest a stream carries. The destination refuses a stream
  * whose kind it cannot restore. */
@@ -147,7 +171,15 @@ struct xmig_backend_ops {
 	int (*load_state)(struct xmig_backend *b, uint32_t vcpu, uint32_t type,
 			  const void *data, size_t len);
 
-	/* Destination. Start the restored guest: the commit point. */
+	/*
+	 * Destination, after the last load_state, before READY. Check that every
+	 * state the guest needs has arrived and apply all of it, so that nothing
+	 * that can fail is left for `unpause`. Called exactly once per restore.
+	 */
+	int (*restore_complete)(struct xmig_backend *b);
+
+	/* Destination. Start the restored guest: the commit point. Only what
+	 * cannot fail (or whose failure leaves nothing running) belongs here. */
 	int (*unpause)(struct xmig_backend *b);
 
 	/*
@@ -165,6 +197,13 @@ struct xmig_backend_ops {
 struct xmig_backend {
 	const struct xmig_backend_ops *ops;
 };
+
+/*
+ * For a backend's hooks: record why the hook is failing (printf-style; the
+ * text is kept per thread, truncated to 511 bytes) and return `code` (a
+ * negative XMIG_E* value), so a hook can `return xmig_backend_error(...)`.
+ */
+int xmig_backend_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #ifdef __cplusplus
 }

@@ -128,6 +128,23 @@ static int kvm_load_state(struct xmig_backend *b, uint32_t vcpu, uint32_t type,
 	return xmig__kvm_load(xmig__kvm_of(b), vcpu, type, data, len);
 }
 
+/* Before READY: every KVM_SET_* happens here, where a failure still
+ * leaves the source to run on. */
+static int kvm_restore_complete(struct xmig_backend *b)
+{
+	struct xmig__kvm *k = xmig__kvm_of(b);
+	int err;
+
+	if (k->phase == XMIG__KVM_RUNNING || k->restored)
+		return 0;
+	if (k->phase != XMIG__KVM_CREATED)
+		return xmig__fail(XMIG_EINVAL, "kvm: restore_complete: no guest");
+	err = xmig__kvm_restore(k);
+	if (!err)
+		k->restored = 1;
+	return err;
+}
+
 static int kvm_unpause(struct xmig_backend *b)
 {
 	struct xmig__kvm *k = xmig__kvm_of(b);
@@ -137,8 +154,7 @@ static int kvm_unpause(struct xmig_backend *b)
 		return 0;
 	if (k->phase != XMIG__KVM_CREATED)
 		return xmig__fail(XMIG_EINVAL, "kvm: unpause: no guest");
-	err = xmig__kvm_restore(k);
-	if (err)
+	if (!k->restored && (err = kvm_restore_complete(b)))
 		return err;
 	return xmig__kvm_threads_start(k);
 }
@@ -188,6 +204,7 @@ static const struct xmig_backend_ops kvm_ops = {
 	.create = kvm_create,
 	.populate = kvm_populate,
 	.load_state = kvm_load_state,
+	.restore_complete = kvm_restore_complete,
 	.unpause = kvm_unpause,
 	.destroy = kvm_destroy,
 	.free = kvm_free,

@@ -60,6 +60,7 @@ struct xmig__kvm {
 	int pagemap_fd;      /* /proc/self/pagemap, or -1 (see kvm_backend.c) */
 	int run_size;
 	enum xmig__kvm_phase phase;
+	int restored; /* destination: its state applied (restore_complete) */
 
 	/* Host capabilities, probed once per handle. */
 	int cap_manual_protect; /* KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 usable */

@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * vCPU and platform state: save_state on the source (guest parked), and on
- * the destination load_state (check and keep) then restore at unpause
- * (apply in dependency order). Blob types and layouts: xmig/backend/kvm.h.
+ * the destination load_state (check and keep) then restore_complete
+ * (apply in dependency order, before READY). Blob types and layouts: xmig/backend/kvm.h.
  *
  * Why keep and apply later: KVM has ordering rules (CPUID before anything
  * that depends on it, e.g. EFER.LME in the special registers or XSAVE
  * components; the TSC last, so guest time continues from the moment the
- * guest starts), and a stream may carry the blobs in any order. Applying
- * at unpause is safe for the commit protocol: a KVM_SET_* failure happens
- * before the destination's guest ever ran, so the source may still resume.
+ * guest starts), and a stream may carry the blobs in any order. All of it
+ * is applied in restore_complete, before the receiver says READY, so a
+ * KVM_SET_* failure makes the sender resume its guest; unpause only starts
+ * the vCPU threads. The TSC and kvmclock set there count on with the
+ * host's from that moment, so the guest's time stays right across the
+ * READY -> COMMIT round trip.
  */
 #define _GNU_SOURCE
 #include <errno.h>

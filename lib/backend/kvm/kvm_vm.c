@@ -212,6 +212,7 @@ int xmig__kvm_vm_create(struct xmig__kvm *k, uint64_t mem_bytes, uint32_t nr_vcp
 		k->vm_fd = -1;
 		return xmig__fail_errno(XMIG_EBACKEND, "kvm: KVM_CREATE_VM");
 	}
+	k->restored = 0;
 	xmig__kvm_set_phase(k, XMIG__KVM_CREATED);
 	k->mem_bytes = mem_bytes;
 	k->nr_pages = mem_bytes / XMIG__KVM_PAGE;

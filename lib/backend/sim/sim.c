@@ -265,6 +265,26 @@ static int sim_create(struct xmig_backend *b, const struct xmig_guest_info *info
 	return rc;
 }
 
+/* Every vCPU's state and the platform's must have come: a guest restored
+ * without them would not be the guest that left. */
+static int sim_restore_complete(struct xmig_backend *b)
+{
+	struct sim *s = to_sim(b);
+
+	if (!s->mem)
+		return xmig__fail(XMIG_EINVAL, "simulated guest: restore_complete without a guest");
+	if (s->started)
+		return 0; /* a source, or a guest already running */
+	if (!s->have_platform)
+		return xmig__fail(XMIG_EPROTO, "sim: restore incomplete: no platform state");
+	for (uint32_t i = 0; i < s->nr_vcpus; i++)
+		if (!s->vcpus[i].loaded)
+			return xmig__fail(XMIG_EPROTO,
+					  "sim: restore incomplete: no state for vCPU %u of %u", i,
+					  s->nr_vcpus);
+	return 0;
+}
+
 static int sim_unpause(struct xmig_backend *b)
 {
 	struct sim *s = to_sim(b);
@@ -316,6 +336,7 @@ static const struct xmig_backend_ops sim_ops = {
 	.create = sim_create,
 	.populate = sim_populate,
 	.load_state = xmig__sim_load_state,
+	.restore_complete = sim_restore_complete,
 	.unpause = sim_unpause,
 	.destroy = sim_destroy,
 	.free = sim_free,

@@ -214,6 +214,15 @@ static int xen_load_state(struct xmig_backend *b, uint32_t vcpu, uint32_t type,
 	return x->type->load(x, type, body, body_len);
 }
 
+static int xen_restore_complete(struct xmig_backend *b)
+{
+	struct xmig__xen *x = xmig__xen_of(b);
+
+	if (x->side != XMIG__XEN_DEST)
+		return xmig__fail(XMIG_EINVAL, "xen: restore_complete on a source");
+	return xmig__xen_domain_prepare(x);
+}
+
 static int xen_unpause(struct xmig_backend *b)
 {
 	struct xmig__xen *x = xmig__xen_of(b);
@@ -318,6 +327,7 @@ static const struct xmig_backend_ops xen_ops = {
 	.create = xen_create,
 	.populate = xen_populate,
 	.load_state = xen_load_state,
+	.restore_complete = xen_restore_complete,
 	.unpause = xen_unpause,
 	.destroy = xen_destroy,
 	.free = xen_free,

@@ -32,8 +32,8 @@
  * DESTINATION
  *   - populate_physmap gives each pfn a machine frame (Xen sets the M2P);
  *     pages are written through those frames, in normal form.
- *   - when the last PV_VCPU arrives (before READY, so a failure leaves the
- *     source running): page tables are localised in place (every entry
+ *   - in restore_complete, after the last state record and before READY
+ *     (so a failure leaves the source running): page tables are localised in place (every entry
  *     checked: the stream is untrusted), the shared info is filled (event
  *     channels masked, as the guest rebinds them), the start info gets the
  *     new store/console frames and ports, vCPU contexts are set (which has
@@ -916,7 +916,7 @@ static int pv_finish(struct xmig__xen *x)
 	int err;
 
 	if (!x->have_tsc || !x->pv.have_p2m || !x->pv.have_tables || !x->pv.have_shinfo)
-		return xmig__fail(XMIG_EPROTO, "xen: PV state incomplete at the last vCPU: TSC %s, "
+		return xmig__fail(XMIG_EPROTO, "xen: PV state incomplete: TSC %s, "
 				  "PV_P2M %s, PV_PAGETABLES %s, SHARED_INFO %s",
 				  x->have_tsc ? "yes" : "missing", x->pv.have_p2m ? "yes" : "missing",
 				  x->pv.have_tables ? "yes" : "missing",
@@ -987,14 +987,14 @@ static int load_vcpu(struct xmig__xen *x, const uint8_t *body, size_t len)
 		return xmig__fail(XMIG_ENOMEM, "xen: PV_VCPU blob");
 	memcpy(x->pv.vcpu[h.vcpu], body, len);
 	x->pv.nr_vcpu_seen++;
-	return x->pv.nr_vcpu_seen == x->nr_vcpus ? pv_finish(x) : 0;
+	return 0;
 }
 
 static int pv_load(struct xmig__xen *x, uint32_t type, const void *body, size_t len)
 {
 	int rc;
 
-	/* the vCPUs come last; the last one finishes the restore */
+	/* the vCPUs come last; restore_complete then finishes the restore */
 	if (x->pv.finished || (x->pv.nr_vcpu_seen && type != XMIG_XEN_STATE_PV_VCPU))
 		return xmig__fail(XMIG_EINVAL, "xen: state blob %u after the vCPUs", type);
 	rc = xmig__xen_load_common(x, type, body, len);
@@ -1027,11 +1027,13 @@ static int pv_load(struct xmig__xen *x, uint32_t type, const void *body, size_t 
 
 static int pv_complete(struct xmig__xen *x)
 {
-	if (!x->have_domain || !x->pv.finished)
+	if (x->pv.finished)
+		return 0;
+	if (!x->have_domain || x->pv.nr_vcpu_seen != x->nr_vcpus)
 		return xmig__fail(XMIG_EPROTO, "xen: PV state incomplete: DOMAIN %s, vCPUs %u of %u",
 				  x->have_domain ? "yes" : "missing", x->pv.nr_vcpu_seen,
 				  x->nr_vcpus);
-	return 0;
+	return pv_finish(x);
 }
 
 const struct xmig__xen_type xmig__xen_type_pv = {

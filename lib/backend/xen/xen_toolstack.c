@@ -98,6 +98,7 @@ int xmig__xen_domain_create(struct xmig__xen *x, const struct xmig_guest_info *i
 	x->domid = domid;
 	x->own_domain = 1;
 	x->dstate = XMIG__XEN_D_CREATED;
+	x->prepared = 0;
 	memcpy(x->uuid, cfg.handle, 16);
 	if (!x->name[0])
 		snprintf(x->name, sizeof(x->name), "xmig-%u", domid);
@@ -144,6 +145,7 @@ int xmig__xen_domain_adopt(struct xmig__xen *x, const struct xmig_guest_info *in
 			       (unsigned long long)di.tot_pages);
 	x->own_domain = 0;
 	x->dstate = XMIG__XEN_D_CREATED;
+	x->prepared = 0;
 	return 0;
 }
 
@@ -396,14 +398,14 @@ int xmig__xen_ports_connect(struct xmig__xen *x)
 	return 0;
 }
 
-int xmig__xen_domain_start(struct xmig__xen *x)
+int xmig__xen_domain_prepare(struct xmig__xen *x)
 {
 	int err;
 
-	if (x->dstate == XMIG__XEN_D_RUNNING)
+	if (x->dstate == XMIG__XEN_D_RUNNING || x->prepared)
 		return 0;
 	if (x->dstate != XMIG__XEN_D_CREATED)
-		return xmig__fail(XMIG_EINVAL, "xen: unpause: no domain");
+		return xmig__fail(XMIG_EINVAL, "xen: restore_complete: no domain");
 	err = x->type->complete(x);
 	if (err)
 		return err;
@@ -420,6 +422,20 @@ int xmig__xen_domain_start(struct xmig__xen *x)
 		err = xmig__fail(XMIG_EBACKEND, "xen: d%u: the toolstack's before_unpause "
 				 "failed", x->domid);
 	if (err)
+		return err;
+	x->prepared = 1;
+	return 0;
+}
+
+int xmig__xen_domain_start(struct xmig__xen *x)
+{
+	int err;
+
+	if (x->dstate == XMIG__XEN_D_RUNNING)
+		return 0;
+	if (x->dstate != XMIG__XEN_D_CREATED)
+		return xmig__fail(XMIG_EINVAL, "xen: unpause: no domain");
+	if (!x->prepared && (err = xmig__xen_domain_prepare(x)))
 		return err;
 	if (xc_domain_unpause(x->xch, x->domid) < 0)
 		return xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: unpause", x->domid);
@@ -444,6 +460,7 @@ void xmig__xen_domain_destroy(struct xmig__xen *x)
 		xs_rm(x->xsh, XBT_NULL, path);
 	}
 	x->dstate = XMIG__XEN_D_EMPTY;
+	x->prepared = 0;
 	x->have_domain = x->have_tsc = x->have_ctx = x->have_params = x->have_populated = 0;
 	x->have_policy = 0;
 	x->ri_valid = 0;
