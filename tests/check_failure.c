@@ -292,6 +292,63 @@ START_TEST(test_dest_restore_complete_fails)
 }
 END_TEST
 
+/*
+ * The commit went through, but the source copy cannot be destroyed: the
+ * sender says so with XMIG_ESRCLEFT (not a failure to resume from: the guest
+ * runs on the destination), never resumes its copy, and keeps it so that a
+ * second destroy finishes the job.
+ */
+START_TEST(test_source_destroy_fails)
+{
+	struct fx f;
+	uint64_t n = 0, bad = 0;
+
+	fx_setup(&f, "uniform:10M/s");
+	f.ssrc.fail_destroys = 1;
+	fx_run(&f, f.ta);
+	ck_assert_msg(f.snd.rc == XMIG_ESRCLEFT, "sender rc %d: %s", f.snd.rc, f.snd.err);
+	ck_assert_msg(strstr(f.snd.err, "source copy could not be destroyed") &&
+			      strstr(f.snd.err, "spy: destroy made to fail"), "%s", f.snd.err);
+	ck_assert_int_eq(f.rcv.rc, 0);
+	ck_assert_int_eq(f.sdst.unpauses, 1);
+	ck_assert_int_eq(f.ssrc.resumes, 0);
+	ck_assert_int_eq(f.ssrc.destroys, 1);
+	/* The destination has the guest as it was at the pause, page for page. */
+	ck_assert_ptr_nonnull(xmig_sim_memory(f.dst, &n));
+	ck_assert_int_eq(image_diff(f.ssrc.image, f.sdst.image, f.ssrc.image_pages,
+				    f.ssrc.page_size), -1);
+	ck_assert_int_eq(xmig_sim_check(f.dst, &bad), 0);
+	/* The source copy is still there, stopped, and can be destroyed now. */
+	ck_assert_ptr_nonnull(xmig_sim_memory(f.src, NULL));
+	ck_assert_int_eq(f.ssrc.base.ops->destroy(&f.ssrc.base), 0);
+	ck_assert_ptr_null(xmig_sim_memory(f.src, NULL));
+	fx_teardown(&f);
+}
+END_TEST
+
+/* A partial destination that cannot be destroyed: the failure is still the
+ * one reported, and the receiver says what it left. */
+START_TEST(test_dest_destroy_fails)
+{
+	struct fx f;
+
+	fx_setup(&f, "uniform:10M/s");
+	f.sdst.fail_restore_complete = 1;
+	f.sdst.fail_destroys = 1;
+	fx_run(&f, f.ta);
+	ck_assert_int_eq(f.rcv.rc, XMIG_EBACKEND);
+	ck_assert_msg(strstr(f.rcv.err, "restore_complete"), "%s", f.rcv.err);
+	ck_assert_int_eq(f.snd.rc, XMIG_EREMOTE);
+	ck_assert_int_eq(f.sdst.destroys, 1);
+	ck_assert_int_eq(f.sdst.unpauses, 0);
+	ck_assert_ptr_nonnull(xmig_sim_memory(f.dst, NULL)); /* kept, never ran */
+	assert_source_alive(&f);
+	ck_assert_int_eq(f.sdst.base.ops->destroy(&f.sdst.base), 0);
+	ck_assert_ptr_null(xmig_sim_memory(f.dst, NULL));
+	fx_teardown(&f);
+}
+END_TEST
+
 static void *cancel_later(void *arg)
 {
 	usleep(5000);
@@ -404,6 +461,8 @@ static Suite *failure_suite(void)
 	tcase_add_test(tc, test_receiver_refuses);
 	tcase_add_test(tc, test_dest_unpause_fails);
 	tcase_add_test(tc, test_dest_restore_complete_fails);
+	tcase_add_test(tc, test_source_destroy_fails);
+	tcase_add_test(tc, test_dest_destroy_fails);
 	tcase_add_test(tc, test_cancel);
 	tcase_add_test(tc, test_receiver_rejects_malformed);
 	tcase_add_test(tc, test_incomplete_backend_refused);

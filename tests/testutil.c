@@ -343,10 +343,14 @@ static int spy_unpause(struct xmig_backend *b)
 	return rc < 0 ? rc : INNER(b)->ops->unpause(INNER(b));
 }
 
-static void spy_destroy(struct xmig_backend *b)
+static int spy_destroy(struct xmig_backend *b)
 {
 	SPY(b)->destroys++;
-	INNER(b)->ops->destroy(INNER(b));
+	if (SPY(b)->fail_destroys > 0) {
+		SPY(b)->fail_destroys--;
+		return xmig_backend_error(XMIG_EBACKEND, "spy: destroy made to fail");
+	}
+	return INNER(b)->ops->destroy(INNER(b));
 }
 
 static void spy_free(struct xmig_backend *b)

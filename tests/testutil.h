@@ -82,6 +82,7 @@ struct spy_backend {
 	int fail_unpause;     /* make unpause fail with XMIG_EBACKEND */
 	int fail_restore_complete; /* make restore_complete fail, with a message */
 	int restore_completes, restore_complete_after_unpause;
+	int fail_destroys;    /* make the next N destroy calls fail (guest kept) */
 };
 
 void spy_init(struct spy_backend *s, struct xmig_backend *inner);

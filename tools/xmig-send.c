@@ -49,7 +49,8 @@ static const char usage_text[] =
 	"  -h, --help              this text\n"
 	"\n"
 	"Exit status: 0 migrated, 1 migration failed (the guest keeps running on the\n"
-	"source), 2 bad command line.\n";
+	"source), 2 bad command line, 3 migrated but the paused source copy could not\n"
+	"be destroyed (after one retry; the message names it).\n";
 
 enum {
 	OPT_TO = 256, OPT_CONNECT_TIMEOUT, OPT_TIMEOUT, OPT_BACKEND, OPT_MEM, OPT_VCPUS,
@@ -201,8 +202,18 @@ int main(int argc, char **argv)
 	rc = xmig_session_run(s);
 	tool_running(NULL);
 
+	if (rc == XMIG_ESRCLEFT) {
+		/* The guest runs on the destination; this copy must not come back. */
+		fprintf(stderr, "%s: warning: %s; retrying once\n", tool_name,
+			xmig_session_error(s));
+		if (b->ops->destroy(b) == 0) {
+			fprintf(stderr, "%s: the source copy was destroyed on the retry\n",
+				tool_name);
+			rc = 0;
+		}
+	}
 	rep.result = rc;
-	rep.error = xmig_session_error(s);
+	rep.error = rc == 0 ? NULL : xmig_session_error(s);
 	rep.stats = xmig_session_stats(s);
 	guest_report_send(&go, b, &rep);
 	if (rc == 0 && file_mode) {
@@ -210,8 +221,10 @@ int main(int argc, char **argv)
 			if (b->ops->resume(b) < 0)
 				fprintf(stderr, "%s: error: could not resume the guest after saving\n",
 					tool_name);
-		} else {
-			b->ops->destroy(b);
+		} else if (b->ops->destroy(b) < 0) {
+			fprintf(stderr, "%s: error: the image is complete, but the paused guest could "
+				"not be destroyed: %s\n", tool_name, xmig_error_last());
+			rc = XMIG_ESRCLEFT;
 		}
 	}
 	if (tool_verbosity > 0 || rc < 0)
@@ -225,5 +238,7 @@ int main(int argc, char **argv)
 	xmig_session_free(s);
 	xmig_transport_close(t);
 	guest_stop(&go, b);
+	if (rc == XMIG_ESRCLEFT)
+		return EXIT_SRCLEFT;
 	return rc < 0 ? EXIT_FAILED : 0;
 }

@@ -23,13 +23,19 @@
  * - sender returns an error other than XMIG_EAMBIGUOUS: the guest runs on
  *   the source (it was resumed if it had been paused); the destination
  *   destroyed its partial guest, or will when it sees the stream break.
+ * - sender returns XMIG_ESRCLEFT: the guest runs on the destination, but the
+ *   backend could not destroy the source copy; it stays paused (never
+ *   resumed) and the caller destroys it (the backend's destroy may be called
+ *   again) or has the operator do it.
  * - sender returns XMIG_EAMBIGUOUS: COMMIT was sent but DONE never arrived.
  *   The destination may or may not have started the guest, so the source
  *   guest is left paused, neither resumed nor destroyed: the caller must
  *   ask the destination (or its operator) and then resume or destroy it.
  * - receiver returns 0: the guest runs here. It unpauses on COMMIT even if
  *   it then fails to send DONE (the sender then reports XMIG_EAMBIGUOUS).
- * - receiver returns an error: its partial guest has been destroyed.
+ * - receiver returns an error: its partial guest has been destroyed (if the
+ *   backend could not, the log says so at ERROR level and the partial guest,
+ *   which never ran, is still in the backend handle).
  *
  * One-way streams (a file, a pipe): with no way back there is no handshake.
  * The sender writes the stream and leaves the source guest paused (the caller

@@ -305,9 +305,18 @@ static int send_done(struct xmig_session *s, int status, uint64_t unpause_ns)
 	return xmig__rec_write_simple(s->t, XMIG_REC_DONE, body, sizeof(body), NULL);
 }
 
+/* After a failure: the partial guest goes. If the backend cannot destroy it,
+ * say so loudly (the failure being reported stays the session's error). */
+static void partial_destroy(struct xmig_session *s)
+{
+	if (XMIG__HOOK(s, destroy) < 0)
+		xmig__log(s, XMIG_LOG_ERROR,
+			  "the partial guest here could not be destroyed (it never ran; "
+			  "destroy it by hand): %s", xmig__last_message());
+}
+
 int xmig__recv_run(struct xmig_session *s)
 {
-	const struct xmig_backend_ops *ops = s->b->ops;
 	struct xmig_downtime *tl = &s->stats.timeline;
 	struct recv_state st = { 0 };
 	struct xmig__rec rec;
@@ -371,7 +380,7 @@ int xmig__recv_run(struct xmig_session *s)
 	rc = XMIG__HOOK(s, unpause);
 	if (rc < 0) {
 		rc = xmig__serr_backend(s, rc, "unpause");
-		ops->destroy(s->b);
+		partial_destroy(s);
 		if (duplex)
 			(void)send_done(s, rc, 0);
 		return rc;
@@ -389,6 +398,6 @@ int xmig__recv_run(struct xmig_session *s)
 fail:
 	xmig__send_error_rec(s);
 	if (st.created)
-		ops->destroy(s->b);
+		partial_destroy(s);
 	return rc;
 }

@@ -553,7 +553,13 @@ int xmig__send_run(struct xmig_session *s)
 	if (rc < 0)
 		goto fail;
 	ops->log_dirty_stop(s->b);
-	ops->destroy(s->b);
+	rc = XMIG__HOOK(s, destroy);
+	if (rc < 0)
+		/* The guest runs on the destination: never resume this copy. The
+		 * caller may call the backend's destroy again. */
+		return xmig__serr(s, XMIG_ESRCLEFT, "the guest runs on the destination, but its "
+				  "source copy could not be destroyed (it stays paused here; "
+				  "destroy it by hand or retry): %s", xmig__last_message());
 	xmig__log(s, XMIG_LOG_INFO, "migration complete: downtime %.3f ms, %u rounds",
 		  (double)s->stats.downtime_ns / 1e6, s->stats.nr_rounds);
 	return 0;

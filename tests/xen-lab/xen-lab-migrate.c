@@ -67,7 +67,7 @@ FWD(populate, int, (struct xmig_backend *b, const uint64_t *p, unsigned int n),
     (((struct failing *)b)->in, p, n))
 FWD(restore_complete, int, (struct xmig_backend *b), (((struct failing *)b)->in))
 FWD(unpause, int, (struct xmig_backend *b), (((struct failing *)b)->in))
-FWD(destroy, void, (struct xmig_backend *b), (((struct failing *)b)->in))
+FWD(destroy, int, (struct xmig_backend *b), (((struct failing *)b)->in))
 static int f_nop(struct xmig_backend *b) { (void)b; return 0; }
 static int f_fetch(struct xmig_backend *b, uint64_t *m, int f) { (void)b; (void)m; (void)f; return 0; }
 static int f_save(struct xmig_backend *b, xmig_state_emit_fn e, void *c) { (void)b; (void)e; (void)c; return 0; }

@@ -51,7 +51,7 @@
 extern "C" {
 #endif
 
-/* 2: restore_complete added (a version 1 table is refused). */
+/* 2: restore_complete added, destroy returns int (a version 1 table is refused). */
 #define XMIG_BACKEND_OPS_VERSION 2
 
 /* What kind of guest a stream carries. The destination refuses a stream
@@ -184,10 +184,12 @@ struct xmig_backend_ops {
 
 	/*
 	 * Both sides. Destroy the guest (the source's after a confirmed commit,
-	 * the destination's partial guest after a failure). Idempotent; the
-	 * handle stays valid and a destination may `create` again.
+	 * the destination's partial guest after a failure). 0: the guest is gone
+	 * (or there was none: idempotent); the handle stays valid and a
+	 * destination may `create` again. < 0: the hypervisor refused, the guest
+	 * is still there and the handle still names it; calling again retries.
 	 */
-	void (*destroy)(struct xmig_backend *b);
+	int (*destroy)(struct xmig_backend *b);
 
 	/* Release the handle (destroying a guest still present). */
 	void (*free)(struct xmig_backend *b);

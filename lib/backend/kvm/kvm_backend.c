@@ -159,7 +159,8 @@ static int kvm_unpause(struct xmig_backend *b)
 	return xmig__kvm_threads_start(k);
 }
 
-static void kvm_destroy(struct xmig_backend *b)
+/* Closing a VM's descriptors cannot fail: always 0. */
+static int kvm_destroy(struct xmig_backend *b)
 {
 	struct xmig__kvm *k = xmig__kvm_of(b);
 
@@ -170,6 +171,7 @@ static void kvm_destroy(struct xmig_backend *b)
 	pthread_mutex_lock(&k->lock);
 	pthread_cond_broadcast(&k->cond); /* wake xmig_kvm_wait_exit */
 	pthread_mutex_unlock(&k->lock);
+	return 0;
 }
 
 static void kvm_free(struct xmig_backend *b)
@@ -178,7 +180,7 @@ static void kvm_free(struct xmig_backend *b)
 
 	if (!b)
 		return;
-	kvm_destroy(b);
+	(void)kvm_destroy(b);
 	if (k->kvm_fd >= 0)
 		close(k->kvm_fd);
 	if (k->pagemap_fd >= 0)

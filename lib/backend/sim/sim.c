@@ -301,9 +301,10 @@ static int sim_unpause(struct xmig_backend *b)
 	return sim_resume(b);
 }
 
-static void sim_destroy(struct xmig_backend *b)
+static int sim_destroy(struct xmig_backend *b)
 {
 	guest_free(to_sim(b));
+	return 0;
 }
 
 static void sim_free(struct xmig_backend *b)

@@ -189,7 +189,9 @@ static int xen_create(struct xmig_backend *b, const struct xmig_guest_info *info
 		char msg[512];
 
 		snprintf(msg, sizeof(msg), "%s", xmig__last_message());
-		xmig__xen_domain_destroy(x);
+		if (xmig__xen_domain_destroy(x) < 0)
+			xmig__xen_note(x, "the half-made d%u could not be destroyed: %s", x->domid,
+				       xmig__last_message());
 		xmig__xen_mem_fini(x);
 		return xmig__fail(err, "%s", msg);
 	}
@@ -232,13 +234,17 @@ static int xen_unpause(struct xmig_backend *b)
 	return xmig__xen_domain_start(x);
 }
 
-static void source_destroy(struct xmig__xen *x)
+/*
+ * The source domain, after a confirmed commit. If Xen refuses, the domain is
+ * still there: keep its domid and report it, so the caller can retry.
+ */
+static int source_destroy(struct xmig__xen *x)
 {
 	char dom[64], *vm = NULL;
 	unsigned int len;
 
 	if (x->gone)
-		return;
+		return 0;
 	xmig__xen_log_stop(x);
 	if (xmig__xen_store_open(x) == 0) {
 		char path[96];
@@ -246,10 +252,10 @@ static void source_destroy(struct xmig__xen *x)
 		xmig__xen_dom_path(path, sizeof(path), x->domid, "vm");
 		vm = xs_read(x->xsh, XBT_NULL, path, &len);
 	}
-	if (xc_domain_destroy(x->xch, x->domid) < 0) {
-		xmig__xen_note(x, "destroying d%u: %s", x->domid, strerror(errno));
+	if (xc_domain_destroy(x->xch, x->domid) < 0 && errno != ESRCH) {
 		free(vm);
-		return;
+		return xmig__fail_errno(XMIG_EBACKEND, "xen: destroying the source d%u (it is "
+					"still there)", x->domid);
 	}
 	x->gone = 1;
 	x->paused = 0;
@@ -265,21 +271,24 @@ static void source_destroy(struct xmig__xen *x)
 			xs_rm(x->xsh, XBT_NULL, vm);
 	}
 	free(vm);
+	return 0;
 }
 
-static void xen_destroy(struct xmig_backend *b)
+static int xen_destroy(struct xmig_backend *b)
 {
 	struct xmig__xen *x = xmig__xen_of(b);
+	int err;
 
-	if (x->side == XMIG__XEN_SOURCE) {
-		source_destroy(x);
-		return;
-	}
+	if (x->side == XMIG__XEN_SOURCE)
+		return source_destroy(x);
 	for (unsigned int i = 0; i < XMIG__XEN_MAX_MAPS; i++)
 		if (x->maps[i].ptrs)
 			xmig__xen_unmap(x, x->maps[i].ptrs, 0);
-	xmig__xen_domain_destroy(x);
+	err = xmig__xen_domain_destroy(x);
+	if (err)
+		return err; /* the domain and what names it stay, for a retry */
 	xmig__xen_mem_fini(x);
+	return 0;
 }
 
 static void xen_free(struct xmig_backend *b)
@@ -290,8 +299,10 @@ static void xen_free(struct xmig_backend *b)
 		return;
 	/* A destination never started is partial: destroy it. A running one,
 	 * or a source, belongs to the host: keep it. */
-	if (x->side == XMIG__XEN_DEST && x->dstate == XMIG__XEN_D_CREATED)
-		xmig__xen_domain_destroy(x);
+	if (x->side == XMIG__XEN_DEST && x->dstate == XMIG__XEN_D_CREATED &&
+	    xmig__xen_domain_destroy(x) < 0)
+		xmig__xen_note(x, "freed with the partial d%u still there (%s): destroy it by hand",
+			       x->domid, xmig__last_message());
 	if (x->side == XMIG__XEN_SOURCE && !x->gone) {
 		xmig__xen_log_stop(x);
 		if (x->paused)

@@ -198,7 +198,7 @@ int xmig__xen_domain_adopt(struct xmig__xen *x, const struct xmig_guest_info *in
 int xmig__xen_domain_prepare(struct xmig__xen *x);
 /* After COMMIT: unpause the prepared domain. */
 int xmig__xen_domain_start(struct xmig__xen *x);
-void xmig__xen_domain_destroy(struct xmig__xen *x);
+int xmig__xen_domain_destroy(struct xmig__xen *x);
 int xmig__xen_ports_connect(struct xmig__xen *x);
 
 /* Fill *info for domid; XMIG_EINVAL if no such domain. */

@@ -444,14 +444,17 @@ int xmig__xen_domain_start(struct xmig__xen *x)
 	return 0;
 }
 
-void xmig__xen_domain_destroy(struct xmig__xen *x)
+int xmig__xen_domain_destroy(struct xmig__xen *x)
 {
 	char dom[64], path[160], uuid[37];
 
 	if (x->dstate == XMIG__XEN_D_EMPTY)
-		return;
-	if (xc_domain_destroy(x->xch, x->domid) < 0)
-		xmig__xen_note(x, "destroying d%u: %s", x->domid, strerror(errno));
+		return 0;
+	/* ESRCH: gone already. Anything else: it is still there; keep its domid
+	 * and state so that the caller can retry (and does not leak it). */
+	if (xc_domain_destroy(x->xch, x->domid) < 0 && errno != ESRCH)
+		return xmig__fail_errno(XMIG_EBACKEND, "xen: destroying d%u (it is still there)",
+					x->domid);
 	if (x->own_domain && xmig__xen_store_open(x) == 0) {
 		xmig__xen_dom_path(dom, sizeof(dom), x->domid, NULL);
 		xs_rm(x->xsh, XBT_NULL, dom);
@@ -466,4 +469,5 @@ void xmig__xen_domain_destroy(struct xmig__xen *x)
 	x->ri_valid = 0;
 	memset(&x->ri, 0, sizeof(x->ri));
 	x->domid = 0;
+	return 0;
 }
