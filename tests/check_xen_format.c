@@ -511,6 +511,44 @@ START_TEST(test_pv_blobs)
 }
 END_TEST
 
+/*
+ * A frame the source could not map is never quietly a hole: only a fresh
+ * type of XTAB/BROKEN makes it one; a paged frame gets exactly one more try;
+ * everything else (RAM that cannot be read, a type that could not be read)
+ * fails the round.
+ */
+START_TEST(test_map_verdict)
+{
+	const unsigned int ram[] = { 0x0, 0x1, 0x9, XMIG__XEN_TNIB_XALLOC };
+
+	/* paged out / being paged: retry once, whatever the type says */
+	ck_assert_int_eq(xmig__xen_map_verdict(-ENOENT, XMIG__XEN_TNIB_UNKNOWN, 1),
+			 XMIG__XEN_MAP_RETRY);
+	ck_assert_int_eq(xmig__xen_map_verdict(-EAGAIN, XMIG__XEN_TNIB_XTAB, 1),
+			 XMIG__XEN_MAP_RETRY);
+	ck_assert_int_eq(xmig__xen_map_verdict(-ENOENT, XMIG__XEN_TNIB_UNKNOWN, 2),
+			 XMIG__XEN_MAP_FATAL);
+	ck_assert_int_eq(xmig__xen_map_verdict(-EAGAIN, XMIG__XEN_TNIB_XTAB, 2),
+			 XMIG__XEN_MAP_FATAL);
+	/* gone from the guest: a hole, on any try */
+	for (unsigned int t = 1; t <= 2; t++) {
+		ck_assert_int_eq(xmig__xen_map_verdict(-EINVAL, XMIG__XEN_TNIB_XTAB, t),
+				 XMIG__XEN_MAP_HOLE);
+		ck_assert_int_eq(xmig__xen_map_verdict(-EPERM, XMIG__XEN_TNIB_BROKEN, t),
+				 XMIG__XEN_MAP_HOLE);
+	}
+	/* the guest's RAM, or no type: fatal, never retried, never a hole */
+	for (unsigned int i = 0; i < sizeof(ram) / sizeof(ram[0]); i++) {
+		ck_assert_int_eq(xmig__xen_map_verdict(-EINVAL, ram[i], 1), XMIG__XEN_MAP_FATAL);
+		ck_assert_int_eq(xmig__xen_map_verdict(-EIO, ram[i], 1), XMIG__XEN_MAP_FATAL);
+	}
+	ck_assert_int_eq(xmig__xen_map_verdict(-EINVAL, XMIG__XEN_TNIB_UNKNOWN, 1),
+			 XMIG__XEN_MAP_FATAL);
+	ck_assert_int_eq(xmig__xen_map_verdict(-EFAULT, XMIG__XEN_TNIB_UNKNOWN, 2),
+			 XMIG__XEN_MAP_FATAL);
+}
+END_TEST
+
 static Suite *xen_format_suite(void)
 {
 	Suite *s = suite_create("xen_format");
@@ -530,6 +568,7 @@ static Suite *xen_format_suite(void)
 	tcase_add_test(tc, test_pv_pt_refused);
 	tcase_add_test(tc, test_pv_p2m_leaf);
 	tcase_add_test(tc, test_pv_blobs);
+	tcase_add_test(tc, test_map_verdict);
 	suite_add_tcase(s, tc);
 	return s;
 }

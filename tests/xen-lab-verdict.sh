@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Xen lab's verdict (tests/xen-lab/summarize.py --verdict), which CI
 # counts, judged on made-up result directories: it must fail a "fail"
-# scenario whose source stayed paused, a migration with no heartbeat from
+# scenario whose source stayed paused, a fault scenario whose fault never
+# fired or whose outcome is not the one expected, a migration with no heartbeat from
 # its new domain, a --verify migration that did not verify, a planned
 # scenario that never ran; count a failed `xl migrate` as skipped (the
 # reference's failure); and pass a clean run.
@@ -17,14 +18,32 @@ print([s['status'] for s in d['scenarios'] if s['name']==sys.argv[2]][0])" "$1/v
 mkrun() { # DIR: a clean quick-tier run
   local d=$1
   mkdir -p "$d"
-  printf 'm1\nfail\nrep1\n' > "$d/plan.txt"
+  printf 'm1\nfail\nsuspend-noack\nfault-map-eio\nfault-clean-short\nfault-map-enoent\nfault-destroy-src\nrep1\n' \
+    > "$d/plan.txt"
   echo 'xmig xen lab: 6.1, xen_version : 4.17.7' > "$d/summary.txt"
   echo '{"rc":0,"src_domid":1,"dst_domid":2,"verified":1}' > "$d/m1.json"
   echo '--verify --name xg' > "$d/m1.args"
-  echo '{"rc":-12,"src_domid":2,"dst_domid":0,"verified":0}' > "$d/fail.json"
+  echo '{"rc":-12,"src_domid":2,"dst_domid":0,"verified":0,"error":"state: the receiver failed: no"}' \
+    > "$d/fail.json"
   echo '--fail-load' > "$d/fail.args"
   echo 'source_state=-b----' > "$d/fail.after"
-  echo '{"rc":0,"src_domid":2,"dst_domid":3,"verified":1}' > "$d/rep1.json"
+  echo '{"rc":-10,"src_domid":2,"dst_domid":0,"error":"xen: d2 did not take the suspend request within 1000 ms (request withdrawn; the guest keeps running)"}' \
+    > "$d/suspend-noack.json"
+  echo 'source_state=-b----' > "$d/suspend-noack.after"
+  echo '{"rc":-8,"src_domid":2,"dst_domid":0,"fault":"map-eio","fault_hits":1,"error":"map_pages: xen: d2: cannot read gfn 0x10 (Input/output error), which Xen says belongs to the guest: stopping rather than send it as a hole"}' \
+    > "$d/fault-map-eio.json"
+  echo 'source_state=-b----' > "$d/fault-map-eio.after"
+  echo '{"rc":-8,"src_domid":2,"dst_domid":0,"fault":"clean-short","fault_hits":1,"error":"xen: d2: log-dirty CLEAN (final) covered 9 of 10 frames: the dirty state of the others is unknown"}' \
+    > "$d/fault-clean-short.json"
+  echo 'source_state=-b----' > "$d/fault-clean-short.after"
+  echo '{"rc":0,"src_domid":2,"dst_domid":3,"verified":1,"fault":"map-enoent","fault_hits":1}' \
+    > "$d/fault-map-enoent.json"
+  echo '--fault map-enoent --verify --name xg' > "$d/fault-map-enoent.args"
+  echo '{"rc":-17,"src_domid":3,"dst_domid":4,"verified":1,"fault":"destroy-src","fault_hits":1,"src_retry_rc":0}' \
+    > "$d/fault-destroy-src.json"
+  echo '--fault destroy-src --verify --name xg' > "$d/fault-destroy-src.args"
+  : > "$d/fault-destroy-src.after"
+  echo '{"rc":0,"src_domid":4,"dst_domid":5,"verified":1}' > "$d/rep1.json"
   echo '--verify --name xg' > "$d/rep1.args"
   cat > "$d/dmesg.txt" <<'D'
 (d1) [   10.0] XG HB 1
@@ -35,17 +54,27 @@ mkrun() { # DIR: a clean quick-tier run
 === fail done rc=1 t=21
 (d2) [   21.5] XG HB 60
 (d2) [   21.6] XG HB 61
-(d3) [   30.0] XG HB 70
+=== suspend-noack done rc=1 t=21.7
+(d2) [   21.8] XG HB 61
+=== fault-map-eio done rc=1 t=22
+(d2) [   22.5] XG HB 62
+=== fault-clean-short done rc=1 t=23
+(d2) [   23.5] XG HB 63
+(d3) [   25.0] XG HB 64
+(d4) [   27.0] XG HB 65
+(d5) [   30.0] XG HB 70
 D
 }
 
 mkrun "$tmp/good"
 python3 "$here/xen-lab/summarize.py" "$tmp/good" --verdict "t" >/dev/null || fail "a clean run fails"
-for s in m1 fail rep1; do [ "$(status "$tmp/good" $s)" = pass ] || fail "clean $s"; done
+for s in m1 fail suspend-noack fault-map-eio fault-clean-short fault-map-enoent fault-destroy-src rep1; do
+  [ "$(status "$tmp/good" $s)" = pass ] || fail "clean $s"
+done
 
 mkrun "$tmp/bad"
 echo 'source_state=--p---' > "$tmp/bad/fail.after"           # the source stayed paused
-sed -i '/(d3)/d' "$tmp/bad/dmesg.txt"                         # rep1's new domain never ran
+sed -i '/(d5)/d' "$tmp/bad/dmesg.txt"                         # rep1's new domain never ran
 echo '{"rc":0,"src_domid":1,"dst_domid":2,"verified":0}' > "$tmp/bad/m1.json"  # not verified
 echo rep2 >> "$tmp/bad/plan.txt"                              # planned, never ran
 echo '{"rc":1,"src_domid":5,"dst_domid":0}' > "$tmp/bad/bench-xl-r1.json"
@@ -58,6 +87,39 @@ python3 "$here/xen-lab/summarize.py" "$tmp/bad" --verdict "t" > "$tmp/bad.out" &
 [ "$(status "$tmp/bad" rep2)" = fail ] || fail "a scenario that never ran passes"
 [ "$(status "$tmp/bad" bench-xl-r1)" = skip ] || fail "a failed xl migrate is not a skip"
 grep -q "never ran" "$tmp/bad.out" || fail "the reason is not printed"
+
+# the fault scenarios: a fault that never fired tested nothing; a fault
+# that let the migration end "OK" after a lost frame; a source destroy that
+# never succeeded; a source that stayed stopped after a refused CLEAN
+mkrun "$tmp/faults"
+sed -i 's/"fault_hits":1/"fault_hits":0/' "$tmp/faults/fault-map-enoent.json"
+sed -i 's/"rc":-8/"rc":0/' "$tmp/faults/fault-map-eio.json"
+sed -i 's/"src_retry_rc":0/"src_retry_rc":-8/' "$tmp/faults/fault-destroy-src.json"
+echo 'source_state=--ps--' > "$tmp/faults/fault-clean-short.after"
+echo 'source_state=---s--' > "$tmp/faults/suspend-noack.after"   # left suspended
+python3 "$here/xen-lab/summarize.py" "$tmp/faults" --verdict "t" > "$tmp/faults.out" &&
+  fail "bad fault scenarios pass"
+for s in fault-map-enoent fault-map-eio fault-destroy-src fault-clean-short suspend-noack; do
+  [ "$(status "$tmp/faults" $s)" = fail ] || fail "a bad $s passes"
+done
+grep -q "never fired" "$tmp/faults.out" || fail "an unfired fault is not named"
+mkrun "$tmp/left"
+echo 'source_state=-b----' > "$tmp/left/fault-destroy-src.after"
+python3 "$here/xen-lab/summarize.py" "$tmp/left" --verdict "t" >/dev/null && fail "source left"
+[ "$(status "$tmp/left" fault-destroy-src)" = fail ] || fail "a source left behind passes"
+
+# a balloon scenario in which the guest did not grow tested nothing
+mkrun "$tmp/balloon"
+echo linux-balloon >> "$tmp/balloon/plan.txt"
+echo '{"rc":0,"src_domid":5,"dst_domid":6,"verified":1}' > "$tmp/balloon/linux-balloon.json"
+echo '--verify --name lx' > "$tmp/balloon/linux-balloon.args"
+echo '(d6) [   40.0] XG HB 90' >> "$tmp/balloon/dmesg.txt"
+echo 'before=192 after=256 target=256 low=192' > "$tmp/balloon/linux-balloon.mem"
+python3 "$here/xen-lab/summarize.py" "$tmp/balloon" --verdict "t" >/dev/null ||
+  fail "a good balloon run fails"
+echo 'before=192 after=193 target=256 low=192' > "$tmp/balloon/linux-balloon.mem"
+python3 "$here/xen-lab/summarize.py" "$tmp/balloon" --verdict "t" >/dev/null && fail "no growth"
+[ "$(status "$tmp/balloon" linux-balloon)" = fail ] || fail "a balloon that did not grow passes"
 
 # a failed migration whose source printed nothing afterwards
 mkrun "$tmp/silent"

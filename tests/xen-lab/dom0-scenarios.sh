@@ -5,6 +5,19 @@
 #   m1      one live migration to a domain xmig builds itself, --verify
 #   fail    the destination refuses the state after the pause: the source
 #           must run again (resume on failure)
+#   fault-map-eio, fault-clean-short
+#           Xen made (by the driver's --fault) to refuse a mapping of a RAM
+#           frame / to give a short final CLEAN, after the pause: the
+#           migration must fail and the source run again
+#   suspend-noack
+#           the test guest asked to suspend through xenstore, which it cannot
+#           hear: the request is withdrawn after 1 s and the guest runs on
+#   fault-map-enoent
+#           a paged frame (ENOENT) after the pause: retried, then migrated
+#           with memory verified
+#   fault-destroy-src
+#           the source's destroy fails once after the commit: XMIG_ESRCLEFT,
+#           the guest runs on the destination, the second destroy removes it
 #   rep1-5  five migrations in a row of the same guest
 #   adopt   restored into a domain the driver created and connects itself
 #           (a toolstack's way: params.domid + before_unpause)
@@ -14,7 +27,16 @@
 #           guest, then a Linux PVH guest (if the share has one) per workload
 #           of LX_WORKLOADS
 #   linux-W xmig migration of the Linux guest with memory verified
-# With QUICK=1 (run --quick, every CI run): m1, fail, rep1-2, then one Linux
+#   fault-suspend-late
+#           (PVH) the Linux guest takes the suspend request in time but its
+#           suspend is seen only after the first limit: the wait goes on and
+#           the migration succeeds, memory verified
+#   linux-balloon
+#           (PVH, after the first linux-W) the guest is ballooned down to 3/4
+#           of its memory, then told (memory/target) to balloon back up 2 s into
+#           a verified migration: the new domain must have every frame and
+#           the memory the guest added (linux-balloon.mem)
+# With QUICK=1 (run --quick, every CI run): m1, fail, the fault-* four, rep1-2, then one Linux
 # guest migration (workload idle) with its memory verified; no adopt, no
 # benchmark. With QUICK=1 and PV=1: the Linux PV guest's verified migration.
 # With PV=1 (run's XMIG_XEN_PV, on the older hypervisor) the Linux guest is
@@ -82,7 +104,7 @@ CFG
 say "xmig xen lab: $(uname -r), $(xl info | grep -E '^xen_version' | tr -s ' ')"
 say "host speed: a fixed loop took $CALIB s (reference $CALIB_REF s): budgets x $SCALE, $MIG_BUDGET s a migration"
 if [ -z "$SKIP_XG" ]; then
-  plan m1 fail
+  plan m1 fail suspend-noack fault-map-eio fault-clean-short fault-map-enoent fault-destroy-src
   i=1; while [ $i -le $REPEAT ]; do plan rep$i; i=$((i+1)); done
   [ -n "$SKIP_ADOPT" ] || plan adopt
   say "guest: $(grep cmdline /etc/xen/xg.cfg)"
@@ -136,6 +158,19 @@ if [ -z "$SKIP_XG" ]; then
   sleep 2
   mig fail --fail-load
   sleep 2
+  # the test guest has no PV drivers: asked through xenstore, it never takes
+  # the request, which must be withdrawn with the guest left running
+  mig suspend-noack --suspend xenstore --suspend-timeout 1000
+  sleep 2
+  for f in map-eio clean-short; do
+    mig fault-$f --fault $f
+    sleep 2
+  done
+  for f in map-enoent destroy-src; do
+    mig fault-$f --fault $f --verify --name xg
+    nd=$(newdom fault-$f); [ -n "$nd" ] && [ "$nd" != 0 ] && dom=$nd
+    sleep 2
+  done
   i=1
   while [ $i -le $REPEAT ]; do
     mig rep$i --verify --name xg
@@ -302,6 +337,39 @@ CFG
     GMEM=${LX_MEM:-256}M
     mig linux-$w --verify --name $LX
     sleep ${BENCH_GAP:-3}
+    # PVH: the guest balloons up while it migrates; the new domain must have
+    # every frame (--verify covers the set of frames) and the added memory
+    if [ -z "$PV" ] && [ -z "$balloon_done" ] && [ -z "$SKIP_BALLOON" ]; then
+      balloon_done=1
+      plan linux-balloon
+      dom=$(xl domid $LX 2>/dev/null)
+      full=${LX_MEM:-256}; lo=$((full * 3 / 4))
+      # memory/target written directly, as xl mem-set does (which needs a
+      # libxl config: this domain was built by xmig's toolstack)
+      step balloon-down ${LINUX_BOOT_BASE:-120}
+      xenstore-write /local/domain/$dom/memory/target $((lo * 1024))
+      i=0
+      while [ $i -lt $STEP_BUDGET ] &&
+          [ "$(xl list "$dom" 2>/dev/null | awk 'NR == 2 { print $3 }')" -gt $((lo + 4)) ]; do
+        sleep 1; i=$((i+1))
+      done
+      before=$(xl list "$dom" 2>/dev/null | awk 'NR == 2 { print $3 }')
+      step_end
+      say "linux-balloon: d$dom ballooned down to $before MiB in $i s; up to $full MiB ${BALLOON_DELAY:-2} s into the migration"
+      ( sleep ${BALLOON_DELAY:-2}; xenstore-write /local/domain/$dom/memory/target $((full * 1024)) ) &
+      mig linux-balloon --verify --name $LX
+      wait $!
+      nd=$(newdom linux-balloon)
+      sleep ${BALLOON_SETTLE:-5}
+      after=$(xl list "$nd" 2>/dev/null | awk 'NR == 2 { print $3 }')
+      echo "before=$before after=${after:-0} target=$full low=$lo" > $R/linux-balloon.mem
+      say "linux-balloon: the new domain d$nd has ${after:-?} MiB"
+      sleep ${BENCH_GAP:-3}
+      plan fault-suspend-late
+      dom=$(xl domid $LX 2>/dev/null)
+      mig fault-suspend-late --fault suspend-late --suspend-timeout 2000 --verify --name $LX
+      sleep ${BENCH_GAP:-3}
+    fi
     if [ -n "$PV" ] && [ -z "$pv_done" ] && [ -z "$QUICK" ]; then
       pv_done=1
       dom=$(xl domid $LX 2>/dev/null)

@@ -70,7 +70,8 @@ def handovers(hb, scenarios):
     out = []
     for s in scenarios:
         a, b = s.get("src_domid"), s.get("dst_domid")
-        if s.get("rc") != 0 or a not in last or b not in first:
+        # -17 XMIG_ESRCLEFT: migrated, the source copy destroyed later
+        if s.get("rc") not in (0, -17) or a not in last or b not in first:
             continue
         out.append({"name": s["name"], "from": a, "to": b, "last_hb": last[a][1],
                     "first_hb": first[b][1],
@@ -207,6 +208,15 @@ def heartbeats_after(path, marker, dom):
     return n
 
 
+def balloon_mem(rdir):
+    """linux-balloon.mem: MiB before the migration, after it, the target, the low point."""
+    try:
+        with open(os.path.join(rdir, "linux-balloon.mem")) as f:
+            return {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", f.read())}
+    except (OSError, ValueError):
+        return None
+
+
 def source_state(rdir, name):
     """The source domain's xl state flags after a migration ("-b----"), or None."""
     try:
@@ -217,6 +227,16 @@ def source_state(rdir, name):
         return None
 
 
+# Scenarios that must fail after the pause with the source running on:
+# name -> (the sender's rc, a phrase its error must contain).
+REFUSED = {
+    "fail": (-12, "the receiver failed"),
+    "suspend-noack": (-10, "did not take the suspend request"),
+    "fault-map-eio": (-8, "stopping rather than send it as a hole"),
+    "fault-clean-short": (-8, "the dirty state of the others is unknown"),
+}
+
+
 def judge(rdir, s, handed):
     """(status, why) of one scenario."""
     name, rc = s["name"], s.get("rc")
@@ -224,11 +244,15 @@ def judge(rdir, s, handed):
         if rc == 0:
             return "pass", ""
         return "skip", "the reference (xl migrate) failed, rc %s: not xmig's" % rc
-    if name == "fail":
-        # refused after the pause: EREMOTE, and the source runs on
-        if rc != -12:
-            return "fail", "expected the destination's refusal (rc -12), got rc %s: %s" % (
-                rc, s.get("error", ""))
+    if name.startswith("fault-") and not s.get("fault_hits"):
+        return "fail", "the injected fault (%s) never fired: nothing was tested" % (
+            s.get("fault") or "?")
+    if name in REFUSED:
+        # failed after the pause, and the source runs on
+        want, text = REFUSED[name]
+        if rc != want or text not in (s.get("error") or ""):
+            return "fail", "expected rc %d with \"%s\", got rc %s: %s" % (
+                want, text, rc, s.get("error", ""))
         st = source_state(rdir, name)
         if not st or any(c in st for c in "psc"):
             return "fail", "the source domain is not running after the failure (state %s)" % st
@@ -239,11 +263,28 @@ def judge(rdir, s, handed):
             if not any("LX HB" in l for l in lines[(gaps[-1] + 1 if gaps else 0):]):
                 return "fail", "no heartbeat from the source after the failed migration"
         elif not heartbeats_after(os.path.join(rdir, "dmesg.txt"),
-                                  "=== fail done", s.get("src_domid")):
+                                  "=== %s done" % name, s.get("src_domid")):
             return "fail", "no heartbeat from the source after the failed migration"
         return "pass", ""
+    if name == "fault-destroy-src":
+        # the guest moved; the source copy survived its first destroy only
+        if rc != -17:
+            return "fail", "expected XMIG_ESRCLEFT (rc -17), got rc %s: %s" % (
+                rc, s.get("error", ""))
+        if s.get("src_retry_rc") != 0:
+            return "fail", "the second destroy of the source failed too (rc %s)" % (
+                s.get("src_retry_rc"))
+        if source_state(rdir, name):
+            return "fail", "the source domain still exists after the second destroy"
+        rc = 0
     if rc != 0:
         return "fail", "rc %s: %s" % (rc, s.get("error") or s.get("recv_error") or "")
+    if name == "linux-balloon":
+        mem = balloon_mem(rdir)
+        if not mem or mem.get("after", 0) - mem.get("before", 0) < (
+                mem.get("target", 0) - mem.get("low", 0)) // 2:
+            return "fail", "the guest did not grow across the migration (%s): nothing tested" % (
+                mem or "no linux-balloon.mem")
     if s.get("dst_domid") and name not in handed:
         return "fail", "no heartbeat from the new domain d%s" % s["dst_domid"]
     if "--verify" in s.get("args", "") and not s.get("verified"):

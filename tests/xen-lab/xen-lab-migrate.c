@@ -7,7 +7,7 @@
  *
  *   xen-lab-migrate DOMID [--verify] [--name NAME] [--suspend MODE]
  *                   [--downtime MS] [--policy downtime|xen-classic] [--fail-load]
- *                   [--adopt]
+ *                   [--adopt] [--fault KIND]
  *
  * --fail-load makes the destination refuse the first state blob (after the
  * source was paused): the migration must fail and the source run again.
@@ -15,16 +15,47 @@
  * shaped like the source, has xmig restore into it (params.domid), and in
  * before_unpause writes the domain's xenstore directory and introduces it,
  * as xl would; --name is then the name it writes.
+ *
+ * --fault makes Xen itself appear to fail, once, at a chosen point: this
+ * program defines xenforeignmemory_map, xc_logdirty_control and
+ * xc_domain_destroy, which the statically linked libxmig then calls; they
+ * call Xen's (dlsym RTLD_NEXT) and change the answer. Test-only: nothing of
+ * it is in the library. KIND, each after the final log-dirty CLEAN (the
+ * guest is paused) unless said otherwise:
+ *   map-eio      the first read mapping of the source says EIO for its first
+ *                frame (a frame Xen calls RAM): the round must fail, the
+ *                source must run on
+ *   map-enoent   the same with ENOENT (a paged frame): one retry, then the
+ *                migration must succeed with memory verified
+ *   clean-short  the final CLEAN reports one frame fewer than the p2m: fail,
+ *                the source runs on
+ *   destroy-src  the source domain's destroy fails once (EBUSY) after the
+ *                commit: XMIG_ESRCLEFT, the guest runs on the destination;
+ *                the driver then destroys the source with a second call
+ *   suspend-late (a guest with PV drivers, xenstore suspend) the guest's
+ *                suspend is hidden from xmig until 1.5 s after the first
+ *                limit (--suspend-timeout MS): it took the request in time,
+ *                so the wait goes on (--suspend-ack-timeout MS) and the
+ *                migration must succeed; before the fix it was reported as
+ *                "keeps running" and left suspended
+ * The JSON gets "fault" and "fault_hits" (how often it fired: 0 means the
+ * scenario tested nothing) and, for destroy-src, "src_retry_rc".
  */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define __XEN_TOOLS__ 1
 #include <xenctrl.h>
+#include <xenforeignmemory.h>
 #include <xenstore.h>
 
 #include "xmig/backend/xen.h"
@@ -32,6 +63,136 @@
 #include "xmig/sys/backend.h"
 #include "xmig/transport.h"
 #include "xmig/xmig.h"
+
+/* --fault: see the head of this file. */
+enum fault { F_NONE, F_MAP_EIO, F_MAP_ENOENT, F_CLEAN_SHORT, F_DESTROY_SRC, F_SUSPEND_LATE };
+static enum fault fault_kind;
+static uint32_t fault_dom;       /* the source domain */
+static int fault_after_final;    /* the final CLEAN has been made */
+static int fault_hits;
+static uint64_t fault_req_ns, fault_hide_ns; /* suspend-late: request time, hide for */
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void *real_fn(const char *name)
+{
+	void *f = dlsym(RTLD_NEXT, name);
+
+	if (!f) {
+		fprintf(stderr, "xen-lab-migrate: no %s to wrap: %s\n", name, dlerror());
+		abort();
+	}
+	return f;
+}
+
+void *xenforeignmemory_map(xenforeignmemory_handle *fmem, uint32_t dom, int prot, size_t pages,
+			   const xen_pfn_t arr[], int err[])
+{
+	static void *(*real)(xenforeignmemory_handle *, uint32_t, int, size_t, const xen_pfn_t[],
+			     int[]);
+	void *p;
+
+	if (!real)
+		real = (void *(*)(xenforeignmemory_handle *, uint32_t, int, size_t,
+				  const xen_pfn_t[], int[]))real_fn("xenforeignmemory_map");
+	p = real(fmem, dom, prot, pages, arr, err);
+	if (p && err && pages && dom == fault_dom && prot == PROT_READ && fault_after_final &&
+	    !fault_hits && !err[0] && (fault_kind == F_MAP_EIO || fault_kind == F_MAP_ENOENT)) {
+		err[0] = fault_kind == F_MAP_EIO ? -EIO : -ENOENT;
+		fault_hits++;
+		fprintf(stderr, "xen-lab-migrate: fault: mapping of frame 0x%llx made to fail "
+			"(%s)\n", (unsigned long long)arr[0],
+			fault_kind == F_MAP_EIO ? "EIO" : "ENOENT");
+	}
+	return p;
+}
+
+long long xc_logdirty_control(xc_interface *xch, uint32_t domid, unsigned int sop,
+			      xc_hypercall_buffer_t *dirty_bitmap, unsigned long pages,
+			      unsigned int mode, xc_shadow_op_stats_t *stats)
+{
+	static long long (*real)(xc_interface *, uint32_t, unsigned int, xc_hypercall_buffer_t *,
+				 unsigned long, unsigned int, xc_shadow_op_stats_t *);
+	long long rc;
+
+	if (!real)
+		real = (long long (*)(xc_interface *, uint32_t, unsigned int,
+				      xc_hypercall_buffer_t *, unsigned long, unsigned int,
+				      xc_shadow_op_stats_t *))real_fn("xc_logdirty_control");
+	rc = real(xch, domid, sop, dirty_bitmap, pages, mode, stats);
+	if (domid != fault_dom || sop != XEN_DOMCTL_SHADOW_OP_CLEAN ||
+	    !(mode & XEN_DOMCTL_SHADOW_LOGDIRTY_FINAL))
+		return rc;
+	fault_after_final = 1;
+	if (fault_kind == F_CLEAN_SHORT && rc > 0 && !fault_hits) {
+		fault_hits++;
+		fprintf(stderr, "xen-lab-migrate: fault: final CLEAN made to say %lld of %lld\n",
+			rc - 1, rc);
+		rc--;
+	}
+	return rc;
+}
+
+int xc_domain_destroy(xc_interface *xch, uint32_t domid)
+{
+	static int (*real)(xc_interface *, uint32_t);
+
+	if (!real)
+		real = (int (*)(xc_interface *, uint32_t))real_fn("xc_domain_destroy");
+	if (fault_kind == F_DESTROY_SRC && domid == fault_dom && !fault_hits) {
+		fault_hits++;
+		fprintf(stderr, "xen-lab-migrate: fault: destroy of d%u made to fail\n", domid);
+		errno = EBUSY;
+		return -1;
+	}
+	return real(xch, domid);
+}
+
+bool xs_write(struct xs_handle *h, xs_transaction_t t, const char *path, const void *data,
+	      unsigned int len)
+{
+	static bool (*real)(struct xs_handle *, xs_transaction_t, const char *, const void *,
+			    unsigned int);
+	char want[64];
+
+	if (!real)
+		real = (bool (*)(struct xs_handle *, xs_transaction_t, const char *, const void *,
+				 unsigned int))real_fn("xs_write");
+	snprintf(want, sizeof(want), "/local/domain/%u/control/shutdown", fault_dom);
+	if (fault_kind == F_SUSPEND_LATE && !fault_req_ns && len == 7 &&
+	    !memcmp(data, "suspend", 7) && !strcmp(path, want))
+		fault_req_ns = mono_ns();
+	return real(h, t, path, data, len);
+}
+
+int xc_domain_getinfolist(xc_interface *xch, uint32_t first, unsigned int max,
+			  xc_domaininfo_t *info)
+{
+	static int (*real)(xc_interface *, uint32_t, unsigned int, xc_domaininfo_t *);
+	int n;
+
+	if (!real)
+		real = (int (*)(xc_interface *, uint32_t, unsigned int, xc_domaininfo_t *))real_fn(
+			"xc_domain_getinfolist");
+	n = real(xch, first, max, info);
+	/* the guest suspends when it does; xmig is told only later */
+	if (n == 1 && info->domain == fault_dom && fault_req_ns &&
+	    mono_ns() - fault_req_ns < fault_hide_ns && (info->flags & XEN_DOMINF_shutdown)) {
+		if (!fault_hits)
+			fprintf(stderr, "xen-lab-migrate: fault: d%u suspended %.0f ms after the "
+				"request; hidden until %.0f ms\n", fault_dom,
+				(double)(mono_ns() - fault_req_ns) / 1e6, (double)fault_hide_ns / 1e6);
+		fault_hits = 1;
+		info->flags &= ~(uint32_t)XEN_DOMINF_shutdown;
+	}
+	return n;
+}
 
 /* A destination that fails load_state: the failure-after-pause test. */
 struct failing {
@@ -216,13 +377,15 @@ int main(int argc, char **argv)
 	struct failing fb;
 	pthread_t th;
 	struct toolstack ts = { 0 };
-	int sv[2], fail = 0, adopt = 0;
+	int sv[2], fail = 0, adopt = 0, src_retry_rc = 1;
+	const char *fault_name = NULL;
 	uint32_t domid, new_domid = 0;
 	const struct xmig_stats *st, *rst;
 
 	if (argc < 2) {
 		fprintf(stderr, "usage: %s DOMID [--verify] [--name N] [--suspend MODE] "
-			"[--downtime MS] [--policy P] [--fail-load] [--adopt]\n", argv[0]);
+			"[--suspend-timeout MS] [--suspend-ack-timeout MS] [--downtime MS] "
+			"[--policy P] [--fail-load] [--adopt] [--fault KIND]\n", argv[0]);
 		return 2;
 	}
 	domid = (uint32_t)strtoul(argv[1], NULL, 10);
@@ -247,11 +410,32 @@ int main(int argc, char **argv)
 				     : !strcmp(m, "xenstore") ? XMIG_XEN_SUSPEND_XENSTORE
 				     : !strcmp(m, "evtchn")   ? XMIG_XEN_SUSPEND_EVTCHN
 							      : XMIG_XEN_SUSPEND_AUTO;
+		} else if (!strcmp(argv[i], "--suspend-timeout") && i + 1 < argc) {
+			sp.suspend_timeout_ms = (uint32_t)atoi(argv[++i]);
+		} else if (!strcmp(argv[i], "--suspend-ack-timeout") && i + 1 < argc) {
+			sp.suspend_ack_timeout_ms = (uint32_t)atoi(argv[++i]);
+		} else if (!strcmp(argv[i], "--fault") && i + 1 < argc) {
+			const char *k = argv[++i];
+
+			fault_kind = !strcmp(k, "map-eio")       ? F_MAP_EIO
+				     : !strcmp(k, "map-enoent")  ? F_MAP_ENOENT
+				     : !strcmp(k, "clean-short") ? F_CLEAN_SHORT
+				     : !strcmp(k, "destroy-src") ? F_DESTROY_SRC
+				     : !strcmp(k, "suspend-late") ? F_SUSPEND_LATE
+								 : F_NONE;
+			if (fault_kind == F_NONE) {
+				fprintf(stderr, "unknown fault %s\n", k);
+				return 2;
+			}
+			fault_name = k;
 		} else {
 			fprintf(stderr, "unknown argument %s\n", argv[i]);
 			return 2;
 		}
 	}
+	fault_dom = domid;
+	/* suspend-late: the suspend shows only after the first limit has passed */
+	fault_hide_ns = ((uint64_t)sp.suspend_timeout_ms + 1500) * 1000000ull;
 	p.log_fn = log_cb;
 	p.log_payload = "send";
 	p.log_level = XMIG_LOG_DEBUG;
@@ -310,6 +494,9 @@ int main(int argc, char **argv)
 	snprintf(s.err, sizeof(s.err), "%s", s.s ? xmig_session_error(s.s) : xmig_error_last());
 	pthread_join(th, NULL);
 	new_domid = xmig_xen_domid(r.b);
+	/* the guest runs on the destination; the source copy is still ours */
+	if (s.rc == XMIG_ESRCLEFT)
+		src_retry_rc = s.b->ops->destroy(s.b);
 
 	st = s.s ? xmig_session_stats(s.s) : NULL;
 	/* the receiver compares the digests: its stats say whether they matched */
@@ -335,6 +522,12 @@ int main(int argc, char **argv)
 		for (uint32_t i = 0; i < st->nr_rounds; i++)
 			printf("%s%llu", i ? "," : "", (unsigned long long)st->rounds[i].pages_dirty);
 		printf("],");
+	}
+	if (fault_name) {
+		json_str("fault", fault_name, 0);
+		printf("\"fault_hits\":%d,", fault_hits);
+		if (fault_kind == F_DESTROY_SRC)
+			printf("\"src_retry_rc\":%d,", src_retry_rc);
 	}
 	json_str("policy", p.policy, 0);
 	json_str("error", s.err, 0);

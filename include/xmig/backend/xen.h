@@ -54,10 +54,19 @@
  *                                 libxl does for HVM without PV drivers.
  *       XMIG_XEN_SUSPEND_XENSTORE control/shutdown = "suspend".
  *       XMIG_XEN_SUSPEND_EVTCHN   the suspend event channel (fails if none).
- *     The cooperative ways wait (params.suspend_timeout_ms, default 60 s as
- *     libxl) for the domain to report shutdown reason "suspend"; a guest that
- *     does not acknowledge fails pause with XMIG_ETIMEDOUT (the request is
- *     withdrawn and the guest keeps running).
+ *     The cooperative ways wait in two steps, as libxl does. First, up to
+ *     params.suspend_timeout_ms (default 60 s), for the guest to take the
+ *     request (it clears control/shutdown) or to suspend; a guest that has
+ *     not taken it by then has the request withdrawn (in one xenstore
+ *     transaction, so a last-moment acknowledgement is seen) and pause
+ *     fails with XMIG_ETIMEDOUT: the guest keeps running. Once it has taken
+ *     the request (and always after an event-channel request, which cannot
+ *     be withdrawn), up to params.suspend_ack_timeout_ms (default 60 s) for
+ *     the suspend itself; a suspend that comes late is still a pause. A
+ *     guest that took the request and still has not suspended fails pause
+ *     with XMIG_ETIMEDOUT saying so; if it suspends after that, a later
+ *     pause of the same handle counts it, and free resumes it: the handle
+ *     never leaves a guest suspended that nobody will resume.
  *   - resume (after a failed migration): xc_domain_unpause after a pause;
  *     after a suspend, XEN_DOMCTL_resumedomain with the suspend hypercall's
  *     return value set to 1 (for a guest with PV drivers: "cancelled", so it
@@ -179,13 +188,14 @@ struct xmig_xen_restore_info {
 typedef int (*xmig_xen_before_unpause_fn)(const struct xmig_xen_restore_info *ri,
 					  void *payload);
 
-#define XMIG_XEN_PARAMS_VERSION 1
+#define XMIG_XEN_PARAMS_VERSION 2 /* 2: suspend_ack_timeout_ms */
 
 struct xmig_xen_params {
 	unsigned int version;         /* XMIG_XEN_PARAMS_VERSION */
 	/* source */
 	int suspend;                  /* enum xmig_xen_suspend; default AUTO */
-	uint32_t suspend_timeout_ms;  /* default 60000 */
+	uint32_t suspend_timeout_ms;  /* for the guest to take the request; default 60000 */
+	uint32_t suspend_ack_timeout_ms; /* then for it to suspend; default 60000 */
 	/* destination */
 	uint32_t domid;               /* 0: create one (built-in toolstack) */
 	const char *name;             /* built-in: the domain's name; default
@@ -202,6 +212,7 @@ struct xmig_xen_params {
 	{                                                                      \
 		.version = XMIG_XEN_PARAMS_VERSION,                            \
 		.suspend = XMIG_XEN_SUSPEND_AUTO, .suspend_timeout_ms = 60000, \
+		.suspend_ack_timeout_ms = 60000,                               \
 	}
 
 /* Fill `p` with the defaults of XMIG_XEN_PARAMS_INIT. */

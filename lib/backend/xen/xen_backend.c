@@ -305,6 +305,7 @@ static void xen_free(struct xmig_backend *b)
 			       x->domid, xmig__last_message());
 	if (x->side == XMIG__XEN_SOURCE && !x->gone) {
 		xmig__xen_log_stop(x);
+		xmig__xen_suspend_release(x);
 		if (x->paused)
 			xmig__xen_note(x, "freed with d%u still stopped", x->domid);
 	}
@@ -372,6 +373,8 @@ static int xen_alloc(struct xmig__xen **out, enum xmig__xen_side side,
 	x->p = *p;
 	if (!x->p.suspend_timeout_ms)
 		x->p.suspend_timeout_ms = 60000;
+	if (!x->p.suspend_ack_timeout_ms)
+		x->p.suspend_ack_timeout_ms = 60000;
 	if (p->name)
 		snprintf(x->name, sizeof(x->name), "%s", p->name);
 	x->p.name = NULL; /* not kept: the caller's string */

@@ -13,6 +13,7 @@
 #ifndef XMIG_XEN_FORMAT_H
 #define XMIG_XEN_FORMAT_H
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -395,6 +396,38 @@ static inline int xmig__xen_dom_path(char *buf, size_t len, uint32_t domid, cons
 			      : snprintf(buf, len, "/local/domain/%u", domid);
 
 	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+/*
+ * A source frame that Xen would not map. Three outcomes, as libxenguest
+ * decides them, never "send it as a hole because the mapping failed":
+ *   RETRY  ENOENT/EAGAIN: the frame is paged out or being paged in; its data
+ *          exist. Map again, once; still failing after that is fatal.
+ *   HOLE   any other error on a frame whose type, read again from Xen right
+ *          now (getpageframeinfo3), is XTAB or BROKEN: not the guest's (any
+ *          more: ballooned out, a hole dirtied by its own removal) or
+ *          without data. It is sent as ABSENT and left out of POPULATED.
+ *   FATAL  anything else: a frame Xen calls RAM that cannot be read, or a
+ *          type that could not be read. The round fails, the guest stays on
+ *          the source.
+ * err: the negative errno from the mapping; tnib: the top nibble of the
+ * fresh type (XMIG__XEN_TNIB_*), or XMIG__XEN_TNIB_UNKNOWN; tries: mappings
+ * tried so far (1 after the first).
+ */
+#define XMIG__XEN_TNIB_BROKEN 0xdu
+#define XMIG__XEN_TNIB_XALLOC 0xeu
+#define XMIG__XEN_TNIB_XTAB 0xfu
+#define XMIG__XEN_TNIB_UNKNOWN 0x10u
+enum xmig__xen_map_verdict { XMIG__XEN_MAP_HOLE = 1, XMIG__XEN_MAP_RETRY, XMIG__XEN_MAP_FATAL };
+
+static inline enum xmig__xen_map_verdict xmig__xen_map_verdict(int err, unsigned int tnib,
+								unsigned int tries)
+{
+	if (err == -ENOENT || err == -EAGAIN)
+		return tries < 2 ? XMIG__XEN_MAP_RETRY : XMIG__XEN_MAP_FATAL;
+	if (tnib == XMIG__XEN_TNIB_XTAB || tnib == XMIG__XEN_TNIB_BROKEN)
+		return XMIG__XEN_MAP_HOLE;
+	return XMIG__XEN_MAP_FATAL;
 }
 
 /* Is `name` acceptable as a domain name (what xl accepts, roughly)? */

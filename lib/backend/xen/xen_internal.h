@@ -128,9 +128,15 @@ struct xmig__xen {
 	uint64_t *holes;            /* bit: seen unpopulated, not dirtied since */
 	uint64_t *probed;           /* bit: asked Xen about it once */
 	xc_hypercall_buffer_t probe_hbuf;
+	/* HVM: full frame scans (xen_mem.c hvm_frame_scan) */
+	int scan_done;
+	uint64_t scan_tot;          /* the domain's tot_pages when the last scan began */
+	uint64_t scan_ns, scans;
 	void *probe_buf;            /* XMIG__XEN_BATCH xen_pfn_t, for getpageframeinfo3 */
 	int paused;                 /* how: enum xmig_xen_suspend, 0 = running */
 	int evtchn_port;            /* local port bound to the guest's suspend channel */
+	int suspend_pending;        /* a mode: the guest took a request but had not
+				       suspended when pause gave up */
 
 	/* Destination. */
 	enum xmig__xen_dstate dstate;
@@ -190,6 +196,8 @@ void xmig__xen_pv_fini(struct xmig__xen *x);
 /* xen_suspend.c */
 int xmig__xen_suspend(struct xmig__xen *x);
 int xmig__xen_resume(struct xmig__xen *x);
+/* Source being freed: resume a guest that suspended after pause gave up. */
+void xmig__xen_suspend_release(struct xmig__xen *x);
 
 /* xen_toolstack.c */
 int xmig__xen_domain_create(struct xmig__xen *x, const struct xmig_guest_info *info);

@@ -7,15 +7,26 @@
  * the stream announces it as FULL or ZERO; the destination populates the
  * frames it writes and the zero ones it does not (the backend's populate
  * hook). Holes (XTAB) are found without mapping and reported NULL, ABSENT.
+ * A frame that Xen calls RAM but will not map fails the round: it is never
+ * sent as a hole (xmig__xen_map_verdict in xen_format.h).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "bitmap.h"
+#include "xen_format.h"
 #include "xen_internal.h"
+
+_Static_assert((XMIG__XEN_TNIB_XTAB << XEN_DOMCTL_PFINFO_LTAB_SHIFT) == XEN_DOMCTL_PFINFO_XTAB,
+	       "domctl.h");
+_Static_assert((XMIG__XEN_TNIB_BROKEN << XEN_DOMCTL_PFINFO_LTAB_SHIFT) ==
+		       XEN_DOMCTL_PFINFO_BROKEN, "domctl.h");
+_Static_assert((XMIG__XEN_TNIB_XALLOC << XEN_DOMCTL_PFINFO_LTAB_SHIFT) ==
+		       XEN_DOMCTL_PFINFO_XALLOC, "domctl.h");
 
 int xmig__xen_mem_init(struct xmig__xen *x)
 {
@@ -36,6 +47,8 @@ int xmig__xen_mem_init(struct xmig__xen *x)
 		x->probe_buf = xc__hypercall_buffer_alloc_pages(
 			x->xch, &x->probe_hbuf,
 			(int)(XMIG__XEN_BATCH * sizeof(xen_pfn_t) / XMIG__XEN_PAGE));
+		if (!x->probe_buf)
+			return xmig__fail_errno(XMIG_ENOMEM, "xen: hypercall buffer for frame types");
 	} else {
 		x->dpopulated = calloc(nw, 8);
 		if (!x->dpopulated)
@@ -139,12 +152,11 @@ static int probe(struct xmig__xen *x, const uint64_t *pfns, unsigned int n)
 		return 0;
 	for (unsigned int i = 0; i < k; i++)
 		a[i] = gfn[i];
-	if (xmig__xen_frame_types(x, k) < 0) {
-		/* Not fatal: mapping finds the holes too, only slower. */
-		for (unsigned int i = 0; i < k; i++)
-			xmig__bitmap_set(x->probed, gfn[i]);
-		return 0;
-	}
+	/* Without the types a failed mapping could not be told from a hole. */
+	if (xmig__xen_frame_types(x, k) < 0)
+		return xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: frame types "
+					"(getpageframeinfo3) of %u frames from gfn 0x%llx",
+					x->domid, k, (unsigned long long)gfn[0]);
 	for (unsigned int i = 0; i < k; i++) {
 		uint64_t t = a[i] & XEN_DOMCTL_PFINFO_LTAB_MASK;
 
@@ -162,14 +174,68 @@ static int probe(struct xmig__xen *x, const uint64_t *pfns, unsigned int n)
  * machine frames, read from its p2m, and after the pause its page tables
  * and p2m leaves are handed out in normal form (xen_pv.c).
  */
+/*
+ * The frames of a fresh mapping that Xen refused (x->errs[j] != 0, frames in
+ * x->gfns): decide each one (xmig__xen_map_verdict). A hole's error becomes
+ * XMIG__XEN_MAP_HOLE; *retry is set if any frame deserves a second mapping.
+ * A frame that must not be lost fails the whole call, named.
+ */
+static int map_errors(struct xmig__xen *x, unsigned int k, unsigned int tries, int *retry)
+{
+	xen_pfn_t *a = x->probe_buf;
+	unsigned int pos[XMIG__XEN_BATCH], nq = 0;
+	int typed;
+
+	*retry = 0;
+	for (unsigned int j = 0; j < k; j++)
+		if (x->errs[j] && x->errs[j] != -ENOENT && x->errs[j] != -EAGAIN) {
+			pos[nq] = j;
+			a[nq++] = x->gfns[j];
+		}
+	typed = nq && xmig__xen_frame_types(x, nq) == 0;
+	for (unsigned int j = 0, q = 0; j < k; j++) {
+		unsigned int tnib = XMIG__XEN_TNIB_UNKNOWN;
+		enum xmig__xen_map_verdict v;
+
+		if (!x->errs[j])
+			continue;
+		if (q < nq && pos[q] == j) {
+			if (typed)
+				tnib = (unsigned int)((a[q] & XEN_DOMCTL_PFINFO_LTAB_MASK) >>
+						      XEN_DOMCTL_PFINFO_LTAB_SHIFT);
+			q++;
+		}
+		v = xmig__xen_map_verdict(x->errs[j], tnib, tries);
+		if (v == XMIG__XEN_MAP_RETRY) {
+			*retry = 1;
+		} else if (v == XMIG__XEN_MAP_HOLE) {
+			x->errs[j] = XMIG__XEN_MAP_HOLE;
+		} else {
+			int e = -x->errs[j];
+
+			return xmig__fail(XMIG_EBACKEND,
+					  "xen: d%u: cannot read %s 0x%llx (%s%s), which Xen %s: "
+					  "stopping rather than send it as a hole",
+					  x->domid,
+					  x->guest_kind == XMIG_GUEST_XEN_PV ? "mfn" : "gfn",
+					  (unsigned long long)x->gfns[j], strerror(e > 0 ? e : EIO),
+					  tries > 1 ? ", after a second try" : "",
+					  tnib == XMIG__XEN_TNIB_UNKNOWN && nq && !typed
+						  ? "would not give the type of"
+						  : "says belongs to the guest");
+		}
+	}
+	return 0;
+}
+
 static int map_source(struct xmig__xen *x, struct xmig__xen_map *m, const uint64_t *pfns,
 		      unsigned int n, void **ptrs)
 {
 	unsigned int idx[XMIG__XEN_BATCH], k = 0;
-	int pv = x->guest_kind == XMIG_GUEST_XEN_PV, err;
+	int pv = x->guest_kind == XMIG_GUEST_XEN_PV, err, retry;
 
-	if (!pv && x->probe_buf)
-		probe(x, pfns, n);
+	if (!pv && (err = probe(x, pfns, n)))
+		return err;
 	for (unsigned int i = 0; i < n; i++) {
 		uint64_t frame = pv ? xmig__xen_pv_frame(x, pfns[i]) : pfns[i];
 
@@ -184,14 +250,28 @@ static int map_source(struct xmig__xen *x, struct xmig__xen_map *m, const uint64
 	}
 	if (!k)
 		return 0;
-	err = xmig__xen_map_frames(x, m, k, PROT_READ);
+	for (unsigned int tries = 1;; tries++) {
+		err = xmig__xen_map_frames(x, m, k, PROT_READ);
+		if (err)
+			return err;
+		err = map_errors(x, k, tries, &retry);
+		if (err || !retry)
+			break;
+		/* paged out or being paged in: give the pager a moment, map again */
+		xmig__xen_note(x, "frames from gfn 0x%llx not mappable yet (paged?): one more try",
+			       (unsigned long long)pfns[idx[0]]);
+		xenforeignmemory_unmap(x->fmem, m->addr, m->n);
+		m->addr = NULL;
+		m->n = 0;
+		nanosleep(&(struct timespec){ .tv_nsec = 2000000 }, NULL);
+	}
 	if (err)
 		return err;
 	for (unsigned int j = 0; j < k; j++) {
 		uint64_t pfn = pfns[idx[j]];
 		void *page = (uint8_t *)m->addr + (size_t)j * XMIG__XEN_PAGE;
 
-		if (x->errs[j]) {
+		if (x->errs[j]) { /* XMIG__XEN_MAP_HOLE: Xen says it is not there */
 			xmig__bitmap_clear(x->populated, pfn);
 			if (!pv)
 				xmig__bitmap_set(x->holes, pfn);
@@ -384,6 +464,90 @@ int xmig__xen_log_stop(struct xmig__xen *x)
 	return 0;
 }
 
+/*
+ * HVM/PVH: which frames exist now, read from Xen for the whole frame range
+ * rather than trusted from what the rounds saw. Xen 4.17 does not log the
+ * population of a frame as a dirty write (p2m_add_page marks nothing), so a
+ * frame the guest populated during the migration (ballooning up) and never
+ * wrote would be neither sent nor in POPULATED. A frame found populated
+ * here that the rounds had not seen joins the next round (mapped, sent, and
+ * so in POPULATED); a frame gone (ballooned out) leaves POPULATED.
+ *
+ * The scan costs one getpageframeinfo3 per 1024 frames (a PVH domain spans
+ * 1M frames whatever its RAM: 0.5-1 s under nested TCG), so it runs at the
+ * first live fetch and then again only when the domain's page count
+ * (tot_pages) changed since the last scan; at the pause that is one
+ * getdomaininfo unless the guest ballooned during the last round.
+ */
+static int hvm_frame_scan(struct xmig__xen *x, uint64_t *bitmap, int final)
+{
+	xen_pfn_t *a = x->probe_buf, max_gfn = 0;
+	uint64_t t0 = xmig__now_ns(), added = 0, unlogged = 0, gone = 0;
+	xc_domaininfo_t di;
+	int err;
+
+	if (final) {
+		/* The frame range is fixed when the source opens: a frame beyond
+		 * it would be neither logged nor sent. */
+		if (xc_domain_maximum_gpfn(x->xch, x->domid, &max_gfn) < 0)
+			return xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: maximum gpfn at the "
+						"pause", x->domid);
+		if ((uint64_t)max_gfn >= x->nr_pages)
+			return xmig__fail(XMIG_EGUEST, "xen: d%u grew its frame range to gfn "
+					  "0x%llx during the migration, beyond the 0x%llx frames "
+					  "tracked", x->domid, (unsigned long long)max_gfn,
+					  (unsigned long long)x->nr_pages);
+	}
+	if ((err = xmig__xen_dominfo(x, &di)))
+		return err;
+	if (x->scan_done && di.tot_pages == x->scan_tot) {
+		if (final)
+			xmig__xen_note(x, "at the pause: %llu pages, as at the last frame scan: "
+				       "no rescan", (unsigned long long)di.tot_pages);
+		return 0;
+	}
+	for (uint64_t base = 0; base < x->nr_pages; base += XMIG__XEN_BATCH) {
+		unsigned int k = (unsigned int)(x->nr_pages - base < XMIG__XEN_BATCH
+							? x->nr_pages - base
+							: XMIG__XEN_BATCH);
+
+		for (unsigned int i = 0; i < k; i++)
+			a[i] = base + i;
+		if (xmig__xen_frame_types(x, k) < 0)
+			return xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: frame types "
+						"(getpageframeinfo3) from gfn 0x%llx", x->domid,
+						(unsigned long long)base);
+		for (unsigned int i = 0; i < k; i++) {
+			uint64_t g = base + i, t = a[i] & XEN_DOMCTL_PFINFO_LTAB_MASK;
+
+			xmig__bitmap_set(x->probed, g);
+			if (t == XEN_DOMCTL_PFINFO_XTAB || t == XEN_DOMCTL_PFINFO_BROKEN) {
+				gone += xmig__bitmap_test(x->populated, g) != 0;
+				xmig__bitmap_set(x->holes, g);
+				xmig__bitmap_clear(x->populated, g);
+			} else if (!xmig__bitmap_test(x->populated, g)) {
+				added++;
+				unlogged += !xmig__bitmap_test(bitmap, g);
+				xmig__bitmap_clear(x->holes, g);
+				xmig__bitmap_set(bitmap, g);
+			}
+		}
+	}
+	/* the count read before the scan: a change during it shows next time */
+	x->scan_tot = di.tot_pages;
+	x->scan_done = 1;
+	x->scan_ns += xmig__now_ns() - t0;
+	x->scans++;
+	if (final || added || gone)
+		xmig__xen_note(x, "%s: frame scan of %llu frames in %.1f ms (%llu pages): %llu "
+			       "newly populated (%llu of them not in the dirty log), %llu removed",
+			       final ? "at the pause" : "live", (unsigned long long)x->nr_pages,
+			       (double)(xmig__now_ns() - t0) / 1e6,
+			       (unsigned long long)di.tot_pages, (unsigned long long)added,
+			       (unsigned long long)unlogged, (unsigned long long)gone);
+	return 0;
+}
+
 int xmig__xen_log_fetch(struct xmig__xen *x, uint64_t *bitmap, int final)
 {
 	const uint64_t *d = x->dirty_buf;
@@ -397,14 +561,20 @@ int xmig__xen_log_fetch(struct xmig__xen *x, uint64_t *bitmap, int final)
 	if (rc < 0)
 		return xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: log-dirty CLEAN%s", x->domid,
 					final ? " (final)" : "");
+	/* A short count leaves the rest's dirty bits unknown: pages would be
+	 * lost. libxenguest fails here too. */
 	if ((unsigned long long)rc != x->nr_pages)
-		xmig__xen_note(x, "log-dirty CLEAN covered %lld of %llu frames", rc,
-			       (unsigned long long)x->nr_pages);
+		return xmig__fail(XMIG_EBACKEND, "xen: d%u: log-dirty CLEAN%s covered %lld of "
+				  "%llu frames: the dirty state of the others is unknown",
+				  x->domid, final ? " (final)" : "", rc,
+				  (unsigned long long)x->nr_pages);
 	for (size_t i = 0; i < nw; i++) {
 		bitmap[i] |= d[i];
 		x->holes[i] &= ~d[i]; /* a dirtied hole must be looked at again */
 	}
 	if (final && x->guest_kind == XMIG_GUEST_XEN_PV)
 		return xmig__xen_pv_pause_scan(x, bitmap);
+	if (x->guest_kind != XMIG_GUEST_XEN_PV)
+		return hvm_frame_scan(x, bitmap, final);
 	return 0;
 }

@@ -99,9 +99,11 @@ static int is_suspended(struct xmig__xen *x)
 	return 1;
 }
 
-static int wait_suspended(struct xmig__xen *x, const char *how)
+/* Poll, backing off to 5 ms, until the domain suspended (0), `acked`
+ * returns 1 (1), or `deadline` passes (XMIG_ETIMEDOUT, no message). */
+static int poll_until(struct xmig__xen *x, uint64_t deadline,
+		      int (*acked)(struct xmig__xen *x, const char *path), const char *path)
 {
-	uint64_t deadline = xmig__now_ns() + (uint64_t)x->p.suspend_timeout_ms * 1000000ull;
 	long delay = 200;
 
 	for (;;) {
@@ -109,37 +111,94 @@ static int wait_suspended(struct xmig__xen *x, const char *how)
 
 		if (r)
 			return r < 0 ? r : 0;
+		if (acked && acked(x, path))
+			return 1;
 		if (xmig__now_ns() > deadline)
-			return xmig__fail(XMIG_ETIMEDOUT,
-					  "xen: d%u did not suspend within %u ms (asked by %s)",
-					  x->domid, x->p.suspend_timeout_ms, how);
+			return XMIG_ETIMEDOUT;
 		sleep_us(delay);
 		if (delay < 5000)
 			delay *= 2;
 	}
 }
 
-/* Withdraw an unanswered control/shutdown request, as libxl does. */
-static void withdraw_request(struct xmig__xen *x, const char *path)
+/*
+ * The guest took the request (or was sent an event, which cannot be taken
+ * back): it is on its way to suspend. Wait for it, bounded by its own
+ * limit; a late suspend is still a pause. Giving up leaves it marked
+ * pending, so that a later pause or free finds it if it suspends after all.
+ */
+static int wait_after_ack(struct xmig__xen *x, int mode, const char *how, uint64_t t0)
 {
-	for (int tries = 0; tries < 5; tries++) {
+	uint64_t deadline = xmig__now_ns() + (uint64_t)x->p.suspend_ack_timeout_ms * 1000000ull;
+	int r = poll_until(x, deadline, NULL, NULL);
+
+	if (r == 0) {
+		if (xmig__now_ns() - t0 > (uint64_t)x->p.suspend_timeout_ms * 1000000ull)
+			xmig__xen_note(x, "d%u took the suspend request (%s) in time and suspended "
+				       "%.0f ms after it", x->domid, how,
+				       (double)(xmig__now_ns() - t0) / 1e6);
+		return 0;
+	}
+	if (r == XMIG_ETIMEDOUT) {
+		x->suspend_pending = mode;
+		return xmig__fail(XMIG_ETIMEDOUT,
+				  "xen: d%u took the suspend request (%s) but had not suspended "
+				  "%u ms later: the migration stops here; the guest is still "
+				  "running, and if it suspends later this handle resumes it",
+				  x->domid, how, x->p.suspend_ack_timeout_ms);
+	}
+	return r;
+}
+
+/* 1 once control/shutdown no longer says "suspend": the guest took it. */
+static int request_taken(struct xmig__xen *x, const char *path)
+{
+	unsigned int len;
+	char *v = xs_read(x->xsh, XBT_NULL, path, &len);
+	int taken = !v || strcmp(v, "suspend") != 0;
+
+	free(v);
+	return taken;
+}
+
+/*
+ * Withdraw a request the guest has not taken, as libxl does: in one
+ * transaction, clear control/shutdown if it still says "suspend". 1: the
+ * request was withdrawn (the guest never saw it as taken); 0: the guest took
+ * it (at the last moment, or the value changed); < 0: xenstore failed.
+ */
+static int withdraw_request(struct xmig__xen *x, const char *path)
+{
+	for (int tries = 0; tries < 20; tries++) {
 		xs_transaction_t t = xs_transaction_start(x->xsh);
 		unsigned int len;
 		char *v;
+		int still;
 
 		if (!t)
-			return;
+			return xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: xenstore transaction",
+						x->domid);
 		v = xs_read(x->xsh, t, path, &len);
-		if (v && strcmp(v, "suspend") == 0)
-			xs_rm(x->xsh, t, path);
+		still = v && strcmp(v, "suspend") == 0;
 		free(v);
-		if (xs_transaction_end(x->xsh, t, false) || errno != EAGAIN)
-			return;
+		if (still && !xs_write(x->xsh, t, path, "", 0)) {
+			xs_transaction_end(x->xsh, t, true);
+			return xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: withdrawing %s",
+						x->domid, path);
+		}
+		if (xs_transaction_end(x->xsh, t, false))
+			return still;
+		if (errno != EAGAIN)
+			return xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: withdrawing %s",
+						x->domid, path);
 	}
+	return xmig__fail(XMIG_EBACKEND, "xen: d%u: withdrawing %s: the transaction kept "
+			  "conflicting", x->domid, path);
 }
 
-static int suspend_xenstore(struct xmig__xen *x)
+static int suspend_xenstore(struct xmig__xen *x, uint64_t t0)
 {
+	uint64_t deadline = t0 + (uint64_t)x->p.suspend_timeout_ms * 1000000ull;
 	char path[96];
 	int err;
 
@@ -149,20 +208,28 @@ static int suspend_xenstore(struct xmig__xen *x)
 	xmig__xen_dom_path(path, sizeof(path), x->domid, "control/shutdown");
 	if (!xs_write(x->xsh, XBT_NULL, path, "suspend", 7))
 		return xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: writing %s", x->domid, path);
-	err = wait_suspended(x, "xenstore control/shutdown");
+	err = poll_until(x, deadline, request_taken, path);
 	if (err == XMIG_ETIMEDOUT) {
-		withdraw_request(x, path);
-		return xmig__fail(XMIG_ETIMEDOUT,
-				  "xen: d%u did not acknowledge the suspend request within %u ms "
-				  "(request withdrawn; the guest keeps running)",
-				  x->domid, x->p.suspend_timeout_ms);
+		err = withdraw_request(x, path);
+		if (err < 0)
+			return err;
+		if (err == 1)
+			return xmig__fail(XMIG_ETIMEDOUT,
+					  "xen: d%u did not take the suspend request within %u ms "
+					  "(request withdrawn; the guest keeps running)",
+					  x->domid, x->p.suspend_timeout_ms);
+		err = 1; /* taken at the last moment */
 	}
+	if (err == 1)
+		return wait_after_ack(x, XMIG_XEN_SUSPEND_XENSTORE, "xenstore control/shutdown",
+				      t0);
 	return err;
 }
 
-static int suspend_evtchn(struct xmig__xen *x)
+static int suspend_evtchn(struct xmig__xen *x, uint64_t t0)
 {
-	int port = suspend_port(x), local;
+	uint64_t deadline = t0 + (uint64_t)x->p.suspend_timeout_ms * 1000000ull;
+	int port = suspend_port(x), err;
 
 	if (port <= 0)
 		return xmig__fail(XMIG_ENOTSUP, "xen: d%u has no suspend event channel",
@@ -172,15 +239,64 @@ static int suspend_evtchn(struct xmig__xen *x)
 		if (!x->xce)
 			return xmig__fail_errno(XMIG_EBACKEND, "xen: xenevtchn_open");
 	}
-	local = xenevtchn_bind_interdomain(x->xce, x->domid, (evtchn_port_t)port);
-	if (local < 0)
-		return xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: binding suspend channel %d",
-					x->domid, port);
-	x->evtchn_port = local;
-	if (xenevtchn_notify(x->xce, (evtchn_port_t)local) < 0)
+	/* one binding per handle: a second pause reuses it */
+	if (x->evtchn_port <= 0) {
+		int local = xenevtchn_bind_interdomain(x->xce, x->domid, (evtchn_port_t)port);
+
+		if (local < 0)
+			return xmig__fail_errno(XMIG_EBACKEND,
+						"xen: d%u: binding suspend channel %d", x->domid,
+						port);
+		x->evtchn_port = local;
+	}
+	if (xenevtchn_notify(x->xce, (evtchn_port_t)x->evtchn_port) < 0)
 		return xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: notifying suspend channel",
 					x->domid);
-	return wait_suspended(x, "the suspend event channel");
+	err = poll_until(x, deadline, NULL, NULL);
+	/* an event cannot be withdrawn: the guest may be suspending */
+	if (err == XMIG_ETIMEDOUT)
+		return wait_after_ack(x, XMIG_XEN_SUSPEND_EVTCHN, "the suspend event channel", t0);
+	return err;
+}
+
+static int wait_suspended(struct xmig__xen *x, const char *how)
+{
+	uint64_t deadline = xmig__now_ns() + (uint64_t)x->p.suspend_timeout_ms * 1000000ull;
+	int r = poll_until(x, deadline, NULL, NULL);
+
+	if (r == XMIG_ETIMEDOUT)
+		return xmig__fail(XMIG_ETIMEDOUT, "xen: d%u did not suspend within %u ms (asked "
+				  "by %s)", x->domid, x->p.suspend_timeout_ms, how);
+	return r;
+}
+
+/* A request taken earlier, on which pause gave up: did the guest suspend
+ * since? 1 yes (it is now stopped by that request's mode), 0 no. */
+static int pending_suspended(struct xmig__xen *x)
+{
+	if (!x->suspend_pending || is_suspended(x) != 1)
+		return 0;
+	x->paused = x->suspend_pending;
+	x->suspend_pending = 0;
+	xmig__xen_note(x, "d%u suspended after an earlier pause had given up on it", x->domid);
+	return 1;
+}
+
+void xmig__xen_suspend_release(struct xmig__xen *x)
+{
+	if (!pending_suspended(x)) {
+		if (x->suspend_pending)
+			xmig__xen_note(x, "d%u took a suspend request and has not suspended: if "
+				       "it does, it needs resuming (XEN_DOMCTL_resumedomain)",
+				       x->domid);
+		return;
+	}
+	if (xmig__xen_resume(x) < 0)
+		xmig__xen_note(x, "d%u suspended late and could not be resumed: %s", x->domid,
+			       xmig__last_message());
+	else
+		xmig__xen_note(x, "d%u suspended late, after the migration gave up: resumed",
+			       x->domid);
 }
 
 int xmig__xen_suspend(struct xmig__xen *x)
@@ -188,7 +304,7 @@ int xmig__xen_suspend(struct xmig__xen *x)
 	int mode, err;
 	uint64_t t0 = xmig__now_ns();
 
-	if (x->paused)
+	if (x->paused || pending_suspended(x))
 		return 0;
 	mode = choose(x);
 	if (mode < 0)
@@ -206,10 +322,10 @@ int xmig__xen_suspend(struct xmig__xen *x)
 			      : wait_suspended(x, "xc_domain_shutdown");
 		break;
 	case XMIG_XEN_SUSPEND_XENSTORE:
-		err = suspend_xenstore(x);
+		err = suspend_xenstore(x, t0);
 		break;
 	case XMIG_XEN_SUSPEND_EVTCHN:
-		err = suspend_evtchn(x);
+		err = suspend_evtchn(x, t0);
 		break;
 	default:
 		err = xmig__fail(XMIG_EINVAL, "xen: unknown suspend mode %d", mode);
