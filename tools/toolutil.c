@@ -233,10 +233,19 @@ void print_summary(FILE *f, const struct tool_report *r)
 	if (st->downtime_ns)
 		fprintf(f, "downtime     %.3f ms (engine; target %.0f ms; %s)\n", ms(st->downtime_ns),
 			r->target_downtime_ms, st->converged ? "converged" : "forced stop");
-	if (st->downtime_ns && st->digest_ns && st->digest_ns < st->downtime_ns)
-		fprintf(f, "             %.3f ms of it hashing memory for --verify (the receiver "
-			"hashes its copy meanwhile): %.3f ms without\n",
-			ms(st->digest_ns), ms(st->downtime_ns - st->digest_ns));
+	if (st->downtime_ns && st->digest_ns && st->digest_ns < st->downtime_ns) {
+		/* The receiver hashes its copy meanwhile; when it is the slower of
+		 * the two, the sender waits for READY: --verify's cost as well. */
+		uint64_t wait = tl->receiver_ready > tl->state_sent && tl->state_sent
+					? tl->receiver_ready - tl->state_sent
+					: 0;
+		uint64_t rest = st->downtime_ns - st->digest_ns;
+
+		rest = wait < rest ? rest - wait : 0;
+		fprintf(f, "             %.3f ms of it hashing memory for --verify here, %.3f ms "
+			"waiting for READY (the receiver's own hash, then its restore): %.3f ms "
+			"without them\n", ms(st->digest_ns), ms(wait), ms(rest));
+	}
 	if (r->guest_downtime_ms >= 0)
 		fprintf(f, "guest-seen   %.3f ms (from the source's last heartbeat, %llu, to the "
 			"first here, %llu)\n", r->guest_downtime_ms,
