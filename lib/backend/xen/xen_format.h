@@ -399,6 +399,28 @@ static inline int xmig__xen_dom_path(char *buf, size_t len, uint32_t domid, cons
 }
 
 /*
+ * XEN_DOMCTL_PFINFO_* (public/domctl.h): getpageframeinfo3 gives a frame's
+ * type in the top nibble of its entry. XTAB: not the guest's; BROKEN: no
+ * data; XALLOC: allocate-only (PV).
+ */
+#define XMIG__XEN_TNIB_SHIFT 28
+#define XMIG__XEN_TNIB_BROKEN 0xdu
+#define XMIG__XEN_TNIB_XALLOC 0xeu
+#define XMIG__XEN_TNIB_XTAB 0xfu
+#define XMIG__XEN_TNIB_UNKNOWN 0x10u /* the type could not be read */
+
+static inline unsigned int xmig__xen_tnib(uint64_t info)
+{
+	return (unsigned int)(info >> XMIG__XEN_TNIB_SHIFT) & 0xfu;
+}
+
+/* A frame of this type is a hole: nothing to send, not in POPULATED. */
+static inline int xmig__xen_tnib_absent(unsigned int tnib)
+{
+	return tnib == XMIG__XEN_TNIB_XTAB || tnib == XMIG__XEN_TNIB_BROKEN;
+}
+
+/*
  * A source frame that Xen would not map. Three outcomes, as libxenguest
  * decides them, never "send it as a hole because the mapping failed":
  *   RETRY  ENOENT/EAGAIN: the frame is paged out or being paged in; its data
@@ -414,10 +436,6 @@ static inline int xmig__xen_dom_path(char *buf, size_t len, uint32_t domid, cons
  * fresh type (XMIG__XEN_TNIB_*), or XMIG__XEN_TNIB_UNKNOWN; tries: mappings
  * tried so far (1 after the first).
  */
-#define XMIG__XEN_TNIB_BROKEN 0xdu
-#define XMIG__XEN_TNIB_XALLOC 0xeu
-#define XMIG__XEN_TNIB_XTAB 0xfu
-#define XMIG__XEN_TNIB_UNKNOWN 0x10u
 enum xmig__xen_map_verdict { XMIG__XEN_MAP_HOLE = 1, XMIG__XEN_MAP_RETRY, XMIG__XEN_MAP_FATAL };
 
 static inline enum xmig__xen_map_verdict xmig__xen_map_verdict(int err, unsigned int tnib,
@@ -425,7 +443,7 @@ static inline enum xmig__xen_map_verdict xmig__xen_map_verdict(int err, unsigned
 {
 	if (err == -ENOENT || err == -EAGAIN)
 		return tries < 2 ? XMIG__XEN_MAP_RETRY : XMIG__XEN_MAP_FATAL;
-	if (tnib == XMIG__XEN_TNIB_XTAB || tnib == XMIG__XEN_TNIB_BROKEN)
+	if (xmig__xen_tnib_absent(tnib))
 		return XMIG__XEN_MAP_HOLE;
 	return XMIG__XEN_MAP_FATAL;
 }

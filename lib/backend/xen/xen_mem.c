@@ -18,15 +18,7 @@
 #include <time.h>
 
 #include "bitmap.h"
-#include "xen_format.h"
 #include "xen_internal.h"
-
-_Static_assert((XMIG__XEN_TNIB_XTAB << XEN_DOMCTL_PFINFO_LTAB_SHIFT) == XEN_DOMCTL_PFINFO_XTAB,
-	       "domctl.h");
-_Static_assert((XMIG__XEN_TNIB_BROKEN << XEN_DOMCTL_PFINFO_LTAB_SHIFT) ==
-		       XEN_DOMCTL_PFINFO_BROKEN, "domctl.h");
-_Static_assert((XMIG__XEN_TNIB_XALLOC << XEN_DOMCTL_PFINFO_LTAB_SHIFT) ==
-		       XEN_DOMCTL_PFINFO_XALLOC, "domctl.h");
 
 int xmig__xen_mem_init(struct xmig__xen *x)
 {
@@ -158,10 +150,8 @@ static int probe(struct xmig__xen *x, const uint64_t *pfns, unsigned int n)
 					"(getpageframeinfo3) of %u frames from gfn 0x%llx",
 					x->domid, k, (unsigned long long)gfn[0]);
 	for (unsigned int i = 0; i < k; i++) {
-		uint64_t t = a[i] & XEN_DOMCTL_PFINFO_LTAB_MASK;
-
 		xmig__bitmap_set(x->probed, gfn[i]);
-		if (t == XEN_DOMCTL_PFINFO_XTAB || t == XEN_DOMCTL_PFINFO_BROKEN) {
+		if (xmig__xen_tnib_absent(xmig__xen_tnib(a[i]))) {
 			xmig__bitmap_set(x->holes, gfn[i]);
 			xmig__bitmap_clear(x->populated, gfn[i]);
 		}
@@ -169,11 +159,6 @@ static int probe(struct xmig__xen *x, const uint64_t *pfns, unsigned int n)
 	return 0;
 }
 
-/*
- * Map the source frames of pfns[] for reading. A PV guest's frames are
- * machine frames, read from its p2m, and after the pause its page tables
- * and p2m leaves are handed out in normal form (xen_pv.c).
- */
 /*
  * The frames of a fresh mapping that Xen refused (x->errs[j] != 0, frames in
  * x->gfns): decide each one (xmig__xen_map_verdict). A hole's error becomes
@@ -201,8 +186,7 @@ static int map_errors(struct xmig__xen *x, unsigned int k, unsigned int tries, i
 			continue;
 		if (q < nq && pos[q] == j) {
 			if (typed)
-				tnib = (unsigned int)((a[q] & XEN_DOMCTL_PFINFO_LTAB_MASK) >>
-						      XEN_DOMCTL_PFINFO_LTAB_SHIFT);
+				tnib = xmig__xen_tnib(a[q]);
 			q++;
 		}
 		v = xmig__xen_map_verdict(x->errs[j], tnib, tries);
@@ -228,6 +212,11 @@ static int map_errors(struct xmig__xen *x, unsigned int k, unsigned int tries, i
 	return 0;
 }
 
+/*
+ * Map the source frames of pfns[] for reading. A PV guest's frames are
+ * machine frames, read from its p2m, and after the pause its page tables
+ * and p2m leaves are handed out in normal form (xen_pv.c).
+ */
 static int map_source(struct xmig__xen *x, struct xmig__xen_map *m, const uint64_t *pfns,
 		      unsigned int n, void **ptrs)
 {
@@ -518,10 +507,10 @@ static int hvm_frame_scan(struct xmig__xen *x, uint64_t *bitmap, int final)
 						"(getpageframeinfo3) from gfn 0x%llx", x->domid,
 						(unsigned long long)base);
 		for (unsigned int i = 0; i < k; i++) {
-			uint64_t g = base + i, t = a[i] & XEN_DOMCTL_PFINFO_LTAB_MASK;
+			uint64_t g = base + i;
 
 			xmig__bitmap_set(x->probed, g);
-			if (t == XEN_DOMCTL_PFINFO_XTAB || t == XEN_DOMCTL_PFINFO_BROKEN) {
+			if (xmig__xen_tnib_absent(xmig__xen_tnib(a[i]))) {
 				gone += xmig__bitmap_test(x->populated, g) != 0;
 				xmig__bitmap_set(x->holes, g);
 				xmig__bitmap_clear(x->populated, g);
@@ -536,8 +525,6 @@ static int hvm_frame_scan(struct xmig__xen *x, uint64_t *bitmap, int final)
 	/* the count read before the scan: a change during it shows next time */
 	x->scan_tot = di.tot_pages;
 	x->scan_done = 1;
-	x->scan_ns += xmig__now_ns() - t0;
-	x->scans++;
 	if (final || added || gone)
 		xmig__xen_note(x, "%s: frame scan of %llu frames in %.1f ms (%llu pages): %llu "
 			       "newly populated (%llu of them not in the dirty log), %llu removed",

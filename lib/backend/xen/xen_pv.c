@@ -49,10 +49,10 @@
 #include "bitmap.h"
 #include "xen_internal.h"
 
-_Static_assert(XMIG__PV_PFINFO_SHIFT == XEN_DOMCTL_PFINFO_LTAB_SHIFT, "domctl.h");
-_Static_assert((XMIG__PV_PFINFO_XTAB << 28) == XEN_DOMCTL_PFINFO_XTAB, "domctl.h");
-_Static_assert((XMIG__PV_PFINFO_XALLOC << 28) == XEN_DOMCTL_PFINFO_XALLOC, "domctl.h");
-_Static_assert((XMIG__PV_PFINFO_BROKEN << 28) == XEN_DOMCTL_PFINFO_BROKEN, "domctl.h");
+_Static_assert(XMIG__XEN_TNIB_SHIFT == XEN_DOMCTL_PFINFO_LTAB_SHIFT, "domctl.h");
+_Static_assert((XMIG__XEN_TNIB_XTAB << 28) == XEN_DOMCTL_PFINFO_XTAB, "domctl.h");
+_Static_assert((XMIG__XEN_TNIB_XALLOC << 28) == XEN_DOMCTL_PFINFO_XALLOC, "domctl.h");
+_Static_assert((XMIG__XEN_TNIB_BROKEN << 28) == XEN_DOMCTL_PFINFO_BROKEN, "domctl.h");
 _Static_assert((XMIG__PV_PFINFO_PINNED << 28) == XEN_DOMCTL_PFINFO_LPINTAB, "domctl.h");
 _Static_assert(sizeof(shared_info_t) <= 4096, "xen.h");
 _Static_assert(sizeof(xen_domctl_vcpu_msr_t) == 16, "domctl.h");

@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "xen_format.h"
+
 #define XMIG__PV_PTE_PRESENT 0x001ull
 #define XMIG__PV_PTE_PSE 0x080ull
 #define XMIG__PV_PTE_FRAME 0x000ffffffffff000ull /* bits 12..51 */
@@ -32,12 +34,8 @@
 #define XMIG__PV_L4_XEN_FIRST 256u
 #define XMIG__PV_L4_XEN_LAST 271u
 
-/* XEN_DOMCTL_PFINFO_* (public/domctl.h): the top nibble of a frame's type. */
-#define XMIG__PV_PFINFO_SHIFT 28
+/* XEN_DOMCTL_PFINFO_LPINTAB's nibble (the others are in xen_format.h). */
 #define XMIG__PV_PFINFO_PINNED 0x8u
-#define XMIG__PV_PFINFO_BROKEN 0xdu
-#define XMIG__PV_PFINFO_XALLOC 0xeu
-#define XMIG__PV_PFINFO_XTAB 0xfu
 
 /* Per-frame type kept by a source at pause (xmig__xen.pv.ptype). */
 #define XMIG__PV_T_LEVEL 0x07u  /* 1..4: a page table of that level */
@@ -57,11 +55,11 @@ static inline uint64_t xmig__pv_pte_merge(uint64_t pte, uint64_t frame)
 /* Xen's getpageframeinfo3 answer -> 0 (plain), level|PINNED, or 0xff (no frame). */
 static inline unsigned int xmig__pv_pfinfo_type(uint64_t info)
 {
-	unsigned int t = (unsigned int)(info >> XMIG__PV_PFINFO_SHIFT) & 0xfu;
+	unsigned int t = xmig__xen_tnib(info);
 
-	if (t == XMIG__PV_PFINFO_XTAB || t == XMIG__PV_PFINFO_BROKEN)
+	if (xmig__xen_tnib_absent(t))
 		return 0xff;
-	if (t == XMIG__PV_PFINFO_XALLOC)
+	if (t == XMIG__XEN_TNIB_XALLOC)
 		return 0;
 	if ((t & XMIG__PV_T_LEVEL) > 4)
 		return 0xff;
