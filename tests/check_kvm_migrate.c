@@ -99,7 +99,7 @@ static struct xmig_backend *boot(const char *cmdline, struct watch *w)
 	p.console_payload = w;
 	ck_assert_msg(xmig_kvm_new(&b, &p) == 0, "%s", xmig_error_last());
 	/* Wait for the workload to be running: some heartbeats. */
-	for (int i = 0; i < 1500 && hb_count(w) < 20; i++)
+	for (int i = 0; i < 6000 && hb_count(w) < 20; i++) /* 60 s: a loaded host */
 		xmig_kvm_wait_exit(b, 10, NULL);
 	ck_assert_msg(hb_count(w) >= 20, "the guest does not beat");
 	return b;

@@ -11,73 +11,6 @@
 #define PSZ 4096u
 #define NR_PAGES 100u
 
-/* A sample stream built record by record into memory. */
-struct sample {
-	struct mem_transport w;
-	struct iovec scratch[XMIG_BATCH_MAX + 6];
-};
-
-static void put_rec(struct sample *s, uint32_t type, const void *body, size_t len)
-{
-	ck_assert_int_eq(xmig__rec_write_simple(&s->w.base, type, body, len, NULL), 0);
-}
-
-static void put_header(struct sample *s, uint32_t flags)
-{
-	struct xmig_guest_info gi = { .nr_pages = NR_PAGES, .page_size = PSZ, .nr_vcpus = 2,
-				      .guest_kind = XMIG_GUEST_SIM, .backend = "sim" };
-	uint8_t h[XMIG_HEADER_LEN];
-
-	xmig__header_encode(h, &gi, flags);
-	put_rec(s, XMIG_REC_HEADER, h, sizeof(h));
-}
-
-/* A batch of `n` pages from `pfns` with encodings `enc`; full pages hold pfn^k. */
-static void put_batch(struct sample *s, uint32_t round, unsigned int n, const uint64_t *pfns,
-		      const unsigned int *enc)
-{
-	static uint8_t body[8 + 8 * 16 + 16 * PSZ];
-	size_t len = 8 + 8ull * n;
-	unsigned int i;
-
-	ck_assert_uint_le(n, 16);
-	xmig__put_le32(body, n);
-	xmig__put_le32(body + 4, round);
-	for (i = 0; i < n; i++) {
-		xmig__put_le64(body + 8 + 8 * i, XMIG_ENTRY(pfns[i], enc[i]));
-		if (enc[i] == XMIG_PAGE_FULL) {
-			memset(body + len, (int)(pfns[i] ^ 0x5a), PSZ);
-			len += PSZ;
-		}
-	}
-	put_rec(s, XMIG_REC_PAGE_BATCH, body, len);
-}
-
-static void put_round_end(struct sample *s, uint32_t round, int final)
-{
-	uint8_t b[32] = { 0 };
-
-	xmig__put_le32(b, round);
-	xmig__put_le32(b + 4, final ? XMIG_ROUND_F_FINAL : 0);
-	xmig__put_le64(b + 8, 3);
-	put_rec(s, XMIG_REC_ROUND_END, b, sizeof(b));
-}
-
-static void put_vcpu(struct sample *s, uint32_t vcpu, uint32_t type, size_t blob)
-{
-	uint8_t b[64] = { 0 };
-
-	xmig__put_le32(b, vcpu);
-	xmig__put_le32(b + 4, type);
-	memset(b + 8, 0xab, blob);
-	put_rec(s, XMIG_REC_VCPU_STATE, b, 8 + blob);
-}
-
-static void sample_init(struct sample *s)
-{
-	mem_transport_init(&s->w, NULL, 0);
-}
-
 /* The reference stream: two rounds, state, digest, END. */
 static void build_good(struct sample *s)
 {
@@ -90,7 +23,7 @@ static void build_good(struct sample *s)
 	uint8_t plat[16] = { 0 };
 
 	sample_init(s);
-	put_header(s, XMIG_HDR_F_DIGEST);
+	put_header(s, NR_PAGES, XMIG_HDR_F_DIGEST);
 	put_batch(s, 0, 5, p0, e0);
 	put_round_end(s, 0, 0);
 	put_batch(s, 1, 2, p1, e1);
@@ -279,7 +212,7 @@ START_TEST(test_pfn_beyond_guest)
 	unsigned int enc = XMIG_PAGE_FULL;
 
 	sample_init(&s);
-	put_header(&s, 0);
+	put_header(&s, NR_PAGES, 0);
 	put_batch(&s, 0, 1, &pfn, &enc);
 	finish(&s);
 	expect_reject(&s, XMIG_EPROTO, "pfn 0x64 beyond guest size 0x64");
@@ -293,7 +226,7 @@ START_TEST(test_pfn_not_increasing)
 	unsigned int enc[] = { XMIG_PAGE_ZERO, XMIG_PAGE_ZERO };
 
 	sample_init(&s);
-	put_header(&s, 0);
+	put_header(&s, NR_PAGES, 0);
 	put_batch(&s, 0, 2, pfns, enc);
 	finish(&s);
 	expect_reject(&s, XMIG_EPROTO, "not above the previous");
@@ -306,7 +239,7 @@ START_TEST(test_batch_bad_length)
 	uint8_t body[8 + 8 + 100] = { 0 };
 
 	sample_init(&s);
-	put_header(&s, 0);
+	put_header(&s, NR_PAGES, 0);
 	xmig__put_le32(body, 1);
 	xmig__put_le64(body + 8, XMIG_ENTRY(3, XMIG_PAGE_FULL)); /* but 100 bytes of data */
 	put_rec(&s, XMIG_REC_PAGE_BATCH, body, sizeof(body));
@@ -321,14 +254,14 @@ START_TEST(test_batch_bad_count)
 	uint8_t body[16] = { 0 };
 
 	sample_init(&s);
-	put_header(&s, 0);
+	put_header(&s, NR_PAGES, 0);
 	xmig__put_le32(body, 0);
 	put_rec(&s, XMIG_REC_PAGE_BATCH, body, 8);
 	finish(&s);
 	expect_reject(&s, XMIG_EPROTO, "page count 0 out of range");
 
 	sample_init(&s);
-	put_header(&s, 0);
+	put_header(&s, NR_PAGES, 0);
 	xmig__put_le32(body, XMIG_BATCH_MAX + 1);
 	put_rec(&s, XMIG_REC_PAGE_BATCH, body, 16);
 	finish(&s);
@@ -342,7 +275,7 @@ START_TEST(test_batch_reserved_and_encoding)
 	uint8_t body[16] = { 0 };
 
 	sample_init(&s);
-	put_header(&s, 0);
+	put_header(&s, NR_PAGES, 0);
 	xmig__put_le32(body, 1);
 	xmig__put_le64(body + 8, 7 | (1ull << 53) | XMIG_ENTRY(0, XMIG_PAGE_ZERO));
 	put_rec(&s, XMIG_REC_PAGE_BATCH, body, 16);
@@ -350,7 +283,7 @@ START_TEST(test_batch_reserved_and_encoding)
 	expect_reject(&s, XMIG_EPROTO, "reserved bits");
 
 	sample_init(&s);
-	put_header(&s, 0);
+	put_header(&s, NR_PAGES, 0);
 	xmig__put_le64(body + 8, XMIG_ENTRY(7, 9));
 	put_rec(&s, XMIG_REC_PAGE_BATCH, body, 16);
 	finish(&s);
@@ -364,7 +297,7 @@ START_TEST(test_length_over_limit)
 	uint8_t hdr[16] = { 0 };
 
 	sample_init(&s);
-	put_header(&s, 0);
+	put_header(&s, NR_PAGES, 0);
 	xmig__put_le32(hdr, XMIG_REC_PAGE_BATCH);
 	xmig__put_le32(hdr + 4, XMIG_REC_MAX_BODY + 8);
 	struct iovec v = { hdr, sizeof(hdr) };
@@ -392,7 +325,7 @@ START_TEST(test_unknown_records)
 
 	/* optional: skipped */
 	sample_init(&s);
-	put_header(&s, 0);
+	put_header(&s, NR_PAGES, 0);
 	put_rec(&s, XMIG_REC_OPTIONAL | 0x77, junk, sizeof(junk));
 	finish(&s);
 	ck_assert_int_eq(decode_all(s.w.out, s.w.out_len, &n), 0);
@@ -401,7 +334,7 @@ START_TEST(test_unknown_records)
 
 	/* mandatory: rejected */
 	sample_init(&s);
-	put_header(&s, 0);
+	put_header(&s, NR_PAGES, 0);
 	put_rec(&s, 0x77, junk, sizeof(junk));
 	finish(&s);
 	expect_reject(&s, XMIG_EPROTO, "unknown mandatory record type 0x77");
@@ -413,14 +346,14 @@ START_TEST(test_duplicate_end_and_header)
 	struct sample s;
 
 	sample_init(&s);
-	put_header(&s, 0);
+	put_header(&s, NR_PAGES, 0);
 	finish(&s);
 	put_rec(&s, XMIG_REC_END, NULL, 0);
 	expect_reject(&s, XMIG_EPROTO, "record after END");
 
 	sample_init(&s);
-	put_header(&s, 0);
-	put_header(&s, 0);
+	put_header(&s, NR_PAGES, 0);
+	put_header(&s, NR_PAGES, 0);
 	finish(&s);
 	expect_reject(&s, XMIG_EPROTO, "second HEADER");
 }
@@ -483,14 +416,14 @@ START_TEST(test_order_checks)
 
 	/* state before the final round */
 	sample_init(&s);
-	put_header(&s, 0);
+	put_header(&s, NR_PAGES, 0);
 	put_vcpu(&s, 0, 1, 8);
 	finish(&s);
 	expect_reject(&s, XMIG_EPROTO, "state before the final round");
 
 	/* vCPU index beyond the guest */
 	sample_init(&s);
-	put_header(&s, 0);
+	put_header(&s, NR_PAGES, 0);
 	put_round_end(&s, 0, 1);
 	put_vcpu(&s, 2, 1, 8);
 	put_rec(&s, XMIG_REC_END, NULL, 0);
@@ -498,7 +431,7 @@ START_TEST(test_order_checks)
 
 	/* pages after the final round */
 	sample_init(&s);
-	put_header(&s, 0);
+	put_header(&s, NR_PAGES, 0);
 	put_round_end(&s, 0, 1);
 	put_batch(&s, 1, 1, &pfn, &enc);
 	put_rec(&s, XMIG_REC_END, NULL, 0);
@@ -506,7 +439,7 @@ START_TEST(test_order_checks)
 
 	/* a round going back */
 	sample_init(&s);
-	put_header(&s, 0);
+	put_header(&s, NR_PAGES, 0);
 	put_batch(&s, 3, 1, &pfn, &enc);
 	put_batch(&s, 2, 1, &pfn, &enc);
 	finish(&s);
@@ -514,20 +447,20 @@ START_TEST(test_order_checks)
 
 	/* a round beyond the limit (it would wrap the decoder's counter) */
 	sample_init(&s);
-	put_header(&s, 0);
+	put_header(&s, NR_PAGES, 0);
 	put_round_end(&s, 0xffffffffu, 0);
 	finish(&s);
 	expect_reject(&s, XMIG_EPROTO, "round 4294967295 beyond the limit 65535");
 
 	/* END without the promised digest */
 	sample_init(&s);
-	put_header(&s, XMIG_HDR_F_DIGEST);
+	put_header(&s, NR_PAGES, XMIG_HDR_F_DIGEST);
 	finish(&s);
 	expect_reject(&s, XMIG_EPROTO, "without the DIGEST");
 
 	/* END before any final round */
 	sample_init(&s);
-	put_header(&s, 0);
+	put_header(&s, NR_PAGES, 0);
 	put_rec(&s, XMIG_REC_END, NULL, 0);
 	expect_reject(&s, XMIG_EPROTO, "END before the final round");
 }
@@ -539,7 +472,7 @@ START_TEST(test_annotations)
 	int n;
 
 	sample_init(&s);
-	put_header(&s, 0);
+	put_header(&s, NR_PAGES, 0);
 	put_round_end(&s, 0, 1);
 	put_rec(&s, XMIG_REC_ANNOTATIONS, "a=1\nb=2\n", 8);
 	put_rec(&s, XMIG_REC_END, NULL, 0);
@@ -548,13 +481,13 @@ START_TEST(test_annotations)
 	mem_transport_fini(&s.w);
 
 	sample_init(&s);
-	put_header(&s, 0);
+	put_header(&s, NR_PAGES, 0);
 	put_rec(&s, XMIG_REC_ANNOTATIONS, "a=1\n", 4);
 	finish(&s);
 	expect_reject(&s, XMIG_EPROTO, "annotations before the final round");
 
 	sample_init(&s);
-	put_header(&s, 0);
+	put_header(&s, NR_PAGES, 0);
 	put_round_end(&s, 0, 1);
 	put_rec(&s, XMIG_REC_ANNOTATIONS, "a=\033[2J", 7);
 	put_rec(&s, XMIG_REC_END, NULL, 0);
@@ -568,7 +501,7 @@ START_TEST(test_nonzero_padding)
 	uint8_t body[3] = { 1, 2, 3 };
 
 	sample_init(&s);
-	put_header(&s, 0);
+	put_header(&s, NR_PAGES, 0);
 	put_rec(&s, XMIG_REC_OPTIONAL | 5, body, sizeof(body));
 	/* padding of that record: bytes 3..7 of its body area */
 	s.w.out[s.w.out_len - 1] = 0xff;

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include <string.h>
 
+#include "common.h"
+#include "stream/stream.h"
 #include "testutil.h"
 #include "xmig/errors.h"
 
@@ -221,6 +223,69 @@ void cut_transport_init(struct cut_transport *c, struct xmig_transport *inner, u
 }
 
 /* --- spy backend --- */
+
+/* ---- streams built by hand ---- */
+
+void sample_init(struct sample *s)
+{
+	mem_transport_init(&s->w, NULL, 0);
+}
+
+void put_rec(struct sample *s, uint32_t type, const void *body, size_t len)
+{
+	ck_assert_int_eq(xmig__rec_write_simple(&s->w.base, type, body, len, NULL), 0);
+}
+
+void put_header(struct sample *s, uint64_t nr_pages, uint32_t flags)
+{
+	struct xmig_guest_info gi = { .nr_pages = nr_pages, .page_size = 4096, .nr_vcpus = 2,
+				      .guest_kind = XMIG_GUEST_SIM, .backend = "sim" };
+	uint8_t h[XMIG_HEADER_LEN];
+
+	xmig__header_encode(h, &gi, flags);
+	put_rec(s, XMIG_REC_HEADER, h, sizeof(h));
+}
+
+void put_batch(struct sample *s, uint32_t round, unsigned int n, const uint64_t *pfns,
+	       const unsigned int *enc)
+{
+	static uint8_t body[8 + 8 * 16 + 16 * 4096];
+	size_t len = 8 + 8ull * n;
+	unsigned int i;
+
+	ck_assert_uint_le(n, 16);
+	xmig__put_le32(body, n);
+	xmig__put_le32(body + 4, round);
+	for (i = 0; i < n; i++) {
+		xmig__put_le64(body + 8 + 8 * i, XMIG_ENTRY(pfns[i], enc[i]));
+		if (enc[i] == XMIG_PAGE_FULL) {
+			memset(body + len, (int)(pfns[i] ^ 0x5a), 4096);
+			len += 4096;
+		}
+	}
+	put_rec(s, XMIG_REC_PAGE_BATCH, body, len);
+}
+
+void put_round_end(struct sample *s, uint32_t round, int final)
+{
+	uint8_t b[32] = { 0 };
+
+	xmig__put_le32(b, round);
+	xmig__put_le32(b + 4, final ? XMIG_ROUND_F_FINAL : 0);
+	xmig__put_le64(b + 8, 3);
+	put_rec(s, XMIG_REC_ROUND_END, b, sizeof(b));
+}
+
+void put_vcpu(struct sample *s, uint32_t vcpu, uint32_t type, size_t blob)
+{
+	uint8_t b[64] = { 0 };
+
+	ck_assert_uint_le(blob, sizeof(b) - 8);
+	xmig__put_le32(b, vcpu);
+	xmig__put_le32(b + 4, type);
+	memset(b + 8, 0xab, blob);
+	put_rec(s, XMIG_REC_VCPU_STATE, b, 8 + blob);
+}
 
 #define SPY(b) ((struct spy_backend *)(b))
 #define INNER(b) (SPY(b)->inner)

@@ -41,6 +41,27 @@ void mem_transport_init(struct mem_transport *m, const uint8_t *in, size_t in_le
 void mem_transport_fini(struct mem_transport *m);
 
 /*
+ * A stream built record by record into memory (s->w.out, s->w.out_len), for
+ * tests that play a sender, well-behaved or not. Records are framed and
+ * checksummed as a real sender frames them; their content is the test's.
+ */
+struct sample {
+	struct mem_transport w;
+};
+
+void sample_init(struct sample *s);
+void put_rec(struct sample *s, uint32_t type, const void *body, size_t len);
+/* HEADER of a sim guest: `nr_pages` 4 KiB pages, 2 vCPUs. */
+void put_header(struct sample *s, uint64_t nr_pages, uint32_t flags);
+/* A batch of `n` <= 16 pages from `pfns` with encodings `enc`; a full page
+ * is filled with the byte pfn ^ 0x5a. */
+void put_batch(struct sample *s, uint32_t round, unsigned int n, const uint64_t *pfns,
+	       const unsigned int *enc);
+void put_round_end(struct sample *s, uint32_t round, int final);
+/* A vCPU state record: `blob` (<= 56) bytes of 0xab. */
+void put_vcpu(struct sample *s, uint32_t vcpu, uint32_t type, size_t blob);
+
+/*
  * A transport that wraps another and breaks at a chosen record: the write of
  * the `nth` (1-based) record of type `type` fails, and every call after it.
  * With `after_write` set, the record is written first and the failure comes

@@ -74,7 +74,7 @@ int main(int argc, char **argv)
 	if (optind != argc - 1)
 		usage_error("give exactly one FILE");
 	if (!strcmp(argv[optind], "-"))
-		rc = xmig_transport_fd(&t, STDIN_FILENO, -1, 0);
+		rc = xmig_transport_fd(&t, STDIN_FILENO, -1, XMIG_FD_WHOLE);
 	else
 		rc = xmig_transport_file(&t, argv[optind], 0);
 	if (rc < 0) {
@@ -195,12 +195,10 @@ int main(int argc, char **argv)
 	} else if (it.type == XMIG_REC_ERROR) {
 		rc = -1;
 	} else {
-		/* A stream ends at END: anything after it is an error. */
-		uint8_t extra;
-
-		if (t->ops->read(t, &extra, 1, -1) != XMIG_EEOF) {
-			fprintf(stderr, "%s: error: data after END at offset 0x%llx\n", tool_name,
-				(unsigned long long)r.bytes);
+		/* The input is the whole stream: anything after END is an error
+		 * (the library's rule, as xmig-recv applies it). */
+		if (xmig__reader_check_end(&r, -1) < 0) {
+			fprintf(stderr, "%s: error: %s\n", tool_name, xmig_error_last());
 			rc = -1;
 		} else {
 			printf("%llu records, %llu bytes: complete and valid\n",

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common.h"
 #include "guests.h"
 #include "toolutil.h"
 #include "xmig/sys/backend.h"
@@ -17,10 +18,15 @@ static const char usage_text[] =
 	"  --listen ADDRESS        HOST:PORT, [V6]:PORT or unix:PATH to accept a migration\n"
 	"  --from file:PATH        restore a stream saved with xmig-send --to file:PATH\n"
 	"  --accept-timeout DUR    give up if no sender connects in DUR (default: wait)\n"
-	"  --timeout DUR           max silence of the sender (default 30s)\n"
+	"  --timeout DUR           the longest one record of the stream may take to\n"
+	"                          arrive, however its bytes trickle in (default 30s)\n"
+	"  --min-rate RATE         after --timeout, each round (and the final state) must\n"
+	"                          average RATE, e.g. 1M/s (default 1M/s; 0: no minimum)\n"
 	"  --backend NAME          sim, kvm or xen (default: sim); must match the sender's\n"
 	GUESTS_XEN_RECV_USAGE
-	"  --max-mem SIZE          refuse larger guests (default 64G)\n"
+	"  --max-mem SIZE          refuse larger guests (default: sim and kvm, 90% of this\n"
+	"                          host's available memory; xen, 1T: Xen refuses itself\n"
+	"                          what it cannot give)\n"
 	"  --require-verify        refuse streams without a memory digest (and send one\n"
 	"                          when forwarding)\n"
 	"\n"
@@ -48,7 +54,7 @@ static const char usage_text[] =
 enum {
 	OPT_LISTEN = 256, OPT_FROM, OPT_ACCEPT_TIMEOUT, OPT_TIMEOUT, OPT_BACKEND, OPT_MAX_MEM,
 	OPT_REQUIRE_VERIFY, OPT_RUN_AFTER, OPT_UNTIL_EXIT, OPT_FORWARD, OPT_HOPS, OPT_KEEP_LAST,
-	OPT_EXIT_TIMEOUT, OPT_NAME, OPT_JSON,
+	OPT_EXIT_TIMEOUT, OPT_NAME, OPT_JSON, OPT_MIN_RATE,
 };
 
 static const struct option long_opts[] = {
@@ -58,6 +64,7 @@ static const struct option long_opts[] = {
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "backend", required_argument, NULL, OPT_BACKEND },
 	{ "max-mem", required_argument, NULL, OPT_MAX_MEM },
+	{ "min-rate", required_argument, NULL, OPT_MIN_RATE },
 	{ "require-verify", no_argument, NULL, OPT_REQUIRE_VERIFY },
 	{ "run-after", required_argument, NULL, OPT_RUN_AFTER },
 	{ "until-exit", no_argument, NULL, OPT_UNTIL_EXIT },
@@ -205,11 +212,10 @@ int main(int argc, char **argv)
 			  .hops = 1, .exit_timeout_ms = 300000 };
 	struct xmig_backend *b = NULL;
 	unsigned int hop;
-	int c, rc = 0;
+	int c, rc = 0, max_mem_set = 0;
 
 	opterr = 0;
 	tool_name = "xmig-recv";
-	o.rp.max_mem_bytes = 64ull << 30;
 	while ((c = getopt_long(argc, argv, ":qvh", long_opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_LISTEN: o.listen_addr = optarg; break;
@@ -223,7 +229,13 @@ int main(int argc, char **argv)
 				usage_error("--timeout must be positive");
 			break;
 		case OPT_BACKEND: o.go.backend = optarg; break;
-		case OPT_MAX_MEM: o.rp.max_mem_bytes = parse_size_arg("--max-mem", optarg); break;
+		case OPT_MAX_MEM:
+			o.rp.max_mem_bytes = parse_size_arg("--max-mem", optarg);
+			max_mem_set = 1;
+			break;
+		case OPT_MIN_RATE:
+			o.rp.min_rate = strcmp(optarg, "0") ? parse_rate_arg("--min-rate", optarg) : 0;
+			break;
 		case OPT_REQUIRE_VERIFY: o.rp.require_verify = 1; break;
 		case OPT_RUN_AFTER: o.run_after_ms = parse_duration_ms("--run-after", optarg); break;
 		case OPT_UNTIL_EXIT: o.until_exit = 1; break;
@@ -257,6 +269,13 @@ int main(int argc, char **argv)
 	if (o.forward_to && !strncmp(o.forward_to, "file:", 5))
 		usage_error("--forward-to takes a network address; use xmig-send to save");
 	guest_opts_check_recv(&o.go);
+	if (!max_mem_set && strcmp(o.go.backend, "xen") != 0) {
+		/* A sim or kvm guest is this process's memory: it must fit. */
+		uint64_t avail = xmig__host_mem_available();
+
+		if (avail)
+			o.rp.max_mem_bytes = avail / 10 * 9;
+	}
 	if (o.until_exit && strcmp(o.go.backend, "kvm") != 0)
 		usage_error("--until-exit is for the kvm backend");
 

@@ -106,9 +106,9 @@ struct xmig_send_params {
 	int on_no_converge;          /* enum xmig_no_converge; default STOP */
 	uint64_t max_bandwidth;      /* bytes/s; 0 = unlimited */
 	int verify;                  /* send a digest of guest memory at pause */
-	uint32_t timeout_ms;         /* max silence of the receiver (answers, and
-					accepting what is written); default 30000;
-					0 = wait for ever */
+	uint32_t timeout_ms;         /* the longest the receiver may take to send
+					each answer (a whole record) or to accept
+					what is written; default 30000; 0 = no limit */
 	xmig_log_fn log_fn;
 	void *log_payload;
 	int log_level;               /* default XMIG_LOG_INFO */
@@ -137,16 +137,27 @@ struct xmig_send_params {
 /* Fill `p` with the defaults; `version` must be XMIG_SEND_PARAMS_VERSION. */
 int xmig_send_params_init(struct xmig_send_params *p, unsigned int version);
 
-#define XMIG_RECV_PARAMS_VERSION 1
+#define XMIG_RECV_PARAMS_VERSION 2 /* 2: min_rate; timeout_ms bounds each record */
 
+/*
+ * The receiver's time limits (docs/stream-format.md, "Time limits"): every
+ * record must arrive whole within timeout_ms, the header included; and each
+ * phase (each round, and the state that follows the final one) must carry
+ * at least min_rate bytes per second once timeout_ms has passed in it, so a
+ * phase of B bytes may take timeout_ms + B / min_rate and no longer. COMMIT
+ * must follow READY within timeout_ms. A sender that trickles bytes, or
+ * sends whole records slowly, is cut off in bounded time.
+ */
 struct xmig_recv_params {
 	unsigned int version;      /* XMIG_RECV_PARAMS_VERSION */
 	uint64_t max_mem_bytes;    /* refuse larger guests; default 1 TiB */
 	uint32_t max_vcpus;        /* refuse more vCPUs; default 256 */
 	int require_verify;        /* refuse streams without a memory digest */
-	uint32_t timeout_ms;       /* max silence of the sender (sending, and
-				      accepting our answers); default 30000;
-				      0 = wait for ever */
+	uint32_t timeout_ms;       /* the longest any one record may take to
+				      arrive (and our answers to be
+				      accepted); default 30000; 0 = no limit */
+	uint64_t min_rate;         /* bytes/s each phase must average after
+				      timeout_ms; default 1 MiB/s; 0 = none */
 	xmig_log_fn log_fn;
 	void *log_payload;
 	int log_level;
@@ -158,7 +169,8 @@ struct xmig_recv_params {
 	{                                                                      \
 		.version = XMIG_RECV_PARAMS_VERSION,                           \
 		.max_mem_bytes = 1ull << 40, .max_vcpus = 256,                 \
-		.timeout_ms = 30000, .log_level = XMIG_LOG_INFO,               \
+		.timeout_ms = 30000, .min_rate = 1ull << 20,                   \
+		.log_level = XMIG_LOG_INFO,                                    \
 	}
 
 int xmig_recv_params_init(struct xmig_recv_params *p, unsigned int version);

@@ -24,7 +24,9 @@ struct xmig_transport;
 struct xmig_listener;
 
 /* Flags of xmig_transport_fd. */
-#define XMIG_FD_OWN 0x1u /* close the descriptors in close() */
+#define XMIG_FD_OWN 0x1u   /* close the descriptors in close() */
+#define XMIG_FD_WHOLE 0x2u /* rfd carries one stream to its end: data after END
+			      is an error (XMIG_TRANSPORT_WHOLE) */
 
 /*
  * Wrap descriptors: `rfd` to read from and `wfd` to write to (the same
@@ -33,7 +35,11 @@ struct xmig_listener;
  */
 int xmig_transport_fd(struct xmig_transport **out, int rfd, int wfd, unsigned int flags);
 
-/* Open a file to write a stream to (created/truncated) or read one from. */
+/*
+ * Open a file to write a stream to (created/truncated) or read one from; a
+ * file read back is the whole stream (XMIG_TRANSPORT_WHOLE): bytes after
+ * END make the receiver fail.
+ */
 int xmig_transport_file(struct xmig_transport **out, const char *path, int for_write);
 
 /*

@@ -3,6 +3,7 @@
 #ifndef XMIG_LIB_COMMON_H
 #define XMIG_LIB_COMMON_H
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -24,6 +25,41 @@ static inline uint64_t xmig__now_ns(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
+
+/* Deadlines are CLOCK_MONOTONIC nanoseconds; this one never comes. */
+#define XMIG__NO_DEADLINE UINT64_MAX
+
+/* The deadline `timeout_ms` from now (< 0: XMIG__NO_DEADLINE). */
+static inline uint64_t xmig__deadline(int timeout_ms)
+{
+	if (timeout_ms < 0)
+		return XMIG__NO_DEADLINE;
+	return xmig__now_ns() + (uint64_t)timeout_ms * 1000000u;
+}
+
+/* What poll() should wait for `deadline`: -1 for ever, 0 once it passed. */
+static inline int xmig__ms_left(uint64_t deadline)
+{
+	uint64_t now, ms;
+
+	if (deadline == XMIG__NO_DEADLINE)
+		return -1;
+	now = xmig__now_ns();
+	if (now >= deadline)
+		return 0;
+	/* Round up: waking a little early would only make us poll again. */
+	ms = (deadline - now + 999999u) / 1000000u;
+	return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+/*
+ * Make `s` safe to print: every byte that is not printable ASCII (control
+ * characters such as ESC and CR, DEL, and every byte >= 0x80) becomes '?'.
+ * Every message the library forms (errors, log lines, backend notes) passes
+ * through here, so text that came off the wire cannot drive the terminal
+ * that shows it. Returns `s`.
+ */
+char *xmig__sanitize(char *s);
 
 /*
  * The per-thread message behind xmig_error_last(), for calls that have no

@@ -37,6 +37,14 @@ XMIG__API const char *xmig_version(void)
 	return "0.1.0";
 }
 
+char *xmig__sanitize(char *s)
+{
+	for (unsigned char *p = (unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p >= 0x7f)
+			*p = '?';
+	return s;
+}
+
 static _Thread_local char last_message[512];
 
 XMIG__API const char *xmig_error_last(void)
@@ -61,6 +69,7 @@ int xmig__fail(int err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(last_message, sizeof(last_message), fmt, ap);
 	va_end(ap);
+	xmig__sanitize(last_message);
 	return err;
 }
 
@@ -71,6 +80,7 @@ XMIG__API int xmig_backend_error(int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(last_message, sizeof(last_message), fmt, ap);
 	va_end(ap);
+	xmig__sanitize(last_message);
 	return code;
 }
 
@@ -85,6 +95,7 @@ int xmig__fail_errno(int err, const char *fmt, ...)
 	va_end(ap);
 	used = strlen(last_message);
 	snprintf(last_message + used, sizeof(last_message) - used, ": %s", strerror(saved));
+	xmig__sanitize(last_message);
 	errno = saved;
 	return err;
 }

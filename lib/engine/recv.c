@@ -23,7 +23,63 @@ struct recv_state {
 	int have_mine;
 	struct xmig_round_stats cur; /* the round being received */
 	int cur_open;
+	/* The phase being received (a round, or the state after the final
+	 * one), for the minimum-rate rule: see xmig_recv_params. */
+	uint64_t phase_t0, phase_bytes0;
+	char phase[32];
 };
+
+static void phase_begin(struct xmig_session *s, struct recv_state *st, const char *name,
+			uint32_t round)
+{
+	st->phase_t0 = xmig__now_ns();
+	st->phase_bytes0 = s->reader.bytes;
+	if (name)
+		snprintf(st->phase, sizeof(st->phase), "%s", name);
+	else
+		snprintf(st->phase, sizeof(st->phase), "round %u", round);
+}
+
+/*
+ * The time the next record may take: timeout_ms, or less where the phase
+ * would otherwise fall below min_rate. 0 = the phase is already too slow;
+ * -1 = no limit. *by_rate says the phase allowance is what limits it.
+ */
+static int64_t record_limit_ms(struct xmig_session *s, const struct recv_state *st, int *by_rate)
+{
+	const uint64_t timeout = s->rp.timeout_ms;
+	uint64_t bytes, elapsed, allow;
+
+	*by_rate = 0;
+	if (!timeout)
+		return -1;
+	if (!s->rp.min_rate)
+		return (int64_t)timeout;
+	bytes = s->reader.bytes - st->phase_bytes0;
+	elapsed = (xmig__now_ns() - st->phase_t0) / 1000000u;
+	allow = timeout + (bytes > UINT64_MAX / 1000u ? UINT64_MAX : bytes * 1000u) / s->rp.min_rate;
+	if (allow <= elapsed) {
+		*by_rate = 1;
+		return 0;
+	}
+	if (allow - elapsed < timeout) {
+		*by_rate = 1;
+		return (int64_t)(allow - elapsed);
+	}
+	return (int64_t)timeout;
+}
+
+static int too_slow(struct xmig_session *s, const struct recv_state *st)
+{
+	uint64_t bytes = s->reader.bytes - st->phase_bytes0;
+	double secs = (double)(xmig__now_ns() - st->phase_t0) / 1e9;
+
+	return xmig__serr(s, XMIG_ETIMEDOUT,
+			  "the sender is too slow: %s carried %llu bytes in %.1f s, below the "
+			  "minimum of %llu bytes/s after the first %u ms (min_rate)",
+			  st->phase, (unsigned long long)bytes, secs,
+			  (unsigned long long)s->rp.min_rate, s->rp.timeout_ms);
+}
 
 static int check_header(struct xmig_session *s, const struct xmig__header *h)
 {
@@ -189,17 +245,23 @@ static int verify(struct xmig_session *s, struct recv_state *st)
 /* Read and apply the sender's stream up to END. */
 static int receive_stream(struct xmig_session *s, struct recv_state *st)
 {
-	int timeout = s->rp.timeout_ms ? (int)s->rp.timeout_ms : -1;
 	struct xmig__rec rec;
 	struct xmig__item item;
-	int rc;
+	int64_t limit;
+	int rc, by_rate;
 
+	phase_begin(s, st, "the header", 0);
 	for (;;) {
 		uint64_t before = s->reader.bytes;
 
 		if (atomic_load(&s->cancelled))
 			return xmig__serr(s, XMIG_ECANCELED, "cancelled by the caller");
-		rc = xmig__rec_read(&s->reader, &rec, timeout);
+		limit = record_limit_ms(s, st, &by_rate);
+		if (limit == 0)
+			return too_slow(s, st);
+		rc = xmig__rec_read(&s->reader, &rec, (int)limit);
+		if (rc == XMIG_ETIMEDOUT && by_rate)
+			return too_slow(s, st);
 		if (rc < 0)
 			return xmig__serr_last(s, rc, st->created ? "receiving the stream"
 								  : "receiving the header");
@@ -243,6 +305,7 @@ static int receive_stream(struct xmig_session *s, struct recv_state *st)
 					return xmig__serr_last(s, rc, "sending ACCEPT");
 			}
 			st->cur.start_ns = xmig__elapsed(s);
+			phase_begin(s, st, NULL, 0);
 			break;
 		case XMIG_REC_PAGE_BATCH:
 			rc = apply_batch(s, st, &item.u.batch);
@@ -261,6 +324,7 @@ static int receive_stream(struct xmig_session *s, struct recv_state *st)
 					if (rc < 0)
 						return xmig__serr_last(s, rc, "sending ROUND_ACK");
 				}
+				phase_begin(s, st, NULL, item.u.round_end.round + 1);
 				break;
 			}
 			s->stats.timeline.last_page_sent = xmig__elapsed(s);
@@ -269,6 +333,8 @@ static int receive_stream(struct xmig_session *s, struct recv_state *st)
 				if (rc < 0)
 					return rc;
 			}
+			/* Our own hashing is not the sender's time. */
+			phase_begin(s, st, "the final state", 0);
 			break;
 		case XMIG_REC_VCPU_STATE:
 		case XMIG_REC_PLATFORM_STATE:
@@ -291,6 +357,10 @@ static int receive_stream(struct xmig_session *s, struct recv_state *st)
 			break;
 		case XMIG_REC_END:
 			s->stats.timeline.state_sent = xmig__elapsed(s);
+			rc = xmig__reader_check_end(&s->reader,
+						    s->rp.timeout_ms ? (int)s->rp.timeout_ms : -1);
+			if (rc < 0)
+				return xmig__serr_last(s, rc, "after the stream");
 			return 0;
 		}
 	}

@@ -20,7 +20,7 @@ void xmig__log(struct xmig_session *s, int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	s->log_fn(level, msg, s->log_payload);
+	s->log_fn(level, xmig__sanitize(msg), s->log_payload);
 }
 
 int xmig__serr(struct xmig_session *s, int code, const char *fmt, ...)
@@ -33,6 +33,7 @@ int xmig__serr(struct xmig_session *s, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(s->err, sizeof(s->err), fmt, ap);
 	va_end(ap);
+	xmig__sanitize(s->err);
 	xmig__log(s, XMIG_LOG_ERROR, "%s", s->err);
 	return code;
 }

@@ -226,13 +226,12 @@ static int decode_error(const struct xmig__rec *rec, struct xmig__error_rec *er)
 			      8 + XMIG_ERROR_MSG_MAX);
 	er->code = (int32_t)xmig__le32(rec->body);
 	n = rec->length - 8;
-	/* The peer is untrusted: keep printable ASCII only. */
-	for (i = 0; i < n; i++) {
-		uint8_t c = rec->body[8 + i];
-
-		er->message[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-	}
+	/* The peer is untrusted: keep printable ASCII only. A NUL ends the
+	 * text for C, so it is replaced as well, not taken as the end. */
+	for (i = 0; i < n; i++)
+		er->message[i] = rec->body[8 + i] ? (char)rec->body[8 + i] : '?';
 	er->message[n] = '\0';
+	xmig__sanitize(er->message);
 	return 0;
 }
 

@@ -128,8 +128,9 @@ static int read_exact(struct xmig__reader *r, void *buf, size_t len, int timeout
 				  (unsigned long long)r->bytes);
 	if (rc == XMIG_ETIMEDOUT)
 		return xmig__fail(XMIG_ETIMEDOUT,
-				  "no data from the peer for %d ms (at offset 0x%llx)", timeout_ms,
-				  (unsigned long long)r->bytes);
+				  "the record at offset 0x%llx did not arrive whole within the "
+				  "%d ms limit (%s)",
+				  (unsigned long long)r->rec_start, r->limit_ms, what);
 	if (rc < 0) {
 		char why[256];
 
@@ -145,11 +146,14 @@ static int read_exact(struct xmig__reader *r, void *buf, size_t len, int timeout
 int xmig__rec_read(struct xmig__reader *r, struct xmig__rec *out, int timeout_ms)
 {
 	uint8_t hdr[XMIG_REC_HDR_SIZE];
-	uint64_t offset = r->bytes, sum;
+	uint64_t offset = r->bytes, sum, deadline;
 	size_t padded;
 	uint32_t i;
 	int rc;
 
+	deadline = xmig__deadline(timeout_ms);
+	r->rec_start = offset;
+	r->limit_ms = timeout_ms;
 	rc = read_exact(r, hdr, sizeof(hdr), timeout_ms, "a record header");
 	if (rc < 0)
 		return rc;
@@ -177,7 +181,8 @@ int xmig__rec_read(struct xmig__reader *r, struct xmig__rec *out, int timeout_ms
 		r->cap = cap;
 	}
 	if (padded) {
-		rc = read_exact(r, r->buf, padded, timeout_ms, "a record body");
+		rc = read_exact(r, r->buf, padded, timeout_ms < 0 ? -1 : xmig__ms_left(deadline),
+				"a record body");
 		if (rc < 0)
 			return rc;
 	}
@@ -198,4 +203,20 @@ int xmig__rec_read(struct xmig__reader *r, struct xmig__rec *out, int timeout_ms
 	out->body = r->buf;
 	r->records++;
 	return 0;
+}
+
+int xmig__reader_check_end(struct xmig__reader *r, int timeout_ms)
+{
+	uint8_t extra;
+	int rc;
+
+	if (!(r->t->flags & XMIG_TRANSPORT_WHOLE))
+		return 0;
+	rc = r->t->ops->read(r->t, &extra, 1, timeout_ms);
+	if (rc == XMIG_EEOF)
+		return 0;
+	if (rc == 0)
+		return xmig__fail(XMIG_EPROTO, "data after END at offset 0x%llx",
+				  (unsigned long long)r->bytes);
+	return rc; /* the transport's own failure and message */
 }

@@ -96,6 +96,8 @@ struct xmig__reader {
 	size_t cap;
 	uint64_t bytes;   /* consumed so far */
 	uint64_t records; /* read so far */
+	uint64_t rec_start; /* offset of the record being read */
+	int limit_ms;       /* its time limit */
 };
 
 void xmig__reader_init(struct xmig__reader *r, struct xmig_transport *t);
@@ -103,11 +105,20 @@ void xmig__reader_fini(struct xmig__reader *r);
 
 /*
  * Read one record: framing, length limit, padding and checksum are checked.
- * Errors: XMIG_EEOF (clean end before a header: *clean_eof set if given),
- * XMIG_EPROTO, XMIG_ECHECKSUM, XMIG_EIO, XMIG_ETIMEDOUT; message in
- * xmig_error_last().
+ * The whole record must arrive within `timeout_ms` (< 0: no limit), header
+ * and body together: a peer that trickles bytes gets no more time than a
+ * silent one. Errors: XMIG_EEOF, XMIG_EPROTO, XMIG_ECHECKSUM, XMIG_EIO,
+ * XMIG_ETIMEDOUT; message in xmig_error_last().
  */
 int xmig__rec_read(struct xmig__reader *r, struct xmig__rec *out, int timeout_ms);
+
+/*
+ * After END, on a transport that is the whole stream (XMIG_TRANSPORT_WHOLE):
+ * 0 if the transport reaches its end within `timeout_ms` (< 0: no limit; a
+ * file never waits), XMIG_EPROTO ("data after END") if a byte follows.
+ * Other transports are not read: 0.
+ */
+int xmig__reader_check_end(struct xmig__reader *r, int timeout_ms);
 
 /* --- strict decoding --- */
 

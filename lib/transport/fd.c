@@ -312,8 +312,7 @@ static int fd_read(struct xmig_transport *base, void *buf, size_t len, int timeo
 		if (n > 0) {
 			done += (size_t)n;
 			wait_first = t->rmode == XMIG__FD_POLL;
-			deadline = xmig__deadline(timeout_ms); /* the peer is not silent */
-			continue;
+			continue; /* the deadline stands: trickled bytes do not extend it */
 		}
 		if (n == 0) {
 			rc = XMIG_EEOF;
@@ -454,8 +453,16 @@ XMIG__API int xmig_transport_fd(struct xmig_transport **out, int rfd, int wfd,
 	if (!out)
 		return xmig__fail(XMIG_EINVAL, "xmig_transport_fd: out is NULL");
 	*out = NULL;
-	if (flags & ~XMIG_FD_OWN)
+	int rc;
+
+	if (flags & ~(XMIG_FD_OWN | XMIG_FD_WHOLE))
 		return xmig__fail(XMIG_EINVAL, "xmig_transport_fd: unknown flags 0x%x",
-				  flags & ~XMIG_FD_OWN);
-	return xmig__fd_transport_new(out, rfd, wfd, !!(flags & XMIG_FD_OWN), XMIG__KIND_FD);
+				  flags & ~(XMIG_FD_OWN | XMIG_FD_WHOLE));
+	if ((flags & XMIG_FD_WHOLE) && rfd < 0)
+		return xmig__fail(XMIG_EINVAL,
+				  "xmig_transport_fd: XMIG_FD_WHOLE needs a descriptor to read");
+	rc = xmig__fd_transport_new(out, rfd, wfd, !!(flags & XMIG_FD_OWN), XMIG__KIND_FD);
+	if (rc == 0 && (flags & XMIG_FD_WHOLE))
+		(*out)->flags |= XMIG_TRANSPORT_WHOLE;
+	return rc;
 }

@@ -31,5 +31,7 @@ XMIG__API int xmig_transport_file(struct xmig_transport **out, const char *path,
 				    XMIG__KIND_FILE);
 	if (rc)
 		close(fd);
+	else if (!for_write)
+		(*out)->flags |= XMIG_TRANSPORT_WHOLE;
 	return rc;
 }

@@ -91,30 +91,4 @@ void xmig__sockaddr_str(const struct sockaddr *sa, socklen_t len, char *buf, siz
 /* TCP_NODELAY and 4 MiB buffers; best effort, failures are ignored. */
 void xmig__tcp_tune(int fd);
 
-/* Deadlines are CLOCK_MONOTONIC nanoseconds; this one never comes. */
-#define XMIG__NO_DEADLINE UINT64_MAX
-
-/* The deadline `timeout_ms` from now (< 0: XMIG__NO_DEADLINE). */
-static inline uint64_t xmig__deadline(int timeout_ms)
-{
-	if (timeout_ms < 0)
-		return XMIG__NO_DEADLINE;
-	return xmig__now_ns() + (uint64_t)timeout_ms * 1000000u;
-}
-
-/* What poll() should wait for `deadline`: -1 for ever, 0 once it passed. */
-static inline int xmig__ms_left(uint64_t deadline)
-{
-	uint64_t now, ms;
-
-	if (deadline == XMIG__NO_DEADLINE)
-		return -1;
-	now = xmig__now_ns();
-	if (now >= deadline)
-		return 0;
-	/* Round up: waking a little early would only make us poll again. */
-	ms = (deadline - now + 999999u) / 1000000u;
-	return ms > INT_MAX ? INT_MAX : (int)ms;
-}
-
 #endif

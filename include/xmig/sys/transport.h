@@ -21,10 +21,21 @@
 extern "C" {
 #endif
 
-#define XMIG_TRANSPORT_OPS_VERSION 1
+/*
+ * 2: read's timeout bounds the whole call (a deadline), no longer the
+ * silence between bytes, so a peer that trickles bytes cannot hold a read.
+ */
+#define XMIG_TRANSPORT_OPS_VERSION 2
 
 /* Capability flags of a transport. */
 #define XMIG_TRANSPORT_DUPLEX 0x1u /* can read what the peer writes back */
+/*
+ * The transport carries one stream and nothing else, to its very end (a
+ * file read back): a receiver checks that nothing follows END. Without it
+ * (a socket, a pipe shared with a toolstack) the receiver stops reading at
+ * END and leaves whatever follows to its owner.
+ */
+#define XMIG_TRANSPORT_WHOLE 0x2u
 
 struct xmig_transport;
 
@@ -43,9 +54,11 @@ struct xmig_transport_ops {
 
 	/*
 	 * Read exactly `len` bytes. Return 0, XMIG_EEOF if the peer closed the
-	 * stream (even part-way), XMIG_ETIMEDOUT if the peer sent nothing for
-	 * `timeout_ms` (>= 0; the wait starts again whenever bytes arrive), or
-	 * XMIG_EIO. timeout_ms < 0 waits for ever.
+	 * stream (even part-way), XMIG_ETIMEDOUT if the `len` bytes did not all
+	 * arrive within `timeout_ms` of the call (>= 0: a deadline for the
+	 * whole read, however the bytes trickle in), or XMIG_EIO. timeout_ms <
+	 * 0 waits for ever. Never read more than `len` bytes from the
+	 * underlying channel: what follows a stream may belong to someone else.
 	 */
 	int (*read)(struct xmig_transport *t, void *buf, size_t len, int timeout_ms);
 

@@ -42,6 +42,7 @@ void xmig__kvm_note(struct xmig__kvm *k, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(k->notes + used, sizeof(k->notes) - used, fmt, ap);
 	va_end(ap);
+	xmig__sanitize(k->notes + used);
 }
 
 static uint64_t realtime_ns(void)

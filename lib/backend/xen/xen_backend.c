@@ -21,6 +21,7 @@ void xmig__xen_note(struct xmig__xen *x, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(x->notes + used, sizeof(x->notes) - used, fmt, ap);
 	va_end(ap);
+	xmig__sanitize(x->notes + used); /* the '\n' between notes stays */
 }
 
 int xmig__xen_store_open(struct xmig__xen *x)
