@@ -401,8 +401,10 @@ static int xen_alloc(struct xmig__xen **out, enum xmig__xen_side side,
  * per-thread message (the backend's own message then says what failed) and
  * drops the rest.
  */
-static void quiet_vmessage(struct xentoollog_logger *logger, xentoollog_level level,
-			   int errnoval, const char *context, const char *format, va_list al)
+static void XMIG__PRINTF(5, 0) quiet_vmessage(struct xentoollog_logger *logger,
+					      xentoollog_level level, int errnoval,
+					      const char *context, const char *format,
+					      va_list al)
 {
 	char msg[256];
 
