@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "toolutil.h"
+#include "xmig/sys/backend.h"
 
 const char *tool_name = "xmig";
 int tool_verbosity = 1;
@@ -351,4 +352,60 @@ int write_json(const char *path, const struct tool_report *r)
 		return -1;
 	}
 	return 0;
+}
+
+/* ---- a stream whose first bytes were looked at ---- */
+
+static int pre_read(struct xmig_transport *t, void *buf, size_t len, int timeout_ms)
+{
+	struct prefixed_transport *p = (struct prefixed_transport *)t;
+	size_t n = p->head_len - p->head_pos;
+
+	if (n > len)
+		n = len;
+	memcpy(buf, p->head + p->head_pos, n);
+	p->head_pos += n;
+	if (n == len)
+		return 0;
+	return p->inner->ops->read(p->inner, (uint8_t *)buf + n, len - n, timeout_ms);
+}
+
+static int pre_writev(struct xmig_transport *t, const struct iovec *iov, int iovcnt)
+{
+	(void)t;
+	(void)iov;
+	(void)iovcnt;
+	return xmig_backend_error(XMIG_ENOTSUP, "this stream is read-only");
+}
+
+static void pre_shutdown(struct xmig_transport *t)
+{
+	struct prefixed_transport *p = (struct prefixed_transport *)t;
+
+	p->inner->ops->shutdown(p->inner);
+}
+
+static void pre_close(struct xmig_transport *t)
+{
+	struct prefixed_transport *p = (struct prefixed_transport *)t;
+
+	xmig_transport_close(p->inner);
+}
+
+static const struct xmig_transport_ops prefixed_ops = {
+	.version = XMIG_TRANSPORT_OPS_VERSION, .name = "prefixed", .writev = pre_writev,
+	.read = pre_read, .shutdown = pre_shutdown, .close = pre_close,
+};
+
+void prefixed_init(struct prefixed_transport *p, struct xmig_transport *inner,
+		   const void *head, size_t len)
+{
+	memset(p, 0, sizeof(*p));
+	p->base.ops = &prefixed_ops;
+	p->base.flags = inner->flags & ~XMIG_TRANSPORT_DUPLEX;
+	p->inner = inner;
+	if (len > sizeof(p->head))
+		len = sizeof(p->head);
+	memcpy(p->head, head, len);
+	p->head_len = len;
 }

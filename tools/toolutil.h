@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "xmig/sys/transport.h"
+
 #include "xmig/xmig.h"
 
 #define EXIT_USAGE 2  /* bad command line */
@@ -63,5 +65,20 @@ int write_json(const char *path, const struct tool_report *r);
 
 /* Format a byte count as "1.50 GiB". */
 const char *fmt_bytes(uint64_t b, char *buf, size_t len);
+
+/*
+ * A read-only transport that first gives back `len` (<= 32) bytes already
+ * read from `inner` (to look at what a stream starts with), then reads on
+ * from `inner`, which it owns. It carries inner's flags. Writes fail.
+ */
+struct prefixed_transport {
+	struct xmig_transport base;
+	struct xmig_transport *inner;
+	uint8_t head[32];
+	size_t head_len, head_pos;
+};
+
+void prefixed_init(struct prefixed_transport *p, struct xmig_transport *inner,
+		   const void *head, size_t len);
 
 #endif

@@ -17,7 +17,9 @@
 static const char usage_text[] =
 	"Usage: xmig-dump [OPTIONS] FILE\n"
 	"Print the records of a saved xmig stream (FILE, or - for stdin) and check it\n"
-	"with the receiver's strict decoder.\n"
+	"with the receiver's strict decoder. An `xl save` file made through\n"
+	"xmig-xl-helper is read too: xl's header, libxl's records, and the xmig\n"
+	"stream between them.\n"
 	"\n"
 	"  -p, --pages     list every page entry (pfn and encoding)\n"
 	"  -s, --summary   only the header and one line per round\n"
@@ -43,44 +45,157 @@ struct round_tally {
 	uint64_t lo, hi;
 };
 
-int main(int argc, char **argv)
+/* ---- `xl save` files: xl's header, libxl's records, xmig's stream inside ---- */
+
+/* tools/xl/xl.h: 32 bytes of magic, then u32 byteorder, mandatory and
+ * optional flags and the optional data's length, native. */
+#define XL_MAGIC "Xen saved domain, xl format\n \0 \r"
+#define XL_BYTEORDER 0x01020304u
+#define LIBXL_IDENT "LibxlFmt"
+enum { LIBXL_END = 0, LIBXL_LIBXC_CONTEXT = 1, LIBXL_MAX_BODY = 16 << 20 };
+
+static const char *libxl_rec_name(uint32_t type)
 {
-	static const struct option opts[] = {
-		{ "pages", no_argument, NULL, 'p' },
-		{ "summary", no_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int pages = 0, summary = 0, c, rc;
-	struct xmig_transport *t;
+	static const char *names[] = { "END", "LIBXC_CONTEXT", "EMULATOR_XENSTORE_DATA",
+				       "EMULATOR_CONTEXT", "CHECKPOINT_END", "CHECKPOINT_STATE" };
+
+	return type < XMIG__ARRAY_SIZE(names) ? names[type] : "unknown";
+}
+
+static int xl_read(struct xmig_transport *t, void *buf, size_t len, uint64_t *at,
+		   const char *what)
+{
+	if (t->ops->read(t, buf, len, -1) < 0) {
+		fprintf(stderr, "%s: error: the xl save file ends inside %s at offset 0x%llx\n",
+			tool_name, what, (unsigned long long)*at);
+		return -1;
+	}
+	*at += len;
+	return 0;
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* One libxl record (docs/specs/libxl-migration-stream.pandoc): its type. */
+static int libxl_record(struct xmig_transport *t, uint64_t *at, uint32_t *type)
+{
+	uint8_t h[8], skip[4096];
+	uint64_t start = *at, left;
+	uint32_t len;
+
+	if (xl_read(t, h, sizeof(h), at, "a libxl record header"))
+		return -1;
+	*type = xmig__le32(h);
+	len = xmig__le32(h + 4);
+	if (len > LIBXL_MAX_BODY) {
+		fprintf(stderr, "%s: error: libxl record %s at offset 0x%llx: length %u\n",
+			tool_name, libxl_rec_name(*type), (unsigned long long)start, len);
+		return -1;
+	}
+	for (left = XMIG__ALIGN_UP((uint64_t)len, 8); left; ) {
+		size_t n = left < sizeof(skip) ? (size_t)left : sizeof(skip);
+
+		if (xl_read(t, skip, n, at, "a libxl record"))
+			return -1;
+		left -= n;
+	}
+	printf("libxl @0x%-10llx %-22s %8u bytes\n", (unsigned long long)start,
+	       libxl_rec_name(*type), len);
+	return 0;
+}
+
+/* Everything before the xmig stream; *at = its offset in the file. */
+static int xl_prelude(struct xmig_transport *t, uint64_t *at)
+{
+	uint8_t magic[32], h[16], lh[16], cfg[4096];
+	uint32_t v[4], type, cfg_len = 0;
+	uint64_t left;
+
+	*at = 0;
+	if (xl_read(t, magic, sizeof(magic), at, "xl's header") ||
+	    xl_read(t, h, sizeof(h), at, "xl's header"))
+		return -1;
+	if (memcmp(magic, XL_MAGIC, sizeof(magic))) {
+		fprintf(stderr, "%s: error: not an xl save file (bad magic)\n", tool_name);
+		return -1;
+	}
+	memcpy(v, h, sizeof(v));
+	if (v[0] != XL_BYTEORDER) {
+		fprintf(stderr, "%s: error: xl save file of another byte order (0x%08x)\n",
+			tool_name, v[0]);
+		return -1;
+	}
+	for (left = v[3]; left; ) {
+		size_t n = left < sizeof(cfg) ? (size_t)left : sizeof(cfg);
+
+		if (xl_read(t, cfg, n, at, "xl's optional data"))
+			return -1;
+		if (left == v[3] && n >= 4)
+			memcpy(&cfg_len, cfg, 4);
+		left -= n;
+	}
+	printf("xl save file: flags mandatory 0x%x optional 0x%x, %u bytes of optional data "
+	       "(domain config %u bytes%s)\n", v[1], v[2], v[3], cfg_len,
+	       v[1] & 2 ? ", JSON" : "");
+	if (xl_read(t, lh, sizeof(lh), at, "libxl's header"))
+		return -1;
+	if (memcmp(lh, LIBXL_IDENT, 8) || be32(lh + 8) != 2 || (be32(lh + 12) & 1)) {
+		fprintf(stderr, "%s: error: at offset 0x%llx: not a libxl stream v2 (little-"
+			"endian)\n", tool_name, (unsigned long long)(*at - sizeof(lh)));
+		return -1;
+	}
+	printf("libxl stream v2, options 0x%x\n", be32(lh + 12));
+	do {
+		if (libxl_record(t, at, &type))
+			return -1;
+		if (type == LIBXL_END) {
+			fprintf(stderr, "%s: error: libxl's stream ends without a LIBXC_CONTEXT: "
+				"no domain memory in this file\n", tool_name);
+			return -1;
+		}
+	} while (type != LIBXL_LIBXC_CONTEXT);
+	printf("xmig stream at offset 0x%llx (offsets below are within it):\n",
+	       (unsigned long long)*at);
+	return 0;
+}
+
+/* libxl's records after the xmig stream, to its END and the file's end. */
+static int xl_trailer(struct xmig_transport *t, uint64_t at)
+{
+	uint32_t type;
+	uint8_t extra;
+
+	do {
+		if (libxl_record(t, &at, &type))
+			return -1;
+	} while (type != LIBXL_END);
+	if (t->ops->read(t, &extra, 1, -1) != XMIG_EEOF) {
+		fprintf(stderr, "%s: error: data after libxl's END at offset 0x%llx\n", tool_name,
+			(unsigned long long)at);
+		return -1;
+	}
+	printf("xl save file: %llu bytes, complete and valid\n", (unsigned long long)at);
+	return 0;
+}
+
+/*
+ * Decode one xmig stream from `t` (to END). With `whole`, nothing may
+ * follow it. 0, or -1 with the problem printed.
+ */
+static int dump_xmig(struct xmig_transport *t, int pages, int summary, int whole,
+		     uint64_t *consumed)
+{
 	struct xmig__reader r;
 	struct xmig__decoder d;
 	struct xmig__rec rec;
-	struct xmig__item it;
+	struct xmig__item it = { 0 };
 	struct round_tally tally = { .lo = UINT64_MAX };
 	uint64_t records = 0;
+	int rc;
 
-	opterr = 0;
-	tool_name = "xmig-dump";
-	while ((c = getopt_long(argc, argv, ":psh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'p': pages = 1; break;
-		case 's': summary = 1; break;
-		case 'h': fputs(usage_text, stdout); return 0;
-		case ':': usage_error("%s needs an argument", argv[optind - 1]);
-		default: usage_error("unknown option %s", argv[optind - 1]);
-		}
-	}
-	if (optind != argc - 1)
-		usage_error("give exactly one FILE");
-	if (!strcmp(argv[optind], "-"))
-		rc = xmig_transport_fd(&t, STDIN_FILENO, -1, XMIG_FD_WHOLE);
-	else
-		rc = xmig_transport_file(&t, argv[optind], 0);
-	if (rc < 0) {
-		fprintf(stderr, "%s: error: %s\n", tool_name, xmig_error_last());
-		return EXIT_FAILED;
-	}
 	xmig__reader_init(&r, t);
 	xmig__decoder_init(&d);
 	for (;;) {
@@ -197,7 +312,7 @@ int main(int argc, char **argv)
 	} else {
 		/* The input is the whole stream: anything after END is an error
 		 * (the library's rule, as xmig-recv applies it). */
-		if (xmig__reader_check_end(&r, -1) < 0) {
+		if (whole && xmig__reader_check_end(&r, -1) < 0) {
 			fprintf(stderr, "%s: error: %s\n", tool_name, xmig_error_last());
 			rc = -1;
 		} else {
@@ -205,7 +320,69 @@ int main(int argc, char **argv)
 			       (unsigned long long)records, (unsigned long long)r.bytes);
 		}
 	}
+	*consumed = r.bytes;
 	xmig__reader_fini(&r);
+	return rc < 0 ? -1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "pages", no_argument, NULL, 'p' },
+		{ "summary", no_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const uint8_t libxc_marker[8] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	int pages = 0, summary = 0, c, rc;
+	struct prefixed_transport pt;
+	struct xmig_transport *t;
+	uint8_t head[8];
+	uint64_t consumed = 0, at = 0;
+	opterr = 0;
+	tool_name = "xmig-dump";
+	while ((c = getopt_long(argc, argv, ":psh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p': pages = 1; break;
+		case 's': summary = 1; break;
+		case 'h': fputs(usage_text, stdout); return 0;
+		case ':': usage_error("%s needs an argument", argv[optind - 1]);
+		default: usage_error("unknown option %s", argv[optind - 1]);
+		}
+	}
+	if (optind != argc - 1)
+		usage_error("give exactly one FILE");
+	if (!strcmp(argv[optind], "-"))
+		rc = xmig_transport_fd(&t, STDIN_FILENO, -1, XMIG_FD_WHOLE);
+	else
+		rc = xmig_transport_file(&t, argv[optind], 0);
+	if (rc < 0) {
+		fprintf(stderr, "%s: error: %s\n", tool_name, xmig_error_last());
+		return EXIT_FAILED;
+	}
+	/* What the input starts with: an xmig stream, an `xl save` file around
+	 * one, or a stream of Xen's own helper. */
+	if (t->ops->read(t, head, sizeof(head), -1) < 0) {
+		fprintf(stderr, "%s: error: the input ends within its first %zu bytes: not a "
+			"stream\n", tool_name, sizeof(head));
+		xmig_transport_close(t);
+		return EXIT_FAILED;
+	}
+	prefixed_init(&pt, t, head, sizeof(head));
+	t = &pt.base;
+	if (!memcmp(head, libxc_marker, sizeof(head))) {
+		fprintf(stderr, "%s: error: a libxenguest stream (xc_domain_save, \"XENF\"), not "
+			"xmig's: saved or sent by Xen's own save helper\n", tool_name);
+		rc = -1;
+	} else if (!memcmp(head, XL_MAGIC, sizeof(head))) {
+		rc = xl_prelude(t, &at);
+		if (rc == 0)
+			rc = dump_xmig(t, pages, summary, 0, &consumed);
+		if (rc == 0)
+			rc = xl_trailer(t, at + consumed);
+	} else {
+		rc = dump_xmig(t, pages, summary, 1, &consumed);
+	}
 	xmig_transport_close(t);
 	return rc < 0 ? EXIT_FAILED : 0;
 }

@@ -36,9 +36,13 @@
 #           of its memory, then told (memory/target) to balloon back up 2 s into
 #           a verified migration: the new domain must have every frame and
 #           the memory the guest added (linux-balloon.mem)
-# With QUICK=1 (run --quick, every CI run): m1, fail, the fault-* four, rep1-2, then one Linux
-# guest migration (workload idle) with its memory verified; no adopt, no
-# benchmark. With QUICK=1 and PV=1: the Linux PV guest's verified migration.
+#   xlh-save, xlh-mig1, xlh-mig2, xlh-stock1, xlh-stock2, xlh-refuse
+#           stock xl on xmig's libxl helper (see the xl block below), with a
+#           Linux guest of the tier's type (PVH, or PV with PV=1)
+# With QUICK=1 (run --quick, every CI run): m1, fail, the fault-* four, rep1-2, the xlh-*
+# six, then one Linux guest migration (workload idle) with its memory verified; no adopt,
+# no benchmark. With QUICK=1 and PV=1: the xlh-* six and the Linux PV guest's verified
+# migration.
 # With PV=1 (run's XMIG_XEN_PV, on the older hypervisor) the Linux guest is
 # a PV guest and the test guest (PVH only) is skipped; after linux-W come
 # fail (refused after the pause), pv-rep1..REPEAT and adopt, then the
@@ -195,6 +199,129 @@ if [ -z "$SKIP_XG" ]; then
   sleep 3
   xl list > $R/xl-list-end.txt 2>&1
   xl destroy "$dom" 2>/dev/null
+fi
+
+# ---- xl on xmig: libxl's save/restore helper replaced ----------------------
+# A Linux PVH guest "xh" made by xl (libxl suspends a PVH guest through
+# xenstore, which xmig's own test guest cannot hear), moved by stock xl
+# with LIBXL_SAVE_HELPER set to xmig's helper (docs/xl-helper.md): xlh-save
+# (xl save, then xl restore), xlh-mig1 and xlh-mig2 (xl migrate to
+# localhost) alternated with xlh-stock1 and xlh-stock2 (the same xl on Xen's
+# own helper, the reference), then xlh-refuse: Xen's own helper sends,
+# xmig's receives and must refuse the libxenguest stream
+# in one clear line, the source running on. Each writes NAME.json (xl's rc,
+# the domids, the bytes) for summarize.py; NAME.log is xl's own output.
+XLH=/usr/local/libexec/xmig/xmig-xl-helper
+xlh_rec() { # name rc src dst
+  local err
+  err=$(grep -m1 -E "xmig-xl-helper.*(libxenguest's|failed|error)" $R/$1.log |
+    tr -d '"\\' | cut -c1-300)
+  printf '{"rc":%d,"src_domid":%s,"dst_domid":%s,"bytes":%s,"wall_ms":%s,"error":"%s"}\n' \
+    "$2" "${3:-0}" \
+    "$([ "$2" = 0 ] && echo "${4:-0}" || echo 0)" "$(sed -n 's/^\([0-9][0-9]*\) bytes.*/\1/p' \
+    $R/$1.dd 2>/dev/null | tail -1 | grep . || echo null)" \
+    "$(awk "BEGIN{print ($XLH_T1 - $XLH_T0) * 1000}")" "$err" > $R/$1.json
+  xl list "$3" 2>/dev/null | awk 'NR == 2 { print "source_state=" $5 }' > $R/$1.after
+  say "$1 rc=$2 wall=$(awk "BEGIN{print $XLH_T1 - $XLH_T0}") d$3 -> d$4 $(cat $R/$1.json)"
+}
+xlh_begin() { # name
+  [ -n "$PV" ] && marks=$(conmark xh)
+  echo "=== $1 t=$(now) dom=$(xl domid xh 2>/dev/null)" >> $R/dmesg.txt
+  xl dmesg -c >> $R/dmesg.txt 2>/dev/null
+  step $1 ${MIG_BASE:-300}
+  XLH_T0=$(now)
+}
+xlh_end() { # name rc
+  XLH_T1=$(now)
+  step_end $2
+  xl dmesg -c >> $R/dmesg.txt 2>/dev/null
+  echo "=== $1 done rc=$2 t=$XLH_T1" >> $R/dmesg.txt
+  [ -n "$PV" ] && conkeep $1 xh "$marks"
+}
+if [ -z "$SKIP_XLH" ] && [ -f $H/vmlinuz-guest ]; then
+  plan xlh-save xlh-mig1 xlh-mig2 xlh-refuse xlh-stock1 xlh-stock2
+  mkdir -p /usr/local/libexec/xmig
+  cp $H/xmig-xl-helper $XLH
+  cp $H/xmig-dump /usr/local/bin/
+  cp $H/vmlinuz-guest /var/lib/xen/images/vmlinuz
+  cp $H/guest.cpio /var/lib/xen/images/guest.cpio
+  XHTYPE=pvh; [ -n "$PV" ] && XHTYPE=pv
+  cat > /etc/xen/xh.cfg <<CFG
+name = "xh"
+type = "$XHTYPE"
+kernel = "/var/lib/xen/images/vmlinuz"
+ramdisk = "/var/lib/xen/images/guest.cpio"
+extra = "console=hvc0 quiet lxws=0 lxrate=0 lxhb=${LX_HB:-20}${PV:+ lxout=console}"
+memory = ${LX_MEM:-256}
+vcpus = 1
+on_crash = "preserve"
+CFG
+  # PVH under TCG: no NRIPS, so no rdtscp (lab notes)
+  [ -n "$PV" ] || echo 'cpuid = "host,rdtscp=0"' >> /etc/xen/xh.cfg
+  # its heartbeats: Xen's console (PVH, port 0xe9) or its own (PV)
+  xh_beats() { if [ -n "$PV" ]; then grep -q "LX HB" $C/guest-xh.log 2>/dev/null
+    else grep -q "(d$1) .*LX HB" $R/dmesg.txt 2>/dev/null; fi; }
+  # xh running, booted afresh if an earlier scenario lost it
+  xh_up() {
+    xl domid xh > /dev/null 2>&1 && return 0
+    step boot-xh ${LINUX_BOOT_BASE:-120}
+    xl create /etc/xen/xh.cfg >> $R/create-xh.txt 2>&1 || say "FAIL xl create xh"
+    i=0; d=$(xl domid xh 2>/dev/null)
+    while [ $i -lt $STEP_BUDGET ] && ! xh_beats $d; do
+      sleep 1; i=$((i+1))
+    done
+    step_end
+    if xh_beats $d; then say "xh: d$d heartbeats after $i s"
+    else say "FAIL xh: no heartbeat after $i s"; fi
+    sleep ${LINUX_SETTLE:-5}
+  }
+  xh_up
+  export LIBXL_SAVE_HELPER=$XLH
+  src=$(xl domid xh 2>/dev/null)
+  xlh_begin xlh-save
+  # the save file, between save and restore, read by xmig-dump (xl's
+  # header, libxl's records, the xmig stream in between: all valid)
+  { timeout $MIG_BUDGET xl -v save xh /var/lib/xen/images/xh.save &&
+    { /usr/local/bin/xmig-dump -s /var/lib/xen/images/xh.save > $R/xlh-save.dump 2>&1 ||
+      { echo "xmig-xl-helper: error: xmig-dump failed on the save file:" \
+          "$(tail -1 $R/xlh-save.dump)"; false; }; } &&
+    timeout $MIG_BUDGET xl -v restore /var/lib/xen/images/xh.save; } > $R/xlh-save.log 2>&1
+  rc=$?
+  xlh_end xlh-save $rc
+  ls -l /var/lib/xen/images/xh.save >> $R/xlh-save.log 2>&1
+  rm -f /var/lib/xen/images/xh.save
+  xlh_rec xlh-save $rc $src "$(xl domid xh 2>/dev/null)"
+  sleep 2
+  # alternated with the same xl on Xen's own helper (xlh-stockN: the
+  # reference, side by side on the same guest and host)
+  for n in xlh-mig1 xlh-stock1 xlh-mig2 xlh-stock2; do
+    xh_up
+    src=$(xl domid xh 2>/dev/null)
+    xlh_begin $n
+    case $n in
+      xlh-stock*) hlp=/usr/lib/xen-4.17/bin/libxl-save-helper;;
+      *) hlp=$XLH;;
+    esac
+    LIBXL_SAVE_HELPER=$hlp timeout $MIG_BUDGET xl -v migrate -s "" xh \
+      "dd bs=1M 2>$R/$n.dd | LIBXL_SAVE_HELPER=$hlp xl -v migrate-receive" > $R/$n.log 2>&1
+    rc=$?
+    xlh_end $n $rc
+    xlh_rec $n $rc $src "$(xl domid xh 2>/dev/null)"
+    sleep 2
+  done
+  unset LIBXL_SAVE_HELPER
+  xh_up
+  src=$(xl domid xh 2>/dev/null)
+  xlh_begin xlh-refuse
+  timeout $MIG_BUDGET xl -v migrate -s "" xh \
+    "dd bs=1M 2>$R/xlh-refuse.dd | LIBXL_SAVE_HELPER=$XLH xl -v migrate-receive" \
+    > $R/xlh-refuse.log 2>&1
+  rc=$?
+  xlh_end xlh-refuse $rc
+  xlh_rec xlh-refuse $rc $src "$(xl domid xh 2>/dev/null)"
+  sleep 3
+  xl list > $R/xlh-list-end.txt 2>&1
+  xl destroy xh 2>/dev/null
 fi
 
 # ---- xmig vs xl migrate, alternated ----------------------------------------

@@ -54,6 +54,8 @@
  *                                 libxl does for HVM without PV drivers.
  *       XMIG_XEN_SUSPEND_XENSTORE control/shutdown = "suspend".
  *       XMIG_XEN_SUSPEND_EVTCHN   the suspend event channel (fails if none).
+ *       XMIG_XEN_SUSPEND_TOOLSTACK params.suspend_fn: the caller suspends it
+ *                                 (and params.resume_fn resumes it).
  *     The cooperative ways wait in two steps, as libxl does. First, up to
  *     params.suspend_timeout_ms (default 60 s), for the guest to take the
  *     request (it clears control/shutdown) or to suspend; a guest that has
@@ -171,7 +173,26 @@ enum xmig_xen_suspend {
 	XMIG_XEN_SUSPEND_SHUTDOWN = 2,
 	XMIG_XEN_SUSPEND_XENSTORE = 3,
 	XMIG_XEN_SUSPEND_EVTCHN = 4,
+	XMIG_XEN_SUSPEND_TOOLSTACK = 5,
 };
+
+/*
+ * XMIG_XEN_SUSPEND_TOOLSTACK: the caller suspends the domain (libxl does,
+ * when xmig runs as its save helper). Called from pause; returns 0 once
+ * the domain is suspended (the backend then checks that Xen reports it
+ * shut down for suspend), non-zero if it could not be (pause fails and the
+ * domain is the caller's to look after).
+ */
+typedef int (*xmig_xen_suspend_fn)(uint32_t domid, void *payload);
+
+/*
+ * With XMIG_XEN_SUSPEND_TOOLSTACK: the caller's way back after a failed
+ * migration (the engine's resume). 0 once the domain runs again, or will
+ * be resumed by the caller as its own failure path (libxl resumes a source
+ * whose save failed: its helper passes a resume_fn that says so and leaves
+ * it). Without one, resume fails with XMIG_ENOTSUP.
+ */
+typedef int (*xmig_xen_resume_fn)(uint32_t domid, void *payload);
 
 /* What a toolstack needs to connect the restored guest (xenstore/console). */
 struct xmig_xen_restore_info {
@@ -188,7 +209,7 @@ struct xmig_xen_restore_info {
 typedef int (*xmig_xen_before_unpause_fn)(const struct xmig_xen_restore_info *ri,
 					  void *payload);
 
-#define XMIG_XEN_PARAMS_VERSION 2 /* 2: suspend_ack_timeout_ms */
+#define XMIG_XEN_PARAMS_VERSION 3 /* 2: suspend_ack_timeout_ms; 3: suspend_fn, resume_fn */
 
 struct xmig_xen_params {
 	unsigned int version;         /* XMIG_XEN_PARAMS_VERSION */
@@ -196,6 +217,8 @@ struct xmig_xen_params {
 	int suspend;                  /* enum xmig_xen_suspend; default AUTO */
 	uint32_t suspend_timeout_ms;  /* for the guest to take the request; default 60000 */
 	uint32_t suspend_ack_timeout_ms; /* then for it to suspend; default 60000 */
+	xmig_xen_suspend_fn suspend_fn; /* XMIG_XEN_SUSPEND_TOOLSTACK (mandatory there) */
+	xmig_xen_resume_fn resume_fn;   /* XMIG_XEN_SUSPEND_TOOLSTACK (optional) */
 	/* destination */
 	uint32_t domid;               /* 0: create one (built-in toolstack) */
 	const char *name;             /* built-in: the domain's name; default
@@ -205,6 +228,14 @@ struct xmig_xen_params {
 	uint32_t store_port;          /* caller-created: 0 = allocate */
 	uint32_t console_port;        /* caller-created: 0 = allocate */
 	xmig_xen_before_unpause_fn before_unpause; /* caller-created only */
+	/*
+	 * Caller-created only: the domain stays the caller's, as libxl's does
+	 * when xmig is its restore helper. unpause does everything but the
+	 * unpause itself (the toolstack unpauses once it has attached the
+	 * devices), and after a failure destroy and free leave the domain for
+	 * the toolstack's own error path (libxl destroys what it created).
+	 */
+	int toolstack_owns;
 	void *payload;
 };
 

@@ -362,8 +362,10 @@ static int xen_alloc(struct xmig__xen **out, enum xmig__xen_side side,
 	if (p->version != XMIG_XEN_PARAMS_VERSION)
 		return xmig__fail(XMIG_EINVAL, "xen: params version %u, expected %u", p->version,
 				  XMIG_XEN_PARAMS_VERSION);
-	if (p->suspend < XMIG_XEN_SUSPEND_AUTO || p->suspend > XMIG_XEN_SUSPEND_EVTCHN)
+	if (p->suspend < XMIG_XEN_SUSPEND_AUTO || p->suspend > XMIG_XEN_SUSPEND_TOOLSTACK)
 		return xmig__fail(XMIG_EINVAL, "xen: unknown suspend mode %d", p->suspend);
+	if (p->suspend == XMIG_XEN_SUSPEND_TOOLSTACK && !p->suspend_fn)
+		return xmig__fail(XMIG_EINVAL, "xen: suspend mode TOOLSTACK needs a suspend_fn");
 	if (p->name && !xmig__xen_name_ok(p->name))
 		return xmig__fail(XMIG_EINVAL, "xen: bad domain name '%s'", p->name);
 	x = calloc(1, sizeof(*x));

@@ -23,6 +23,7 @@ static const char *mode_name(int mode)
 	case XMIG_XEN_SUSPEND_SHUTDOWN: return "shutdown";
 	case XMIG_XEN_SUSPEND_XENSTORE: return "xenstore";
 	case XMIG_XEN_SUSPEND_EVTCHN: return "evtchn";
+	case XMIG_XEN_SUSPEND_TOOLSTACK: return "the toolstack";
 	default: return "auto";
 	}
 }
@@ -64,6 +65,8 @@ static int choose(struct xmig__xen *x)
 
 	if (x->guest_kind == XMIG_GUEST_XEN_PV) {
 		/* Only its own suspend path makes a PV guest's memory movable. */
+		if (x->p.suspend == XMIG_XEN_SUSPEND_TOOLSTACK)
+			return x->p.suspend; /* and its suspend is the guest's own */
 		if (x->p.suspend == XMIG_XEN_SUSPEND_PAUSE ||
 		    x->p.suspend == XMIG_XEN_SUSPEND_SHUTDOWN)
 			return xmig__fail(XMIG_EINVAL, "xen: d%u is a PV guest: it must suspend "
@@ -327,6 +330,16 @@ int xmig__xen_suspend(struct xmig__xen *x)
 	case XMIG_XEN_SUSPEND_EVTCHN:
 		err = suspend_evtchn(x, t0);
 		break;
+	case XMIG_XEN_SUSPEND_TOOLSTACK:
+		if (x->p.suspend_fn(x->domid, x->p.payload))
+			err = xmig__fail(XMIG_EBACKEND, "xen: the toolstack could not suspend d%u",
+					 x->domid);
+		else if ((err = is_suspended(x)) == 0)
+			err = xmig__fail(XMIG_EBACKEND, "xen: the toolstack says d%u is suspended, "
+					 "but Xen does not", x->domid);
+		else if (err > 0)
+			err = 0;
+		break;
 	default:
 		err = xmig__fail(XMIG_EINVAL, "xen: unknown suspend mode %d", mode);
 	}
@@ -364,6 +377,16 @@ int xmig__xen_resume(struct xmig__xen *x)
 
 	if (!x->paused)
 		return 0;
+	if (x->paused == XMIG_XEN_SUSPEND_TOOLSTACK) {
+		if (!x->p.resume_fn)
+			return xmig__fail(XMIG_ENOTSUP, "xen: d%u was suspended by the toolstack, "
+					  "which has no resume here: resume it there", x->domid);
+		if (x->p.resume_fn(x->domid, x->p.payload))
+			return xmig__fail(XMIG_EBACKEND, "xen: the toolstack could not resume d%u",
+					  x->domid);
+		x->paused = 0;
+		return 0;
+	}
 	if (x->paused == XMIG_XEN_SUSPEND_PAUSE) {
 		if (xc_domain_unpause(x->xch, x->domid) < 0)
 			return xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: unpause", x->domid);

@@ -437,7 +437,10 @@ int xmig__xen_domain_start(struct xmig__xen *x)
 		return xmig__fail(XMIG_EINVAL, "xen: unpause: no domain");
 	if (!x->prepared && (err = xmig__xen_domain_prepare(x)))
 		return err;
-	if (xc_domain_unpause(x->xch, x->domid) < 0)
+	if (x->p.toolstack_owns && !x->own_domain)
+		xmig__xen_note(x, "d%u restored and left paused: the toolstack unpauses it",
+			       x->domid);
+	else if (xc_domain_unpause(x->xch, x->domid) < 0)
 		return xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: unpause", x->domid);
 	x->dstate = XMIG__XEN_D_RUNNING;
 	x->ri_valid = 1;
@@ -450,6 +453,10 @@ int xmig__xen_domain_destroy(struct xmig__xen *x)
 
 	if (x->dstate == XMIG__XEN_D_EMPTY)
 		return 0;
+	if (x->p.toolstack_owns && !x->own_domain) {
+		xmig__xen_note(x, "d%u left to the toolstack, whose domain it is", x->domid);
+		goto forget;
+	}
 	/* ESRCH: gone already. Anything else: it is still there; keep its domid
 	 * and state so that the caller can retry (and does not leak it). */
 	if (xc_domain_destroy(x->xch, x->domid) < 0 && errno != ESRCH)
@@ -462,6 +469,7 @@ int xmig__xen_domain_destroy(struct xmig__xen *x)
 		snprintf(path, sizeof(path), "/vm/%s", uuid);
 		xs_rm(x->xsh, XBT_NULL, path);
 	}
+forget:
 	x->dstate = XMIG__XEN_D_EMPTY;
 	x->prepared = 0;
 	x->have_domain = x->have_tsc = x->have_ctx = x->have_params = x->have_populated = 0;

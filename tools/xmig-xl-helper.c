@@ -1,0 +1,508 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * xmig-xl-helper: xmig as libxl's save/restore helper (docs/xl-helper.md).
+ *
+ * libxl runs the program named by LIBXL_SAVE_HELPER for the part of `xl
+ * save`, `xl restore` and `xl migrate` that moves memory and CPU state, and
+ * keeps everything else: the domain's config, its devices and hotplug
+ * scripts, the suspend itself, the "go" handshake. This helper does that
+ * part with libxmig's xen backend; its own stream goes on the descriptor
+ * libxl hands over, between libxl's records, and it reads exactly that
+ * stream on restore: not a byte more, since libxl reads its own records
+ * after it from the same descriptor.
+ *
+ *   --save-domain IO_FD RECV_FD DOMID XCFLAGS CBFLAGS STREAM_TYPE
+ *   --restore-domain IO_FD SEND_BACK_FD DOMID STORE_EVTCHN STORE_DOMID
+ *                    CONSOLE_EVTCHN CONSOLE_DOMID CBFLAGS STREAM_TYPE
+ *
+ * Talks to libxl on stdout (messages) and stdin (answers), never anything
+ * else there. Always ends with a `complete` message and exit status 0, as
+ * libxl's own helper does; the outcome is in the message.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "toolutil.h"
+#include "xl_helper_msg.h"
+#include "xmig/backend/xen.h"
+#include "xmig/xmig.h"
+#include "xmig/session.h"
+#include "xmig/sys/backend.h"
+#include "xmig/sys/transport.h"
+#include "xmig/transport.h"
+
+#define CONTEXT "xmig-xl-helper"
+#define DEFAULT_CONF "/etc/xmig/xl-helper.conf"
+
+static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned long cbflags;
+
+/* ---- talking to libxl ---- */
+
+static void send_frame(struct xlh_buf *b, size_t n)
+{
+	const uint8_t *p = b->frame;
+
+	while (n) {
+		ssize_t w = write(STDOUT_FILENO, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			_exit(2); /* libxl is gone: nobody to report to */
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+static int reply(void)
+{
+	uint8_t v[sizeof(int)];
+	size_t got = 0;
+	int r;
+
+	while (got < sizeof(v)) {
+		ssize_t n = read(STDIN_FILENO, v + got, sizeof(v) - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			_exit(2);
+		got += (size_t)n;
+	}
+	memcpy(&r, v, sizeof(r));
+	return r;
+}
+
+static void say(uint32_t level, const char *fmt, ...) XMIG__PRINTF(2, 3);
+static void say(uint32_t level, const char *fmt, ...)
+{
+	static struct xlh_buf b;
+	char text[4096];
+	va_list ap;
+	size_t n;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&out_lock);
+	n = xlh_log(&b, level, (uint32_t)-1, CONTEXT, text);
+	if (n)
+		send_frame(&b, n);
+	pthread_mutex_unlock(&out_lock);
+}
+
+/* Send a message and, for those libxl answers, wait for the answer. */
+static int ask(size_t (*build)(struct xlh_buf *), int wait)
+{
+	static struct xlh_buf b;
+	size_t n;
+
+	pthread_mutex_lock(&out_lock);
+	n = build(&b);
+	if (n)
+		send_frame(&b, n);
+	pthread_mutex_unlock(&out_lock);
+	return wait ? reply() : 0;
+}
+
+static _Noreturn void complete(int ok, int errnoval)
+{
+	static struct xlh_buf b;
+	size_t n = xlh_complete(&b, ok ? 0 : -1, ok ? 0 : errnoval);
+
+	pthread_mutex_lock(&out_lock);
+	send_frame(&b, n);
+	pthread_mutex_unlock(&out_lock);
+	exit(0);
+}
+
+static _Noreturn void fail(int errnoval, const char *fmt, ...) XMIG__PRINTF(2, 3);
+static _Noreturn void fail(int errnoval, const char *fmt, ...)
+{
+	char text[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	say(XLH_ERROR, "%s", text);
+	complete(0, errnoval);
+}
+
+static void on_log(int level, const char *msg, void *payload)
+{
+	static const uint32_t map[] = { XLH_ERROR, XLH_WARN, XLH_INFO, XLH_DEBUG };
+
+	(void)payload;
+	say(level >= 0 && level <= XMIG_LOG_DEBUG ? map[level] : XLH_DEBUG, "%s", msg);
+}
+
+static void on_progress(const struct xmig_progress *p, void *payload)
+{
+	static struct xlh_buf b;
+	char doing[64];
+	size_t n;
+
+	(void)payload;
+	snprintf(doing, sizeof(doing), "%s round %u",
+		 p->phase == XMIG_PHASE_LIVE ? "live" : "final", p->round);
+	pthread_mutex_lock(&out_lock);
+	n = xlh_progress(&b, CONTEXT, doing, (unsigned long)p->round_pages_done,
+			 (unsigned long)p->round_pages);
+	if (n)
+		send_frame(&b, n);
+	pthread_mutex_unlock(&out_lock);
+}
+
+/* ---- settings: the config file, then the environment ---- */
+
+struct settings {
+	char policy[32];
+	uint32_t downtime_ms, max_rounds, timeout_ms;
+	uint64_t max_bandwidth; /* bytes/s */
+	int verify;
+	char where[300];        /* the setting being read, for messages */
+};
+
+static int set_one(struct settings *st, const char *key, const char *val)
+{
+	uint64_t v;
+
+	if (!strcmp(key, "policy")) {
+		if (strcmp(val, "downtime") && strcmp(val, "xen-classic"))
+			return -1;
+		snprintf(st->policy, sizeof(st->policy), "%s", val);
+		return 0;
+	}
+	if (!strcmp(key, "max_bandwidth")) {
+		/* bytes per second: 500M, 1G, or 0 for no limit */
+		if (xmig__parse_size(val, &v) < 0)
+			return -1;
+		st->max_bandwidth = v;
+		return 0;
+	}
+	if (xmig__parse_size(val, &v) < 0 || v > UINT32_MAX)
+		return -1;
+	if (!strcmp(key, "downtime_ms") && v > 0)
+		st->downtime_ms = (uint32_t)v;
+	else if (!strcmp(key, "max_rounds") && v > 0)
+		st->max_rounds = (uint32_t)v;
+	else if (!strcmp(key, "timeout_ms") && v > 0)
+		st->timeout_ms = (uint32_t)v;
+	else if (!strcmp(key, "verify") && v <= 1)
+		st->verify = (int)v;
+	else
+		return -1;
+	return 0;
+}
+
+static void settings_load(struct settings *st)
+{
+	static const char *const keys[] = { "policy", "downtime_ms", "max_rounds",
+					    "max_bandwidth", "verify", "timeout_ms" };
+	const char *path = getenv("XMIG_XL_HELPER_CONF");
+	char line[512], env[64];
+	unsigned int lineno = 0;
+	FILE *f;
+
+	snprintf(st->policy, sizeof(st->policy), "downtime");
+	st->downtime_ms = 50;
+	st->max_rounds = 30;
+	st->timeout_ms = 30000;
+	if (!path)
+		path = DEFAULT_CONF;
+	f = fopen(path, "re");
+	if (!f && (errno != ENOENT || getenv("XMIG_XL_HELPER_CONF")))
+		fail(errno, "%s: %s", path, strerror(errno));
+	while (f && fgets(line, sizeof(line), f)) {
+		char *p = line, *eq, *k, *v, *e;
+
+		lineno++;
+		if (!strchr(line, '\n') && !feof(f))
+			fail(EINVAL, "%s:%u: line too long", path, lineno);
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '#' || *p == '\n' || !*p)
+			continue;
+		eq = strchr(p, '=');
+		if (!eq)
+			fail(EINVAL, "%s:%u: expected KEY = VALUE", path, lineno);
+		k = p;
+		for (e = eq; e > k && (e[-1] == ' ' || e[-1] == '\t'); e--)
+			;
+		*e = '\0';
+		v = eq + 1;
+		while (*v == ' ' || *v == '\t')
+			v++;
+		for (e = v + strlen(v); e > v && (e[-1] == '\n' || e[-1] == ' ' || e[-1] == '\t');
+		     e--)
+			;
+		*e = '\0';
+		if (set_one(st, k, v) < 0)
+			fail(EINVAL, "%s:%u: bad setting '%s = %s' (docs/xl-helper.md)", path,
+			     lineno, k, v);
+	}
+	if (f)
+		fclose(f);
+	for (unsigned int i = 0; i < XMIG__ARRAY_SIZE(keys); i++) {
+		const char *v;
+		size_t j;
+
+		snprintf(env, sizeof(env), "XMIG_XL_%s", keys[i]);
+		for (j = 8; env[j]; j++)
+			if (env[j] >= 'a' && env[j] <= 'z')
+				env[j] = (char)(env[j] - 'a' + 'A');
+		v = getenv(env);
+		if (v && set_one(st, keys[i], v) < 0)
+			fail(EINVAL, "bad %s='%s' (docs/xl-helper.md)", env, v);
+	}
+}
+
+/* A descriptor argument: a number, or -1 for none (libxl's spelling). */
+static int fd_arg(char **argv, int i, const char *what)
+{
+	unsigned long v;
+
+	if (!strcmp(argv[i], "-1"))
+		return -1;
+	if (xlh_parse_num(argv[i], INT32_MAX, &v) < 0)
+		fail(EINVAL, "argument %d (%s): '%s' is not a descriptor", i, what, argv[i]);
+	return (int)v;
+}
+
+static unsigned long num_arg(char **argv, int i, unsigned long max, const char *what)
+{
+	unsigned long v;
+
+	if (xlh_parse_num(argv[i], max, &v) < 0)
+		fail(EINVAL, "argument %d (%s): '%s' is not a number in 0..%lu", i, what,
+		     argv[i], max);
+	return v;
+}
+
+static void check_stream_type(unsigned long type)
+{
+	if (type != 0)
+		fail(EOPNOTSUPP, "stream type %lu (%s) is not supported by xmig: only plain "
+		     "save, restore and migration. Unset LIBXL_SAVE_HELPER to use Xen's own "
+		     "helper for Remus and COLO", type, type == 1 ? "Remus" : type == 2 ? "COLO"
+		     : "unknown");
+}
+
+/* ---- save ---- */
+
+static size_t build_suspend(struct xlh_buf *b)
+{
+	return xlh_simple(b, XLH_SUSPEND);
+}
+
+static int suspend_by_libxl(uint32_t domid, void *payload)
+{
+	(void)payload;
+	if (!XLH_HAS(cbflags, XLH_SUSPEND)) {
+		say(XLH_ERROR, "libxl offers no suspend callback (cbflags 0x%lx): cannot stop "
+		    "d%u", cbflags, domid);
+		return -1;
+	}
+	/* libxl answers 1 once the domain is suspended. */
+	return ask(build_suspend, 1) == 1 ? 0 : -1;
+}
+
+static int resume_by_libxl(uint32_t domid, void *payload)
+{
+	(void)payload;
+	say(XLH_INFO, "d%u stays suspended: libxl resumes it when it sees the save failed",
+	    domid);
+	return 0;
+}
+
+static _Noreturn void save(char **argv)
+{
+	struct xmig_xen_params xp = XMIG_XEN_PARAMS_INIT;
+	struct xmig_send_params sp = XMIG_SEND_PARAMS_INIT;
+	struct xmig_guest_info gi;
+	struct xmig_transport *t;
+	struct xmig_backend *b;
+	struct xmig_session *s;
+	struct settings st = { 0 };
+	int io_fd, rc;
+	uint32_t domid;
+	unsigned long xcflags;
+
+	io_fd = fd_arg(argv, 2, "io_fd");
+	(void)fd_arg(argv, 3, "recv_fd"); /* Remus/COLO only */
+	domid = (uint32_t)num_arg(argv, 4, 0x7fef, "domid");
+	xcflags = num_arg(argv, 5, UINT32_MAX, "xcflags");
+	cbflags = num_arg(argv, 6, UINT32_MAX, "cbflags");
+	check_stream_type(num_arg(argv, 7, UINT32_MAX, "stream_type"));
+	settings_load(&st);
+
+	if (xmig_xen_available() < 0)
+		fail(EPERM, "%s", xmig_error_last());
+	xp.suspend = XMIG_XEN_SUSPEND_TOOLSTACK;
+	xp.suspend_fn = suspend_by_libxl;
+	xp.resume_fn = resume_by_libxl;
+	if (xmig_xen_open(&b, domid, &xp) < 0)
+		fail(EINVAL, "d%u: %s", domid, xmig_error_last());
+	if (b->ops->describe(b, &gi) < 0)
+		fail(EIO, "d%u: %s", domid, xmig_error_last());
+	if (gi.guest_kind == XMIG_GUEST_XEN_HVM)
+		fail(EOPNOTSUPP, "d%u is an HVM guest: its device model's log-dirty switch is not "
+		     "supported yet; unset LIBXL_SAVE_HELPER to save it with Xen's own helper",
+		     domid);
+	if (xmig_transport_fd(&t, -1, io_fd, 0) < 0)
+		fail(EBADF, "io_fd %d: %s", io_fd, xmig_error_last());
+	sp.policy = st.policy;
+	sp.target_downtime_ms = st.downtime_ms;
+	sp.max_rounds = st.max_rounds;
+	sp.max_bandwidth = st.max_bandwidth;
+	sp.verify = st.verify;
+	sp.timeout_ms = st.timeout_ms;
+	sp.log_fn = on_log;
+	sp.log_level = XMIG_LOG_INFO;
+	sp.progress_fn = on_progress;
+	if (xmig_send_new(&s, b, t, &sp) < 0)
+		fail(EINVAL, "%s", xmig_error_last());
+	say(XLH_INFO, "saving d%u with xmig %s (%s, policy %s, downtime target %u ms%s)", domid,
+	    xmig_version(), xcflags & 1 ? "live" : "not live: one live round, then the rest",
+	    st.policy, st.downtime_ms, st.verify ? ", verified" : "");
+	rc = xmig_session_run(s);
+	if (rc == 0) {
+		const struct xmig_stats *x = xmig_session_stats(s);
+
+		say(XLH_INFO, "d%u saved: %u rounds, %llu bytes; the domain stays suspended for "
+		    "libxl", domid, x->nr_rounds, (unsigned long long)x->bytes);
+	} else {
+		say(XLH_ERROR, "saving d%u failed: %s", domid, xmig_session_error(s));
+	}
+	xmig_session_free(s);
+	xmig_transport_close(t);
+	b->ops->free(b);
+	complete(rc == 0, EIO);
+}
+
+/* ---- restore ---- */
+
+static size_t build_nothing_missing(struct xlh_buf *b)
+{
+	return xlh_static_data_done(b, 0);
+}
+
+/*
+ * The first bytes are read before the session: libxenguest's stream starts
+ * with 8 bytes of 0xff and "XENF", which xmig's reader would only call a
+ * bad length. A prefixed transport (toolutil.h) then serves them first.
+ */
+static struct xmig_xen_restore_info restored;
+
+static int on_before_unpause(const struct xmig_xen_restore_info *ri, void *payload)
+{
+	(void)payload;
+	restored = *ri;
+	return 0;
+}
+
+static _Noreturn void restore(char **argv)
+{
+	struct xmig_xen_params xp = XMIG_XEN_PARAMS_INIT;
+	struct xmig_recv_params rp = XMIG_RECV_PARAMS_INIT;
+	static const uint8_t libxc_marker[8] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	struct prefixed_transport pt;
+	struct xmig_transport *in;
+	uint8_t head[8];
+	struct xmig_backend *b;
+	struct xmig_session *s;
+	struct settings st = { 0 };
+	int io_fd, rc;
+	uint32_t domid;
+
+	io_fd = fd_arg(argv, 2, "io_fd");
+	(void)fd_arg(argv, 3, "send_back_fd"); /* never written (xl's) */
+	domid = (uint32_t)num_arg(argv, 4, 0x7fef, "domid");
+	xp.store_port = (uint32_t)num_arg(argv, 5, UINT32_MAX, "store_evtchn");
+	xp.store_domid = (uint32_t)num_arg(argv, 6, 0x7fef, "store_domid");
+	xp.console_port = (uint32_t)num_arg(argv, 7, UINT32_MAX, "console_evtchn");
+	xp.console_domid = (uint32_t)num_arg(argv, 8, 0x7fef, "console_domid");
+	cbflags = num_arg(argv, 9, UINT32_MAX, "cbflags");
+	check_stream_type(num_arg(argv, 10, UINT32_MAX, "stream_type"));
+	settings_load(&st);
+
+	if (xmig_xen_available() < 0)
+		fail(EPERM, "%s", xmig_error_last());
+	if (xmig_transport_fd(&in, io_fd, -1, 0) < 0)
+		fail(EBADF, "io_fd %d: %s", io_fd, xmig_error_last());
+	if (in->ops->read(in, head, sizeof(head), (int)st.timeout_ms) < 0)
+		fail(EIO, "reading the stream: %s", xmig_error_last());
+	prefixed_init(&pt, in, head, sizeof(head));
+	if (!memcmp(head, libxc_marker, sizeof(libxc_marker)))
+		fail(EINVAL, "the stream is libxenguest's (xc_domain_save), not xmig's: the "
+		     "sending host ran Xen's own helper. Set LIBXL_SAVE_HELPER to xmig-xl-helper "
+		     "on both hosts, or on neither");
+	/* The CPU policy travels in xmig's stream: libxl need not supply one. */
+	if (XLH_HAS(cbflags, XLH_STATIC_DATA_DONE) &&
+	    ask(build_nothing_missing, 1) != 0)
+		fail(EIO, "libxl refused the static data");
+
+	xp.domid = domid;
+	xp.before_unpause = on_before_unpause;
+	xp.toolstack_owns = 1;
+	if (xmig_xen_new_dest(&b, &xp) < 0)
+		fail(EINVAL, "d%u: %s", domid, xmig_error_last());
+	rp.timeout_ms = st.timeout_ms;
+	rp.require_verify = 0;
+	rp.log_fn = on_log;
+	rp.log_level = XMIG_LOG_INFO;
+	rp.progress_fn = on_progress;
+	if (xmig_recv_new(&s, b, &pt.base, &rp) < 0)
+		fail(EINVAL, "%s", xmig_error_last());
+	rc = xmig_session_run(s);
+	if (rc == 0) {
+		static struct xlh_buf m;
+		size_t n = xlh_restore_results(&m, (unsigned long)restored.store_gfn,
+					       (unsigned long)restored.console_gfn);
+
+		pthread_mutex_lock(&out_lock);
+		send_frame(&m, n);
+		pthread_mutex_unlock(&out_lock);
+		say(XLH_INFO, "d%u restored by xmig (%s); libxl attaches its devices and "
+		    "unpauses it", domid, xmig_xen_notes(b));
+	} else {
+		say(XLH_ERROR, "restoring d%u failed: %s (libxl destroys the domain)", domid,
+		    xmig_session_error(s));
+	}
+	xmig_session_free(s);
+	b->ops->free(b);
+	xmig_transport_close(&pt.base);
+	complete(rc == 0, EIO);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 8 && !strcmp(argv[1], "--save-domain"))
+		save(argv);
+	if (argc == 11 && !strcmp(argv[1], "--restore-domain"))
+		restore(argv);
+	if (isatty(STDOUT_FILENO) || argc < 2 || !strcmp(argv[1], "--help")) {
+		fputs("Usage: xmig-xl-helper --save-domain IO_FD RECV_FD DOMID XCFLAGS CBFLAGS "
+		      "STREAM_TYPE\n"
+		      "       xmig-xl-helper --restore-domain IO_FD SEND_BACK_FD DOMID "
+		      "STORE_EVTCHN STORE_DOMID\n"
+		      "                      CONSOLE_EVTCHN CONSOLE_DOMID CBFLAGS STREAM_TYPE\n"
+		      "libxl's save/restore helper on xmig: libxl runs it, with\n"
+		      "LIBXL_SAVE_HELPER set to its path (docs/xl-helper.md). Settings come\n"
+		      "from " DEFAULT_CONF " (or $XMIG_XL_HELPER_CONF) and the\n"
+		      "XMIG_XL_* environment variables.\n",
+		      stderr);
+		return argc >= 2 && !strcmp(argv[1], "--help") ? 0 : 2;
+	}
+	fail(EINVAL, "unexpected arguments (%d, mode '%s'): this libxl speaks another "
+	     "helper protocol than Xen 4.17's", argc - 1, argv[1]);
+}
