@@ -449,6 +449,37 @@ START_TEST(test_slow_rounds_are_cut_off)
 }
 END_TEST
 
+/* Input that is no stream at all is named as such, not as a bad length. */
+START_TEST(test_not_a_stream)
+{
+	static const char http[] = "GET / HTTP/1.1\r\nHost: example\r\n\r\n";
+	static const uint8_t bin[32] = { 0x7f, 'E', 'L', 'F', 2, 1, 1, 0 };
+	struct xmig_recv_params rp = XMIG_RECV_PARAMS_INIT;
+	struct xmig_backend *dst;
+	struct xmig_session *s;
+	struct mem_transport r;
+
+	mem_transport_init(&r, (const uint8_t *)http, sizeof(http) - 1);
+	ck_assert_int_eq(xmig_sim_new_dest(&dst), 0);
+	ck_assert_int_eq(xmig_recv_new(&s, dst, &r.base, &rp), 0);
+	ck_assert_int_eq(xmig_session_run(s), XMIG_EPROTO);
+	ck_assert_msg(strstr(xmig_session_error(s), "not an xmig stream (no xmig header at "
+				 "offset 0; it starts with \"GET / HTTP/1.1"),
+		      "%s", xmig_session_error(s));
+	xmig_session_free(s);
+	dst->ops->free(dst);
+
+	mem_transport_init(&r, bin, sizeof(bin));
+	ck_assert_int_eq(xmig_sim_new_dest(&dst), 0);
+	ck_assert_int_eq(xmig_recv_new(&s, dst, &r.base, &rp), 0);
+	ck_assert_int_eq(xmig_session_run(s), XMIG_EPROTO);
+	ck_assert_msg(strstr(xmig_session_error(s), "it starts with 7f 45 4c 46 02 01 01 00"),
+		      "%s", xmig_session_error(s));
+	xmig_session_free(s);
+	dst->ops->free(dst);
+}
+END_TEST
+
 static Suite *hostile_suite(void)
 {
 	Suite *s = suite_create("hostile");
@@ -462,6 +493,7 @@ static Suite *hostile_suite(void)
 	tcase_add_test(tc, test_stream_text_is_sanitised);
 	tcase_add_test(tc, test_trickled_bytes_are_cut_off);
 	tcase_add_test(tc, test_slow_rounds_are_cut_off);
+	tcase_add_test(tc, test_not_a_stream);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -78,9 +78,14 @@ set +e; "$bin/xmig-recv" --listen 127.0.0.1:1 --from file:x >/dev/null 2>&1; rc=
 set +e; "$bin/xmig-send" --mem 8M --to 127.0.0.1:1 -q 2>"$tmp/e"; rc=$?; set -e
 [ $rc -eq 1 ] || fail "xmig-send to a closed port: exit $rc"
 grep -q 'refused' "$tmp/e" || fail "closed port: $(cat "$tmp/e")"
-for t in xmig-send xmig-recv xmig-dump; do
+for t in xmig-send xmig-recv xmig-dump xmig-simulate; do
   "$bin/$t" --help | grep -q Usage || fail "$t --help"
+  "$bin/$t" --version | grep -qx "$t (xmig) [0-9][0-9.]*" || fail "$t --version"
 done
+# input that is no stream is named as such
+printf 'GET / HTTP/1.1\r\nHost: x\r\n\r\n' > "$tmp/http.txt"
+set +e; "$bin/xmig-dump" "$tmp/http.txt" 2>"$tmp/e"; rc=$?; set -e
+[ $rc -eq 1 ] && grep -q 'not an xmig stream' "$tmp/e" || fail "xmig-dump of text: $(cat "$tmp/e")"
 pass=$((pass+1))
 
 # 6. xmig-simulate: the policies on a model too large for any test machine
@@ -101,6 +106,9 @@ w = 50 * 2**20 / 4096 * r0["seconds"]
 assert abs(r0["dirtied"] - pages * (1 - math.exp(-w / pages))) < 1
 PY
 "$bin/xmig-simulate" --mem 1T --link 12G/s --dirty hot:16G:2G/s >/dev/null || fail "1 TiB model"
+# its default model fits any size (it once required 16 GiB of guest)
+"$bin/xmig-simulate" --mem 8G >"$tmp/sim8.out" 2>&1 || fail "xmig-simulate --mem 8G: $(cat "$tmp/sim8.out")"
+grep -q "dirty hot:128M:2G/s" "$tmp/sim8.out" || fail "xmig-simulate's default model: $(head -3 "$tmp/sim8.out")"
 set +e; "$bin/xmig-simulate" --dirty hot:2T:1G/s --mem 1T >/dev/null 2>&1; rc=$?; set -e
 [ $rc -eq 2 ] || fail "a hot set larger than memory: exit $rc"
 pass=$((pass+1))

@@ -24,6 +24,7 @@ static const char usage_text[] =
 	"  -p, --pages     list every page entry (pfn and encoding)\n"
 	"  -s, --summary   only the header and one line per round\n"
 	"  -h, --help      this text\n"
+	"      --version   the version\n"
 	"\n"
 	"Exit status: 0 the stream is complete and valid, 1 it is not (the first\n"
 	"problem is printed), 2 bad command line.\n";
@@ -200,6 +201,11 @@ static int dump_xmig(struct xmig_transport *t, int pages, int summary, int whole
 	xmig__decoder_init(&d);
 	for (;;) {
 		rc = xmig__rec_read(&r, &rec, -1);
+		if (records == 0 && (rc == XMIG_EPROTO || rc == XMIG_ECHECKSUM ||
+				     (rc == XMIG_EEOF && r.first_len &&
+				      xmig__le32(r.first) != XMIG_REC_HEADER) ||
+				     (rc == 0 && rec.type != XMIG_REC_HEADER)))
+			rc = xmig__reader_not_a_stream(&r);
 		if (rc < 0)
 			break;
 		records++;
@@ -331,6 +337,7 @@ int main(int argc, char **argv)
 		{ "pages", no_argument, NULL, 'p' },
 		{ "summary", no_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const uint8_t libxc_marker[8] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
@@ -346,6 +353,7 @@ int main(int argc, char **argv)
 		case 'p': pages = 1; break;
 		case 's': summary = 1; break;
 		case 'h': fputs(usage_text, stdout); return 0;
+		case 'V': printf("%s (xmig) %s\n", tool_name, xmig_version()); return 0;
 		case ':': usage_error("%s needs an argument", argv[optind - 1]);
 		default: usage_error("unknown option %s", argv[optind - 1]);
 		}

@@ -47,6 +47,7 @@ static const char usage_text[] =
 	"  -q, --quiet             only errors and the verdict\n"
 	"  -v, --verbose           engine log (twice: debug)\n"
 	"  -h, --help              this text\n"
+	"      --version           the version\n"
 	"\n"
 	"Exit status: 0 migrated, 1 migration failed (the guest keeps running on the\n"
 	"source), 2 bad command line, 3 migrated but the paused source copy could not\n"
@@ -85,6 +86,7 @@ static const struct option long_opts[] = {
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -148,6 +150,7 @@ int main(int argc, char **argv)
 		case 'q': tool_verbosity = 0; break;
 		case 'v': tool_verbosity++; break;
 		case 'h': fputs(usage_text, stdout); return 0;
+		case 'V': printf("%s (xmig) %s\n", tool_name, xmig_version()); return 0;
 		case ':': usage_error("%s needs an argument", argv[optind - 1]);
 		default: usage_error("unknown option %s", argv[optind - 1]);
 		}

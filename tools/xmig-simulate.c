@@ -29,7 +29,8 @@ static const char usage_text[] =
 	"                          (default 1250M/s, 10 Gbit/s)\n"
 	"  --rtt DUR               round trip, e.g. 200us, 1ms (default 200us)\n"
 	"  --dirty MODEL           uniform:RATE | hot:SIZE:RATE | seq:RATE (default\n"
-	"                          hot:16G:2G/s); RATE in bytes/s of page writes\n"
+	"                          hot:MEM/64:2G/s, i.e. hot:16G:2G/s for 1T); RATE in\n"
+	"                          bytes/s of page writes\n"
 	"  --zero-percent N        share of pages that are all zero (default 25)\n"
 	"  --pause-cost DUR        pause + state + resume on the other side (default 2ms)\n"
 	"  --policy NAME           downtime (default), xen-classic, or both\n"
@@ -37,7 +38,8 @@ static const char usage_text[] =
 	"  --max-rounds N          (default 30)\n"
 	"  --on-no-converge WHAT   stop (default) or abort\n"
 	"  --json FILE             write the rounds and the outcome as JSON\n"
-	"  -h, --help              this text\n";
+	"  -h, --help              this text\n"
+	"      --version           the version\n";
 
 #define PAGE 4096.0
 
@@ -200,11 +202,13 @@ int main(int argc, char **argv)
 		{ "on-no-converge", required_argument, NULL, 'a' },
 		{ "json", required_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct xmig_policy_input limits = { .target_downtime_ns = 50000000ull, .max_rounds = 30 };
 	struct model m = { 0 };
-	const char *dirty = "hot:16G:2G/s", *policy = "downtime", *json = NULL;
+	const char *dirty = NULL, *policy = "downtime", *json = NULL;
+	char dirty_default[64];
 	double link = 1250e6, rtt_us = 200, zero = 0.25, pause_us = 2000;
 	static struct outcome o[2];
 	const char *names[2];
@@ -235,6 +239,7 @@ int main(int argc, char **argv)
 			break;
 		case 'j': json = optarg; break;
 		case 'h': fputs(usage_text, stdout); return 0;
+		case 'V': printf("%s (xmig) %s\n", tool_name, xmig_version()); return 0;
 		case ':': usage_error("%s needs an argument", argv[optind - 1]);
 		default: usage_error("unknown option %s", argv[optind - 1]);
 		}
@@ -244,6 +249,21 @@ int main(int argc, char **argv)
 	if (mem < 4096 || link < 1)
 		usage_error("--mem and --link must be positive");
 	m.nr_pages = (double)(mem / 4096);
+	if (!dirty) {
+		/* a hot set of 1/64 of memory (at least a page), whatever the size */
+		uint64_t hot = mem / 64 < 4096 ? 4096 : mem / 64 / 4096 * 4096;
+
+		if (hot % (1u << 30) == 0)
+			snprintf(dirty_default, sizeof(dirty_default), "hot:%lluG:2G/s",
+				 (unsigned long long)(hot >> 30));
+		else if (hot % (1u << 20) == 0)
+			snprintf(dirty_default, sizeof(dirty_default), "hot:%lluM:2G/s",
+				 (unsigned long long)(hot >> 20));
+		else
+			snprintf(dirty_default, sizeof(dirty_default), "hot:%llu:2G/s",
+				 (unsigned long long)hot);
+		dirty = dirty_default;
+	}
 	parse_model(dirty, &m);
 	if (!strcmp(policy, "both")) {
 		names[n++] = "xen-classic";

@@ -262,6 +262,14 @@ static int receive_stream(struct xmig_session *s, struct recv_state *st)
 		rc = xmig__rec_read(&s->reader, &rec, (int)limit);
 		if (rc == XMIG_ETIMEDOUT && by_rate)
 			return too_slow(s, st);
+		/* garbage where a stream should start: say so, not "bad length" */
+		if (s->reader.records <= 1 && !st->created &&
+		    (rc == XMIG_EPROTO || rc == XMIG_ECHECKSUM ||
+		     (rc == XMIG_EEOF && s->reader.first_len &&
+		      xmig__le32(s->reader.first) != XMIG_REC_HEADER) ||
+		     (rc == 0 && rec.type != XMIG_REC_HEADER && rec.type != XMIG_REC_ERROR)))
+			return xmig__serr_last(s, xmig__reader_not_a_stream(&s->reader),
+					       "receiving the header");
 		if (rc < 0)
 			return xmig__serr_last(s, rc, st->created ? "receiving the stream"
 								  : "receiving the header");

@@ -157,6 +157,10 @@ int xmig__rec_read(struct xmig__reader *r, struct xmig__rec *out, int timeout_ms
 	rc = read_exact(r, hdr, sizeof(hdr), timeout_ms, "a record header");
 	if (rc < 0)
 		return rc;
+	if (offset == 0) {
+		memcpy(r->first, hdr, sizeof(hdr));
+		r->first_len = sizeof(hdr);
+	}
 	out->type = xmig__le32(hdr);
 	out->length = xmig__le32(hdr + 4);
 	out->index = r->records;
@@ -219,4 +223,28 @@ int xmig__reader_check_end(struct xmig__reader *r, int timeout_ms)
 		return xmig__fail(XMIG_EPROTO, "data after END at offset 0x%llx",
 				  (unsigned long long)r->bytes);
 	return rc; /* the transport's own failure and message */
+}
+
+int xmig__reader_not_a_stream(const struct xmig__reader *r)
+{
+	char show[4 * XMIG_REC_HDR_SIZE + 8];
+	size_t i, n = 0, text = 1;
+
+	for (i = 0; i < r->first_len; i++)
+		if (r->first[i] < 0x20 || r->first[i] > 0x7e)
+			text = r->first[i] == '\r' || r->first[i] == '\n' || r->first[i] == '\t'
+				       ? text : 0;
+	if (!r->first_len)
+		return xmig__fail(XMIG_EPROTO, "not an xmig stream (no xmig header at offset 0)");
+	for (i = 0; i < r->first_len && n + 5 < sizeof(show); i++) {
+		uint8_t c = r->first[i];
+
+		if (text)
+			show[n++] = (c >= 0x20 && c <= 0x7e) ? (char)c : ' ';
+		else
+			n += (size_t)snprintf(show + n, sizeof(show) - n, "%s%02x", i ? " " : "", c);
+	}
+	show[n] = '\0';
+	return xmig__fail(XMIG_EPROTO, "not an xmig stream (no xmig header at offset 0; it "
+			  "starts with %s%s%s)", text ? "\"" : "", show, text ? "\"" : "");
 }

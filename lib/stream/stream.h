@@ -97,6 +97,8 @@ struct xmig__reader {
 	uint64_t bytes;   /* consumed so far */
 	uint64_t records; /* read so far */
 	uint64_t rec_start; /* offset of the record being read */
+	uint8_t first[XMIG_REC_HDR_SIZE]; /* the stream's first bytes, as read */
+	size_t first_len;
 	int limit_ms;       /* its time limit */
 };
 
@@ -111,6 +113,14 @@ void xmig__reader_fini(struct xmig__reader *r);
  * XMIG_ETIMEDOUT; message in xmig_error_last().
  */
 int xmig__rec_read(struct xmig__reader *r, struct xmig__rec *out, int timeout_ms);
+
+/*
+ * The first record did not read as a HEADER: fail with XMIG_EPROTO and "not
+ * an xmig stream (no xmig header at offset 0; it starts with ...)", the
+ * first bytes shown as text when they are printable (an HTTP request, a
+ * text file), else in hex. Returns XMIG_EPROTO.
+ */
+int xmig__reader_not_a_stream(const struct xmig__reader *r);
 
 /*
  * After END, on a transport that is the whole stream (XMIG_TRANSPORT_WHOLE):
