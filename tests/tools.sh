@@ -113,4 +113,34 @@ set +e; "$bin/xmig-simulate" --dirty hot:2T:1G/s --mem 1T >/dev/null 2>&1; rc=$?
 [ $rc -eq 2 ] || fail "a hot set larger than memory: exit $rc"
 pass=$((pass+1))
 
+# 7. SIGINT and SIGTERM end every wait promptly, with what became of the
+#    guest, and exit 128 + the signal (130, 143)
+sig_rc() { # SIGNAL AFTER command...: the exit status, the time it took
+  local s=$1 after=$2; shift 2
+  local t0; t0=$(date +%s%N)
+  set +e; timeout --preserve-status -k 10 -s "$s" "$after" "$@" 2>"$tmp/sig.err"; rc=$?; set -e
+  took_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+}
+sig_rc INT 1 "$bin/xmig-recv" --listen 127.0.0.1:0
+[ $rc -eq 130 ] && [ $took_ms -lt 4000 ] || fail "xmig-recv waiting, SIGINT: exit $rc in $took_ms ms"
+grep -q 'interrupted (Interrupt) while waiting for a sender: no guest was received' \
+  "$tmp/sig.err" || fail "xmig-recv SIGINT: $(cat "$tmp/sig.err")"
+sig_rc TERM 1 "$bin/xmig-recv" --listen 127.0.0.1:0
+[ $rc -eq 143 ] || fail "xmig-recv waiting, SIGTERM: exit $rc"
+sig_rc INT 1 "$bin/xmig-send" --mem 8M --run-before 60s --to 127.0.0.1:9
+[ $rc -eq 130 ] && [ $took_ms -lt 4000 ] || fail "xmig-send --run-before, SIGINT: exit $rc in $took_ms ms"
+grep -q 'before the migration: nothing was sent' "$tmp/sig.err" ||
+  fail "xmig-send SIGINT: $(cat "$tmp/sig.err")"
+# during a migration (slowed down): cancelled, the guest stays on the source
+"$bin/xmig-recv" --listen "unix:$tmp/sig.sock" -q >"$tmp/sigr.out" 2>&1 &
+rpid=$!
+for i in $(seq 50); do [ -S "$tmp/sig.sock" ] && break; sleep 0.1; done
+sig_rc INT 1.5 "$bin/xmig-send" --mem 256M --max-bandwidth 20M/s --to "unix:$tmp/sig.sock"
+[ $rc -eq 130 ] || fail "xmig-send migrating, SIGINT: exit $rc: $(cat "$tmp/sig.err")"
+grep -q 'the migration was cancelled; the guest keeps running on the source' "$tmp/sig.err" ||
+  fail "xmig-send migrating, SIGINT: $(cat "$tmp/sig.err")"
+set +e; wait $rpid; rrc=$?; set -e
+[ $rrc -eq 1 ] || fail "the receiver of a cancelled migration: exit $rrc"
+pass=$((pass+1))
+
 echo "$pass passed, 0 failed"

@@ -30,14 +30,6 @@ const char *guest_backends(void)
 		;
 }
 
-static void sleep_ms(uint64_t ms)
-{
-	struct timespec ts = { .tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000 };
-
-	while (nanosleep(&ts, &ts) < 0)
-		;
-}
-
 static void check_backend_known(struct guest_opts *go)
 {
 	if (is(go, "sim"))
@@ -160,19 +152,23 @@ int guest_run_for(struct guest_opts *go, struct xmig_backend *b, uint64_t ms)
 {
 #ifdef XMIG_HAVE_KVM
 	if (is(go, "kvm")) {
-		int code, rc = kvm_guest_run_for(go, b, ms, &code);
+		/* in slices, so that a signal ends the wait */
+		while (ms && !tool_interrupted) {
+			uint64_t n = ms < 100 ? ms : 100;
+			int code, rc = kvm_guest_run_for(go, b, n, &code);
 
-		if (rc == XMIG_ETIMEDOUT)
-			return 0;
-		fprintf(stderr, "%s: error: the guest stopped: %s\n", tool_name,
-			rc == 0 ? "it exited" : xmig_error_last());
-		return -1;
+			if (rc != XMIG_ETIMEDOUT) {
+				fprintf(stderr, "%s: error: the guest stopped: %s\n", tool_name,
+					rc == 0 ? "it exited" : xmig_error_last());
+				return -1;
+			}
+			ms -= n;
+		}
+		return tool_interrupted ? -1 : 0;
 	}
 #endif
 	(void)b;
-	if (ms)
-		sleep_ms(ms);
-	return 0;
+	return tool_sleep_ms(ms);
 }
 
 const char *guest_annotate(void *payload)

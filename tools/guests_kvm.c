@@ -233,10 +233,16 @@ int kvm_guest_after(struct guest_opts *go, struct xmig_backend *b, const char *a
 		if (rc != XMIG_ETIMEDOUT)
 			break;
 	}
-	if (until_exit)
-		rc = xmig_kvm_wait_exit(b, ms ? (int)ms : -1, &code);
-	else
-		rc = xmig_kvm_wait_exit(b, (int)ms, &code);
+	/* in slices of 100 ms, so that SIGINT/SIGTERM end the wait */
+	rc = XMIG_ETIMEDOUT;
+	for (uint64_t left = ms; rc == XMIG_ETIMEDOUT && !tool_interrupted &&
+	     (left || (until_exit && !ms));) {
+		uint64_t n = left && left < 100 ? left : 100;
+
+		rc = xmig_kvm_wait_exit(b, (int)n, &code);
+		if (left)
+			left -= n;
+	}
 
 	pthread_mutex_lock(&w->lock);
 	if (annotation_u64(annotations, "kvm.last_hb_seq", &src_seq) == 0 &&
@@ -248,7 +254,11 @@ int kvm_guest_after(struct guest_opts *go, struct xmig_backend *b, const char *a
 	}
 	r->hb_count = w->hb_count;
 	r->hb_max_gap_ms = (double)w->max_gap_ns / 1e6;
-	if (rc == XMIG_EGUEST) {
+	if (tool_interrupted && rc == XMIG_ETIMEDOUT) {
+		snprintf(verdict, sizeof(verdict), "INTERRUPTED (%s): the guest ran here until "
+			 "then, and stops with this process", strsignal(tool_interrupted));
+		rc = -1;
+	} else if (rc == XMIG_EGUEST) {
 		snprintf(verdict, sizeof(verdict), "FAILED: the guest crashed: %s",
 			 xmig_error_last());
 		rc = -1;

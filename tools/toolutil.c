@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "toolutil.h"
@@ -14,18 +15,42 @@ int tool_verbosity = 1;
 
 static struct xmig_session *volatile running_session;
 
+volatile sig_atomic_t tool_interrupted;
+
 static void on_signal(int sig)
 {
-	(void)sig;
+	tool_interrupted = sig;
 	if (running_session)
 		xmig_session_cancel(running_session);
 }
 
 void tool_signals(void)
 {
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal; /* no SA_RESTART: a blocked wait returns */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+}
+
+int tool_exit_status(int rc_status)
+{
+	return tool_interrupted ? 128 + tool_interrupted : rc_status;
+}
+
+int tool_sleep_ms(uint64_t ms)
+{
+	while (ms && !tool_interrupted) {
+		uint64_t n = ms < 100 ? ms : 100;
+		struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)n * 1000000 };
+
+		nanosleep(&ts, NULL);
+		ms -= n;
+	}
+	return tool_interrupted ? -1 : 0;
 }
 
 void tool_running(struct xmig_session *s)

@@ -57,7 +57,19 @@ struct tool_report {
  * SIGINT/SIGTERM cancel the session set with tool_running() (the guest then
  * stays on the source); SIGPIPE is ignored. Call once at start.
  */
+/*
+ * SIGINT and SIGTERM: a running session is cancelled (its own failure path
+ * then resumes the source or destroys the partial destination), and every
+ * wait of the tools (for a sender, --run-before, --run-after) ends within
+ * 100 ms. tool_interrupted holds the signal; the tool says what became of
+ * the guest and exits with tool_exit_status() (130, 143).
+ */
+#include <signal.h>
+extern volatile sig_atomic_t tool_interrupted;
 void tool_signals(void);
+int tool_exit_status(int rc_status);
+/* Sleep `ms` in slices: 0, or -1 as soon as a signal came. */
+int tool_sleep_ms(uint64_t ms);
 void tool_running(struct xmig_session *s);
 
 void print_summary(FILE *f, const struct tool_report *r);

@@ -50,7 +50,8 @@ static const char usage_text[] =
 	"      --version           the version\n"
 	"\n"
 	"Exit status: 0 the guest arrived and passed its check, 1 the migration or the\n"
-	"guest's check failed, 2 bad command line.\n";
+	"guest's check failed, 2 bad command line, 130/143 interrupted by SIGINT/SIGTERM\n"
+	"(a migration under way is cancelled and its partial guest destroyed).\n";
 
 enum {
 	OPT_LISTEN = 256, OPT_FROM, OPT_ACCEPT_TIMEOUT, OPT_TIMEOUT, OPT_BACKEND, OPT_MAX_MEM,
@@ -127,8 +128,12 @@ static int forward(struct opts *o, struct xmig_backend *b)
 		return rc;
 	}
 	tool_running(s);
-	rc = xmig_session_run(s);
+	rc = tool_interrupted ? XMIG_ECANCELED : xmig_session_run(s);
 	tool_running(NULL);
+	if (tool_interrupted && rc < 0)
+		fprintf(stderr, "%s: interrupted (%s) during the migration: the partial "
+			"destination was destroyed (the source keeps the guest)\n", tool_name,
+			strsignal(tool_interrupted));
 	rep.backend = o->go.backend;
 	rep.transport = o->forward_to;
 	rep.policy = sp.policy;
@@ -147,6 +152,26 @@ static int forward(struct opts *o, struct xmig_backend *b)
 }
 
 /* Receive one guest into `b` and check it. Returns 0 or < 0. */
+/* Wait for a sender in slices, so that SIGINT/SIGTERM end the wait. */
+static int accept_interruptible(struct xmig_listener *l, struct xmig_transport **t,
+				int64_t limit_ms)
+{
+	int64_t left = limit_ms;
+	int rc;
+
+	for (;;) {
+		int slice = left < 0 || left > 200 ? 200 : (int)left;
+
+		if (tool_interrupted)
+			return xmig_backend_error(XMIG_ECANCELED, "interrupted (%s) while waiting "
+						  "for a sender: no guest was received",
+						  strsignal(tool_interrupted));
+		rc = xmig_listener_accept(l, t, slice);
+		if (rc != XMIG_ETIMEDOUT || (left >= 0 && (left -= slice) <= 0))
+			return rc;
+	}
+}
+
 static int receive_one(struct opts *o, struct xmig_backend *b, unsigned int hop)
 {
 	struct tool_report rep = { .role = "recv", .guest_downtime_ms = -1 };
@@ -163,7 +188,7 @@ static int receive_one(struct opts *o, struct xmig_backend *b, unsigned int hop)
 			if (tool_verbosity > 0 || hop == 0)
 				fprintf(stderr, "%s: listening on %s (port %u)\n", tool_name,
 					o->listen_addr, xmig_listener_port(l));
-			rc = xmig_listener_accept(l, &t, (int)o->accept_ms);
+			rc = accept_interruptible(l, &t, o->accept_ms);
 			xmig_listener_close(l);
 		}
 	}
@@ -179,8 +204,12 @@ static int receive_one(struct opts *o, struct xmig_backend *b, unsigned int hop)
 		return rc;
 	}
 	tool_running(s);
-	rc = xmig_session_run(s);
+	rc = tool_interrupted ? XMIG_ECANCELED : xmig_session_run(s);
 	tool_running(NULL);
+	if (tool_interrupted && rc < 0)
+		fprintf(stderr, "%s: interrupted (%s) during the migration: the partial "
+			"destination was destroyed (the source keeps the guest)\n", tool_name,
+			strsignal(tool_interrupted));
 
 	rep.backend = o->go.backend;
 	rep.transport = o->listen_addr ? o->listen_addr : o->from;
@@ -303,5 +332,5 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: %u of %u hops done%s\n", tool_name, rc < 0 ? hop : o.hops,
 			o.hops, rc < 0 ? ", then a failure" : "");
 	guest_stop(&o.go, b);
-	return rc < 0 ? EXIT_FAILED : 0;
+	return tool_exit_status(rc < 0 ? EXIT_FAILED : 0);
 }

@@ -51,7 +51,8 @@ static const char usage_text[] =
 	"\n"
 	"Exit status: 0 migrated, 1 migration failed (the guest keeps running on the\n"
 	"source), 2 bad command line, 3 migrated but the paused source copy could not\n"
-	"be destroyed (after one retry; the message names it).\n";
+	"be destroyed (after one retry; the message names it), 130/143 interrupted by\n"
+	"SIGINT/SIGTERM (a migration under way is cancelled: the guest stays here).\n";
 
 enum {
 	OPT_TO = 256, OPT_CONNECT_TIMEOUT, OPT_TIMEOUT, OPT_BACKEND, OPT_MEM, OPT_VCPUS,
@@ -173,14 +174,20 @@ int main(int argc, char **argv)
 	rep.target_downtime_ms = sp.target_downtime_ms;
 	rep.verify = sp.verify;
 
+	tool_signals();
 	rc = guest_start(&go, &b);
 	if (rc < 0) {
 		guest_stop(&go, b);
-		return EXIT_FAILED;
+		return tool_exit_status(EXIT_FAILED);
 	}
 	if (guest_run_for(&go, b, go.run_before_ms) < 0) {
+		if (tool_interrupted)
+			fprintf(stderr, "%s: interrupted (%s) before the migration: nothing was "
+				"sent; %s\n", tool_name, strsignal(tool_interrupted),
+				strcmp(go.backend, "xen") ? "the guest, which lives in this process, "
+				"stops with it" : "the domain keeps running");
 		guest_stop(&go, b);
-		return EXIT_FAILED;
+		return tool_exit_status(EXIT_FAILED);
 	}
 	sp.annotate_fn = guest_annotate;
 	sp.annotate_payload = &go;
@@ -201,9 +208,13 @@ int main(int argc, char **argv)
 		return EXIT_FAILED;
 	}
 	tool_running(s);
-	tool_signals();
-	rc = xmig_session_run(s);
+	rc = tool_interrupted ? XMIG_ECANCELED : xmig_session_run(s);
 	tool_running(NULL);
+	if (tool_interrupted && rc < 0)
+		fprintf(stderr, "%s: interrupted (%s): the migration was cancelled; %s\n", tool_name,
+			strsignal(tool_interrupted),
+			rc == XMIG_EAMBIGUOUS ? "COMMIT had gone out (see below)"
+					      : "the guest keeps running on the source");
 
 	if (rc == XMIG_ESRCLEFT) {
 		/* The guest runs on the destination; this copy must not come back. */
@@ -243,5 +254,5 @@ int main(int argc, char **argv)
 	guest_stop(&go, b);
 	if (rc == XMIG_ESRCLEFT)
 		return EXIT_SRCLEFT;
-	return rc < 0 ? EXIT_FAILED : 0;
+	return tool_exit_status(rc < 0 ? EXIT_FAILED : 0);
 }
