@@ -7,7 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common.h"
 #include "migrate_util.h"
+#include "backend/sim/sim_priv.h"
+#include "stream/stream.h"
 #include "xmig/backend/sim.h"
 
 struct mig_case {
@@ -250,6 +253,103 @@ START_TEST(test_two_at_once)
 }
 END_TEST
 
+/*
+ * A "device" that goes on writing into the paused guest while its pages are
+ * being sent, as a Xen PV back end does (netback filling a NIC's receive
+ * buffers): each time a page batch of the final round goes out, every page
+ * of the paused source is rewritten (with another valid sim page, as a
+ * device writes what the guest will accept). A record must still carry
+ * exactly the bytes it was checksummed on. When the final round sent
+ * straight from guest memory, this stream was refused by its own checksum.
+ */
+struct device_transport {
+	struct xmig_transport base;
+	struct xmig_transport *inner;
+	uint8_t *mem;
+	size_t len;
+	int paused;         /* round 0 has ended: the final round is being sent */
+	unsigned int scribbles;
+};
+
+static int dev_writev(struct xmig_transport *t, const struct iovec *iov, int iovcnt)
+{
+	struct device_transport *d = (struct device_transport *)t;
+
+	uint32_t type = iovcnt > 0 && iov[0].iov_len >= 4
+				? xmig__le32((const uint8_t *)iov[0].iov_base) : 0;
+
+	if (type == XMIG_REC_PAGE_BATCH && d->paused) {
+		for (size_t pfn = 0; pfn < d->len / 4096; pfn++)
+			xmig__sim_page_fill(d->mem + 4096 * pfn, 1, pfn, 1000000 + d->scribbles);
+		d->scribbles++;
+	}
+	if (type == XMIG_REC_ROUND_END && !d->paused) {
+		d->paused = 1; /* max_rounds 1: the next round is the final one */
+		usleep(20000); /* and the guest dirties pages for it meanwhile */
+	}
+	return d->inner->ops->writev(d->inner, iov, iovcnt);
+}
+
+static int dev_read(struct xmig_transport *t, void *buf, size_t len, int timeout_ms)
+{
+	struct device_transport *d = (struct device_transport *)t;
+
+	return d->inner->ops->read(d->inner, buf, len, timeout_ms);
+}
+
+static void dev_shutdown(struct xmig_transport *t)
+{
+	(void)t;
+}
+
+static void dev_close(struct xmig_transport *t)
+{
+	(void)t;
+}
+
+static const struct xmig_transport_ops dev_ops = {
+	.version = XMIG_TRANSPORT_OPS_VERSION, .name = "device", .writev = dev_writev,
+	.read = dev_read, .shutdown = dev_shutdown, .close = dev_close,
+};
+
+START_TEST(test_device_writes_paused_memory)
+{
+	struct xmig_sim_params sp = XMIG_SIM_PARAMS_INIT;
+	struct xmig_send_params snd = XMIG_SEND_PARAMS_INIT;
+	struct xmig_recv_params rp = XMIG_RECV_PARAMS_INIT;
+	struct device_transport dev = { .base = { .ops = &dev_ops } };
+	struct mem_transport w, r;
+	struct xmig_backend *src, *dst;
+	struct xmig_session *s;
+	uint64_t pages, bad;
+
+	sp.mem_bytes = 64 * 4096;
+	sp.zero_percent = 0;
+	sp.dirty = "max"; /* so that the final round has pages to send */
+	ck_assert_int_eq(xmig_sim_new(&src, &sp), 0);
+	dev.mem = (uint8_t *)xmig_sim_memory(src, &pages);
+	dev.len = pages * 4096;
+	mem_transport_init(&w, NULL, 0);
+	dev.inner = &w.base;
+	snd.max_rounds = 1; /* round 0, then the final round: every page twice */
+	ck_assert_int_eq(xmig_send_new(&s, src, &dev.base, &snd), 0);
+	ck_assert_msg(xmig_session_run(s) == 0, "%s", xmig_session_error(s));
+	xmig_session_free(s);
+	ck_assert_uint_ge(dev.scribbles, 1);
+
+	ck_assert_int_eq(xmig_sim_new_dest(&dst), 0);
+	mem_transport_init(&r, w.out, w.out_len);
+	ck_assert_int_eq(xmig_recv_new(&s, dst, &r.base, &rp), 0);
+	ck_assert_msg(xmig_session_run(s) == 0, "%s", xmig_session_error(s));
+	xmig_session_free(s);
+	/* every page arrived as it was read: consistent, sound sim pages */
+	ck_assert_msg(xmig_sim_check(dst, &bad) == 0, "bad page 0x%llx", (unsigned long long)bad);
+	dst->ops->free(dst);
+	src->ops->free(src);
+	mem_transport_fini(&w);
+}
+END_TEST
+
 static Suite *migrate_suite(void)
 {
 	Suite *s = suite_create("migrate");
@@ -264,6 +364,7 @@ static Suite *migrate_suite(void)
 	tcase_add_test(tc, test_sequential_xen_classic);
 	tcase_add_test(tc, test_save_restore_file);
 	tcase_add_test(tc, test_two_at_once);
+	tcase_add_test(tc, test_device_writes_paused_memory);
 	suite_add_tcase(s, tc);
 	return s;
 }
