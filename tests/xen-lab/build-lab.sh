@@ -22,12 +22,22 @@ MIRROR=${MIRROR:-$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
 mkdir -p "$LAB" && cd "$LAB"
 log() { echo "build-lab: $(date +%T) $*"; }
+# What dom0.cpio holds; run rebuilds a lab whose dom0.version differs.
+LAB_VERSION=2
 
 guest_cpio() {
   log "Linux guest initramfs"
   rm -rf lguest && mkdir -p lguest/bin lguest/proc lguest/sys lguest/dev
   cp /bin/busybox lguest/bin/busybox
   gcc -O2 -Wall -static -o lguest/bin/lx-heartbeat "$HERE/lx-heartbeat.c"
+  gcc -O2 -Wall -static -o lguest/bin/lx-disk "$HERE/lx-disk.c"
+  # the PV front ends of a guest with a NIC and a disk (Debian builds them as modules)
+  mkdir -p lguest/lib/modules
+  for m in drivers/net/xen-netfront.ko drivers/block/xen-blkfront.ko; do
+    f=$(ls pkgs/root/lib/modules/*/kernel/$m 2>/dev/null | head -1)
+    if [ -n "$f" ]; then cp "$f" lguest/lib/modules/
+    else log "no $m in the kernel package: the guest will have no such device"; fi
+  done
   install -m 755 "$HERE/lx-init.sh" lguest/init
   (cd lguest && find . | cpio -o -H newc --quiet) > guest.cpio
 }
@@ -84,10 +94,22 @@ if [ ! -e rootfs/.ready ]; then
   mount --bind /proc rootfs/proc; mount --bind /dev rootfs/dev
   trap 'umount rootfs/proc rootfs/dev 2>/dev/null || true' EXIT
   chroot rootfs sh -c 'apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-     --no-install-recommends xen-utils-4.17 xen-utils-common kmod procps libxxhash0 gawk busybox'
+     --no-install-recommends xen-utils-4.17 xen-utils-common kmod procps libxxhash0 gawk busybox \
+     iproute2 iputils-ping'
   umount rootfs/proc rootfs/dev; trap - EXIT
   chroot rootfs apt-get clean
   touch rootfs/.ready
+fi
+# the dom0's package set changed (lab version 2: iproute2 and iputils-ping for
+# the guests' NICs, the bridge and the ping across a migration)
+if ! chroot rootfs sh -c 'command -v ip && command -v ping' >/dev/null 2>&1; then
+  log "dom0: adding iproute2, iputils-ping"
+  mount --bind /proc rootfs/proc; mount --bind /dev rootfs/dev
+  trap 'umount rootfs/proc rootfs/dev 2>/dev/null || true' EXIT
+  chroot rootfs sh -c 'apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+     --no-install-recommends iproute2 iputils-ping'
+  umount rootfs/proc rootfs/dev; trap - EXIT
+  chroot rootfs apt-get clean
 fi
 
 log "dom0 modules and init"
@@ -102,6 +124,7 @@ chroot rootfs depmod "$kver"
 install -m 755 "$HERE/dom0-init.sh" rootfs/init
 rm -rf rootfs/usr/share/doc/* rootfs/usr/share/man/* rootfs/usr/share/locale/* rootfs/var/lib/apt/lists/*
 (cd rootfs && find . -xdev | cpio -o -H newc --quiet) > dom0.cpio
+echo "$LAB_VERSION" > dom0.version
 
 guest_cpio
 ls -la xen.elf vmlinuz dom0.cpio guest.cpio

@@ -5,6 +5,9 @@
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs dev /dev
 mkdir -p /dev/pts /run /tmp; mount -t devpts devpts /dev/pts
+# what udev would add (the hotplug scripts' locking needs /dev/stdin)
+ln -s /proc/self/fd /dev/fd; ln -s /proc/self/fd/0 /dev/stdin
+ln -s /proc/self/fd/1 /dev/stdout; ln -s /proc/self/fd/2 /dev/stderr
 mount -t tmpfs tmpfs /run; mount -t tmpfs tmpfs /tmp
 for m in xen-evtchn xen-privcmd xen-gntdev xen-gntalloc xenfs virtio_pci 9pnet_virtio 9p; do
   modprobe "$m" 2>/dev/null || echo "dom0: no module $m"

@@ -38,7 +38,9 @@
 #           the memory the guest added (linux-balloon.mem)
 #   xlh-save, xlh-mig1, xlh-mig2, xlh-stock1, xlh-stock2, xlh-refuse
 #           stock xl on xmig's libxl helper (see the xl block below), with a
-#           Linux guest of the tier's type (PVH, or PV with PV=1)
+#           Linux guest of the tier's type (PVH, or PV with PV=1) that has a
+#           disk (a loop device) and a vif on dom0's bridge: pinged every
+#           10 ms, a TCP stream from dom0, a disk checker (lx-disk)
 # With QUICK=1 (run --quick, every CI run): m1, fail, the fault-* four, rep1-2, the xlh-*
 # six, then one Linux guest migration (workload idle) with its memory verified; no adopt,
 # no benchmark. With QUICK=1 and PV=1: the xlh-* six and the Linux PV guest's verified
@@ -216,16 +218,28 @@ xlh_rec() { # name rc src dst
   local err
   err=$(grep -m1 -E "xmig-xl-helper.*(libxenguest's|failed|error)" $R/$1.log |
     tr -d '"\\' | cut -c1-300)
-  printf '{"rc":%d,"src_domid":%s,"dst_domid":%s,"bytes":%s,"wall_ms":%s,"error":"%s"}\n' \
+  # the devices' checks: the TCP stream still open, the disk checker clean
+  tcp=false; kill -0 $TCP_PID 2>/dev/null && tcp=true
+  derr=$(cat $C/guest-xh*.log 2>/dev/null | grep -c "LX DERR")
+  # the newest console log is the running domain's (xh--incoming's, after a
+  # migration: xenconsoled keeps the name it opened the log under)
+  dlast=$(grep "LX DISK writes" "$(ls -t $C/guest-xh*.log 2>/dev/null | head -1)" 2>/dev/null |
+    tail -1 | tr -d '"\\\r')
+  printf '{"rc":%d,"src_domid":%s,"dst_domid":%s,"bytes":%s,"wall_ms":%s,"tcp_alive":%s,"ping_after":%s,"disk_errors":%s,"disk":"%s","error":"%s"}\n' \
     "$2" "${3:-0}" \
     "$([ "$2" = 0 ] && echo "${4:-0}" || echo 0)" "$(sed -n 's/^\([0-9][0-9]*\) bytes.*/\1/p' \
     $R/$1.dd 2>/dev/null | tail -1 | grep . || echo null)" \
-    "$(awk "BEGIN{print ($XLH_T1 - $XLH_T0) * 1000}")" "$err" > $R/$1.json
+    "$(awk "BEGIN{print ($XLH_T1 - $XLH_T0) * 1000}")" $tcp "${PING_AFTER:-0}" "${derr:-0}" \
+    "$dlast" "$err" \
+    > $R/$1.json
   xl list "$3" 2>/dev/null | awk 'NR == 2 { print "source_state=" $5 }' > $R/$1.after
   say "$1 rc=$2 wall=$(awk "BEGIN{print $XLH_T1 - $XLH_T0}") d$3 -> d$4 $(cat $R/$1.json)"
 }
 xlh_begin() { # name
   [ -n "$PV" ] && marks=$(conmark xh)
+  # a ping every 10 ms across the migration, timestamped (-D)
+  ping -n -D -i 0.01 -W 1 $XH_IP > $R/$1.ping 2>&1 &
+  PING_PID=$!
   echo "=== $1 t=$(now) dom=$(xl domid xh 2>/dev/null)" >> $R/dmesg.txt
   xl dmesg -c >> $R/dmesg.txt 2>/dev/null
   step $1 ${MIG_BASE:-300}
@@ -234,6 +248,9 @@ xlh_begin() { # name
 xlh_end() { # name rc
   XLH_T1=$(now)
   step_end $2
+  sleep 2; kill -INT $PING_PID 2>/dev/null; wait $PING_PID 2>/dev/null
+  # does the guest answer where it now runs (or, after a failure, still)?
+  PING_AFTER=$(ping -n -c 3 -i 0.2 -W 1 $XH_IP 2>/dev/null | grep -c "bytes from")
   xl dmesg -c >> $R/dmesg.txt 2>/dev/null
   echo "=== $1 done rc=$2 t=$XLH_T1" >> $R/dmesg.txt
   [ -n "$PV" ] && conkeep $1 xh "$marks"
@@ -246,15 +263,33 @@ if [ -z "$SKIP_XLH" ] && [ -f $H/vmlinuz-guest ]; then
   cp $H/vmlinuz-guest /var/lib/xen/images/vmlinuz
   cp $H/guest.cpio /var/lib/xen/images/guest.cpio
   XHTYPE=pvh; [ -n "$PV" ] && XHTYPE=pv
+  # its devices: a vif on dom0's bridge xenbr0 (10.0.0.1) and a disk file
+  XH_IP=10.0.0.2
+  for m in bridge xen-netback xen-blkback loop; do modprobe $m 2>/dev/null || say "no module $m"; done
+  # the hotplug scripts' lock compares /dev/stdin with its lock file: a
+  # devtmpfs has no /dev/stdin, and without it they spin until libxl kills them
+  [ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
+  for i in 0:stdin 1:stdout 2:stderr; do
+    [ -e /dev/${i#*:} ] || ln -s /proc/self/fd/${i%%:*} /dev/${i#*:}
+  done
+  ip link add xenbr0 type bridge 2>/dev/null; ip addr add 10.0.0.1/24 dev xenbr0 2>/dev/null
+  ip link set xenbr0 up
+  truncate -s 16M /var/lib/xen/images/xh-disk.img
+  # a loop device as the disk (phy:): libxl 4.17 will not back a PV disk by a
+  # plain file without QEMU (qdisk), which this dom0 has not
+  XH_DISK=$(losetup -f --show /var/lib/xen/images/xh-disk.img)
+  say "xh: disk $XH_DISK (16 MiB), vif on xenbr0, guest $XH_IP"
   cat > /etc/xen/xh.cfg <<CFG
 name = "xh"
 type = "$XHTYPE"
 kernel = "/var/lib/xen/images/vmlinuz"
 ramdisk = "/var/lib/xen/images/guest.cpio"
-extra = "console=hvc0 quiet lxws=0 lxrate=0 lxhb=${LX_HB:-20}${PV:+ lxout=console}"
+extra = "console=hvc0 quiet lxws=0 lxrate=0 lxhb=${LX_HB:-20}${PV:+ lxout=console} lxnet=$XH_IP/24 lxdisk=/dev/xvda"
 memory = ${LX_MEM:-256}
 vcpus = 1
 on_crash = "preserve"
+vif = [ 'bridge=xenbr0,mac=00:16:3e:58:4d:01' ]
+disk = [ 'phy:$XH_DISK,xvda,w' ]
 CFG
   # PVH under TCG: no NRIPS, so no rdtscp (lab notes)
   [ -n "$PV" ] || echo 'cpuid = "host,rdtscp=0"' >> /etc/xen/xh.cfg
@@ -265,7 +300,10 @@ CFG
   xh_up() {
     xl domid xh > /dev/null 2>&1 && return 0
     step boot-xh ${LINUX_BOOT_BASE:-120}
-    xl create /etc/xen/xh.cfg >> $R/create-xh.txt 2>&1 || say "FAIL xl create xh"
+    xl create /etc/xen/xh.cfg >> $R/create-xh.txt 2>&1 || {
+      say "FAIL xl create xh"
+      # what the hotplug scripts said, for the record
+      for f in /var/log/xen/*.log; do [ -f "$f" ] && cp "$f" "$R/dom0-$(basename "$f")"; done; }
     i=0; d=$(xl domid xh 2>/dev/null)
     while [ $i -lt $STEP_BUDGET ] && ! xh_beats $d; do
       sleep 1; i=$((i+1))
@@ -273,6 +311,13 @@ CFG
     step_end
     if xh_beats $d; then say "xh: d$d heartbeats after $i s"
     else say "FAIL xh: no heartbeat after $i s"; fi
+    i=0; while [ $i -lt 60 ] && ! ping -c1 -W1 $XH_IP > /dev/null 2>&1; do i=$((i+1)); done
+    say "xh: answers ping after $i tries"
+    # a TCP stream from dom0 into the guest's sink, for as long as xh lives
+    kill $TCP_PID 2>/dev/null
+    ( n=0; while :; do echo "seq $n $(now)"; n=$((n+1)); sleep 0.1; done ) |
+      busybox nc $XH_IP 7000 > /dev/null 2>> $R/tcp.log &
+    TCP_PID=$!
     sleep ${LINUX_SETTLE:-5}
   }
   xh_up
@@ -321,7 +366,9 @@ CFG
   xlh_rec xlh-refuse $rc $src "$(xl domid xh 2>/dev/null)"
   sleep 3
   xl list > $R/xlh-list-end.txt 2>&1
+  kill $TCP_PID 2>/dev/null
   xl destroy xh 2>/dev/null
+  for f in $C/guest-xh*.log; do [ -f "$f" ] && cp "$f" "$R/xlh-$(basename "$f")"; done
 fi
 
 # ---- xmig vs xl migrate, alternated ----------------------------------------

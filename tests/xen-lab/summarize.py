@@ -237,6 +237,42 @@ REFUSED = {
 }
 
 
+PING_REPLY = re.compile(r"^\[([0-9.]+)\] \d+ bytes from .*icmp_seq=(\d+)")
+PING_STATS = re.compile(r"(\d+) packets transmitted, (\d+) received")
+
+
+def ping_stats(rdir, name):
+    """NAME.ping (ping -D -i 0.01 across a migration): lost replies and the
+    longest time between two replies, in ms; None without a ping log."""
+    try:
+        with open(os.path.join(rdir, name + ".ping"), errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    ts = [float(m.group(1)) for m in map(PING_REPLY.match, lines) if m]
+    st = next((m for m in map(PING_STATS.search, lines) if m), None)
+    if not st:
+        return None
+    gap = max((b - a for a, b in zip(ts, ts[1:])), default=0.0)
+    return {"sent": int(st.group(1)), "lost": int(st.group(1)) - int(st.group(2)),
+            "longest_gap_ms": round(gap * 1000, 1)}
+
+
+def devices_ok(s):
+    """A guest with devices after an xl scenario: its NIC answers, its TCP
+    stream from dom0 lives, its disk checker saw no error. (status, why)."""
+    if "tcp_alive" not in s:
+        return "pass", ""
+    if not s.get("ping_after"):
+        return "fail", "the guest does not answer ping after the migration"
+    if not s.get("tcp_alive"):
+        return "fail", "the TCP stream from dom0 into the guest died"
+    if s.get("disk_errors"):
+        return "fail", "the guest's disk checker saw %s errors (%s)" % (
+            s["disk_errors"], s.get("disk", ""))
+    return "pass", ""
+
+
 def source_beats_after(rdir, name, s):
     """After a failed migration: does the source guest beat again? From what
     its console got (PV: NAME.console, after its last self-measured gap) or
@@ -310,6 +346,10 @@ def judge(rdir, s, handed):
                 mem or "no linux-balloon.mem")
     if s.get("dst_domid") and name not in handed:
         return "fail", "no heartbeat from the new domain d%s" % s["dst_domid"]
+    if name.startswith("xlh-"):
+        st, why = devices_ok(s)
+        if st != "pass":
+            return st, why
     if "--verify" in s.get("args", "") and not s.get("verified"):
         return "fail", "memory not verified"
     return "pass", ""
@@ -347,6 +387,10 @@ def main(rdir, tier=None, running=None, cut_short=None):
     hand += pv_hand
     other += pv_notable
     rows = bench_rows(scen, hand)
+    for sc in scen:
+        p = ping_stats(rdir, sc["name"])
+        if p:
+            sc["ping"] = p
     out = {"scenarios": scen, "handovers": hand, "bench": rows,
            "guest": {"heartbeats": len(hb),
                      "max_gap_within_a_domain_ms": round(gaps_same * 1000, 1),
@@ -362,6 +406,16 @@ def main(rdir, tier=None, running=None, cut_short=None):
         else:
             print("%(name)s d%(from)d -> d%(to)d: guest saw %(guest_gap_ms)s ms "
                   "(HB %(last_hb)d -> %(first_hb)d)" % h)
+    for sc in scen:
+        if sc.get("ping") or "tcp_alive" in sc:
+            p = sc.get("ping") or {}
+            print("%s: ping every 10 ms: %s of %s lost, longest gap %s ms; TCP stream %s; "
+                  "disk %s, %s errors; %s bytes in %.1f s" % (
+                      sc["name"], p.get("lost", "?"), p.get("sent", "?"),
+                      p.get("longest_gap_ms", "?"),
+                      "alive" if sc.get("tcp_alive") else "DEAD", sc.get("disk") or "?",
+                      sc.get("disk_errors", "?"), sc.get("bytes"),
+                      (sc.get("wall_ms") or 0) / 1000))
     if rows:
         print("xmig vs xl migrate (medians of the alternated runs, (min-max)):")
         print(*table(rows), sep="\n  ")
