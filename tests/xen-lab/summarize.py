@@ -286,6 +286,17 @@ def source_beats_after(rdir, name, s):
                             s.get("src_domid"))
 
 
+def source_ran_on(rdir, name, s):
+    """(status, why) of a migration that had to fail: its source must be
+    running, and beating, afterwards."""
+    st = source_state(rdir, name)
+    if not st or any(c in st for c in "psc"):
+        return "fail", "the source domain is not running after the failure (state %s)" % st
+    if not source_beats_after(rdir, name, s):
+        return "fail", "no heartbeat from the source after the failed migration"
+    return "pass", ""
+
+
 def judge(rdir, s, handed):
     """(status, why) of one scenario."""
     name, rc = s["name"], s.get("rc")
@@ -304,12 +315,7 @@ def judge(rdir, s, handed):
         if rc == 0 or "the stream is libxenguest's" not in (s.get("error") or ""):
             return "fail", "expected xl to fail with xmig-xl-helper naming libxenguest's " \
                 "stream, got rc %s: %s" % (rc, s.get("error") or "(no helper line)")
-        st = source_state(rdir, name)
-        if not st or any(c in st for c in "psc"):
-            return "fail", "the source domain is not running after the failure (state %s)" % st
-        if not source_beats_after(rdir, name, s):
-            return "fail", "no heartbeat from the source after the failed migration"
-        return "pass", ""
+        return source_ran_on(rdir, name, s)
     if name.startswith("fault-") and not s.get("fault_hits"):
         return "fail", "the injected fault (%s) never fired: nothing was tested" % (
             s.get("fault") or "?")
@@ -319,12 +325,7 @@ def judge(rdir, s, handed):
         if rc != want or text not in (s.get("error") or ""):
             return "fail", "expected rc %d with \"%s\", got rc %s: %s" % (
                 want, text, rc, s.get("error", ""))
-        st = source_state(rdir, name)
-        if not st or any(c in st for c in "psc"):
-            return "fail", "the source domain is not running after the failure (state %s)" % st
-        if not source_beats_after(rdir, name, s):
-            return "fail", "no heartbeat from the source after the failed migration"
-        return "pass", ""
+        return source_ran_on(rdir, name, s)
     if name == "fault-destroy-src":
         # the guest moved; the source copy survived its first destroy only
         if rc != -17:
