@@ -134,6 +134,23 @@ conkeep() { # migration guest marks
     tail -c +$(( $2 + 1 )) $C/guest-$g--incoming.log 2>/dev/null; } > $R/$n.console
 }
 
+# lx_cfg FILE NAME TYPE KNOBS: the xl config of a Linux lab guest (the
+# kernel and initramfs of the share, lx-init.sh's knobs) of type pvh or pv
+lx_cfg() {
+  cat > $1 <<CFG
+name = "$2"
+type = "$3"
+kernel = "/var/lib/xen/images/vmlinuz"
+ramdisk = "/var/lib/xen/images/guest.cpio"
+extra = "console=hvc0 quiet $4 lxhb=${LX_HB:-20}${PV:+ lxout=console}"
+memory = ${LX_MEM:-256}
+vcpus = 1
+on_crash = "preserve"
+CFG
+  # PVH under TCG: no NRIPS, so no rdtscp (lab notes)
+  [ "$3" = pv ] || echo 'cpuid = "host,rdtscp=0"' >> $1
+}
+
 mig() { # name args...
   n=$1; shift
   g=; prev=; for a in "$@"; do [ "$prev" = --name ] && g=$a; prev=$a; done
@@ -279,20 +296,11 @@ if [ -z "$SKIP_XLH" ] && [ -f $H/vmlinuz-guest ]; then
   # plain file without QEMU (qdisk), which this dom0 has not
   XH_DISK=$(losetup -f --show /var/lib/xen/images/xh-disk.img)
   say "xh: disk $XH_DISK (16 MiB), vif on xenbr0, guest $XH_IP"
-  cat > /etc/xen/xh.cfg <<CFG
-name = "xh"
-type = "$XHTYPE"
-kernel = "/var/lib/xen/images/vmlinuz"
-ramdisk = "/var/lib/xen/images/guest.cpio"
-extra = "console=hvc0 quiet lxws=0 lxrate=0 lxhb=${LX_HB:-20}${PV:+ lxout=console} lxnet=$XH_IP/24 lxdisk=/dev/xvda"
-memory = ${LX_MEM:-256}
-vcpus = 1
-on_crash = "preserve"
+  lx_cfg /etc/xen/xh.cfg xh $XHTYPE "lxws=0 lxrate=0 lxnet=$XH_IP/24 lxdisk=/dev/xvda"
+  cat >> /etc/xen/xh.cfg <<CFG
 vif = [ 'bridge=xenbr0,mac=00:16:3e:58:4d:01' ]
 disk = [ 'phy:$XH_DISK,xvda,w' ]
 CFG
-  # PVH under TCG: no NRIPS, so no rdtscp (lab notes)
-  [ -n "$PV" ] || echo 'cpuid = "host,rdtscp=0"' >> /etc/xen/xh.cfg
   # its heartbeats: Xen's console (PVH, port 0xe9) or its own (PV)
   xh_beats() { if [ -n "$PV" ]; then grep -q "LX HB" $C/guest-xh.log 2>/dev/null
     else grep -q "(d$1) .*LX HB" $R/dmesg.txt 2>/dev/null; fi; }
@@ -467,18 +475,7 @@ if [ -f $H/vmlinuz-guest ] && [ -z "$SKIP_LINUX" ]; then
     w=${wl%%:*}; rest=${wl#*:}; ws=${rest%%:*}; rate=${rest#*:}
     # the twins: lx (PVH) or lxpv (PV), and LX-xl
     LXTYPE=pvh; LX=lx; [ -n "$PV" ] && LXTYPE=pv && LX=lxpv
-    cat > /etc/xen/lx-base.cfg <<CFG
-name = "$LX"
-type = "$LXTYPE"
-kernel = "/var/lib/xen/images/vmlinuz"
-ramdisk = "/var/lib/xen/images/guest.cpio"
-extra = "console=hvc0 quiet lxws=$ws lxrate=$rate lxhb=${LX_HB:-20}${PV:+ lxout=console}"
-memory = ${LX_MEM:-256}
-vcpus = 1
-on_crash = "preserve"
-CFG
-    # PVH under TCG: no NRIPS, so no rdtscp (lab notes)
-    [ -n "$PV" ] || echo 'cpuid = "host,rdtscp=0"' >> /etc/xen/lx-base.cfg
+    lx_cfg /etc/xen/lx-base.cfg $LX $LXTYPE "lxws=$ws lxrate=$rate"
     plan linux-$w
     [ -n "$PV" ] && [ -z "$pv_done" ] && [ -z "$QUICK" ] && {
       plan fail; i=1; while [ $i -le $REPEAT ]; do plan pv-rep$i; i=$((i+1)); done; plan adopt; }
