@@ -46,10 +46,13 @@ static unsigned long cbflags;
 
 /* ---- talking to libxl ---- */
 
+/* Send a built frame (n bytes; 0 = it did not build: nothing), whole,
+ * whichever thread logs: frames never interleave. */
 static void send_frame(struct xlh_buf *b, size_t n)
 {
 	const uint8_t *p = b->frame;
 
+	pthread_mutex_lock(&out_lock);
 	while (n) {
 		ssize_t w = write(STDOUT_FILENO, p, n);
 
@@ -60,6 +63,7 @@ static void send_frame(struct xlh_buf *b, size_t n)
 		p += w;
 		n -= (size_t)w;
 	}
+	pthread_mutex_unlock(&out_lock);
 }
 
 static int reply(void)
@@ -84,43 +88,30 @@ static int reply(void)
 static void say(uint32_t level, const char *fmt, ...) XMIG__PRINTF(2, 3);
 static void say(uint32_t level, const char *fmt, ...)
 {
-	static struct xlh_buf b;
+	struct xlh_buf b; /* its own: any thread may log */
 	char text[4096];
 	va_list ap;
-	size_t n;
 
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	pthread_mutex_lock(&out_lock);
-	n = xlh_log(&b, level, (uint32_t)-1, CONTEXT, text);
-	if (n)
-		send_frame(&b, n);
-	pthread_mutex_unlock(&out_lock);
+	send_frame(&b, xlh_log(&b, level, (uint32_t)-1, CONTEXT, text));
 }
 
 /* Send a message and, for those libxl answers, wait for the answer. */
 static int ask(size_t (*build)(struct xlh_buf *), int wait)
 {
-	static struct xlh_buf b;
-	size_t n;
+	static struct xlh_buf b; /* the main thread's only */
 
-	pthread_mutex_lock(&out_lock);
-	n = build(&b);
-	if (n)
-		send_frame(&b, n);
-	pthread_mutex_unlock(&out_lock);
+	send_frame(&b, build(&b));
 	return wait ? reply() : 0;
 }
 
 static _Noreturn void complete(int ok, int errnoval)
 {
 	static struct xlh_buf b;
-	size_t n = xlh_complete(&b, ok ? 0 : -1, ok ? 0 : errnoval);
 
-	pthread_mutex_lock(&out_lock);
-	send_frame(&b, n);
-	pthread_mutex_unlock(&out_lock);
+	send_frame(&b, xlh_complete(&b, ok ? 0 : -1, ok ? 0 : errnoval));
 	exit(0);
 }
 
@@ -147,19 +138,14 @@ static void on_log(int level, const char *msg, void *payload)
 
 static void on_progress(const struct xmig_progress *p, void *payload)
 {
-	static struct xlh_buf b;
+	struct xlh_buf b;
 	char doing[64];
-	size_t n;
 
 	(void)payload;
 	snprintf(doing, sizeof(doing), "%s round %u",
 		 p->phase == XMIG_PHASE_LIVE ? "live" : "final", p->round);
-	pthread_mutex_lock(&out_lock);
-	n = xlh_progress(&b, CONTEXT, doing, (unsigned long)p->round_pages_done,
-			 (unsigned long)p->round_pages);
-	if (n)
-		send_frame(&b, n);
-	pthread_mutex_unlock(&out_lock);
+	send_frame(&b, xlh_progress(&b, CONTEXT, doing, (unsigned long)p->round_pages_done,
+				    (unsigned long)p->round_pages));
 }
 
 /* ---- settings: the config file, then the environment ---- */
@@ -466,12 +452,9 @@ static _Noreturn void restore(char **argv)
 	rc = xmig_session_run(s);
 	if (rc == 0) {
 		static struct xlh_buf m;
-		size_t n = xlh_restore_results(&m, (unsigned long)restored.store_gfn,
-					       (unsigned long)restored.console_gfn);
 
-		pthread_mutex_lock(&out_lock);
-		send_frame(&m, n);
-		pthread_mutex_unlock(&out_lock);
+		send_frame(&m, xlh_restore_results(&m, (unsigned long)restored.store_gfn,
+						   (unsigned long)restored.console_gfn));
 		say(XLH_INFO, "d%u restored by xmig (%s); libxl attaches its devices and "
 		    "unpauses it", domid, xmig_xen_notes(b));
 	} else {
