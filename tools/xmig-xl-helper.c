@@ -310,6 +310,12 @@ static int resume_by_libxl(uint32_t domid, void *payload)
 	return 0;
 }
 
+/* milliseconds from a to b of a stats timeline (0 where either is unset) */
+static double span_ms(uint64_t a, uint64_t b)
+{
+	return a && b >= a ? (double)(b - a) / 1e6 : 0.0;
+}
+
 static _Noreturn void save(char **argv)
 {
 	struct xmig_xen_params xp = XMIG_XEN_PARAMS_INIT;
@@ -348,7 +354,9 @@ static _Noreturn void save(char **argv)
 		fail(EBADF, "io_fd %d: %s", io_fd, xmig_error_last());
 	sp.policy = st.policy;
 	sp.target_downtime_ms = st.downtime_ms;
-	sp.max_rounds = st.max_rounds;
+	/* xl save without --live: the guest is not to run on, so one pass
+	 * while it runs (round 0), then the rest paused; no further rounds */
+	sp.max_rounds = xcflags & 1 ? st.max_rounds : 1;
 	sp.max_bandwidth = st.max_bandwidth;
 	sp.verify = st.verify;
 	sp.timeout_ms = st.timeout_ms;
@@ -358,14 +366,24 @@ static _Noreturn void save(char **argv)
 	if (xmig_send_new(&s, b, t, &sp) < 0)
 		fail(EINVAL, "%s", xmig_error_last());
 	say(XLH_INFO, "saving d%u with xmig %s (%s, policy %s, downtime target %u ms%s)", domid,
-	    xmig_version(), xcflags & 1 ? "live" : "not live: one live round, then the rest",
+	    xmig_version(), xcflags & 1 ? "live" : "not live: one pass, then the rest paused",
 	    st.policy, st.downtime_ms, st.verify ? ", verified" : "");
 	rc = xmig_session_run(s);
 	if (rc == 0) {
 		const struct xmig_stats *x = xmig_session_stats(s);
+		const struct xmig_downtime *tl = &x->timeline;
+		uint64_t final_pages = 0;
 
-		say(XLH_INFO, "d%u saved: %u rounds, %llu bytes; the domain stays suspended for "
-		    "libxl", domid, x->nr_rounds, (unsigned long long)x->bytes);
+		for (uint32_t i = 0; i < x->nr_rounds; i++)
+			if (x->rounds[i].final)
+				final_pages += x->rounds[i].pages_sent + x->rounds[i].pages_zero;
+		/* the engine's part of the pause: libxl's suspend, the last pages,
+		 * the CPU and platform state (the lab's breakdown reads this) */
+		say(XLH_INFO, "d%u saved: %u rounds, %llu bytes; suspend %.1f ms, final round "
+		    "%.1f ms (%llu pages), state %.1f ms; the domain stays suspended for libxl",
+		    domid, x->nr_rounds, (unsigned long long)x->bytes,
+		    span_ms(tl->pause_requested, tl->paused), span_ms(tl->paused, tl->last_page_sent),
+		    (unsigned long long)final_pages, span_ms(tl->last_page_sent, tl->state_sent));
 	} else {
 		say(XLH_ERROR, "saving d%u failed: %s", domid, xmig_session_error(s));
 	}

@@ -470,7 +470,8 @@ int xmig__recv_run(struct xmig_session *s)
 			  "the guest runs here, but DONE could not be sent: %s (the sender will "
 			  "report the outcome as ambiguous and keep its copy paused)",
 			  xmig__last_message());
-	xmig__log(s, XMIG_LOG_INFO, "guest running on the destination");
+	xmig__log(s, XMIG_LOG_INFO, rc == 1 ? "guest restored on the destination and committed; "
+		  "its toolstack unpauses it" : "guest running on the destination");
 	return 0;
 
 fail:

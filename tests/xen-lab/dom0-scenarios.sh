@@ -36,14 +36,18 @@
 #           of its memory, then told (memory/target) to balloon back up 2 s into
 #           a verified migration: the new domain must have every frame and
 #           the memory the guest added (linux-balloon.mem)
-#   xlh-save, xlh-mig1, xlh-mig2, xlh-stock1, xlh-stock2, xlh-refuse
+#   xlh-save, xlh-kill-send, xlh-kill-susp, xlh-kill-recv, xlh-corrupt,
+#   xlh-migN, xlh-stockN (N = 1..XLH_REPS), xlh-refuse
 #           stock xl on xmig's libxl helper (see the xl block below), with a
 #           Linux guest of the tier's type (PVH, or PV with PV=1) that has a
 #           disk (a loop device) and a vif on dom0's bridge: pinged every
-#           10 ms, a TCP stream from dom0, a disk checker (lx-disk)
+#           10 ms, a TCP stream from dom0, a disk checker (lx-disk), its
+#           gratuitous ARP watched; alternated with Xen's own helper, then
+#           four faults that must leave the guest on the source
 # With QUICK=1 (run --quick, every CI run): m1, fail, the fault-* four, rep1-2, the xlh-*
-# six, then one Linux guest migration (workload idle) with its memory verified; no adopt,
-# no benchmark. With QUICK=1 and PV=1: the xlh-* six and the Linux PV guest's verified
+# scenarios (the four faults, one xlh-mig, no stock run), then one Linux guest migration
+# (workload idle) with its memory verified; no adopt, no benchmark. With QUICK=1 and PV=1:
+# xlh-save, xlh-kill-susp, xlh-mig1, xlh-refuse and the Linux PV guest's verified
 # migration.
 # With PV=1 (run's XMIG_XEN_PV, on the older hypervisor) the Linux guest is
 # a PV guest and the test guest (PVH only) is skipped; after linux-W come
@@ -224,17 +228,43 @@ fi
 # A Linux PVH guest "xh" made by xl (libxl suspends a PVH guest through
 # xenstore, which xmig's own test guest cannot hear), moved by stock xl
 # with LIBXL_SAVE_HELPER set to xmig's helper (docs/xl-helper.md): xlh-save
-# (xl save, then xl restore), xlh-mig1 and xlh-mig2 (xl migrate to
-# localhost) alternated with xlh-stock1 and xlh-stock2 (the same xl on Xen's
-# own helper, the reference), then xlh-refuse: Xen's own helper sends,
-# xmig's receives and must refuse the libxenguest stream
-# in one clear line, the source running on. Each writes NAME.json (xl's rc,
-# the domids, the bytes) for summarize.py; NAME.log is xl's own output.
+# (xl save, then xl restore); then the faults of XLH_FAULTS, each of which
+# must leave the guest running on the source, its devices intact, and no
+# second copy:
+#   xlh-kill-send  the sending helper killed (-9) once it wrote 4 MiB (live)
+#   xlh-kill-susp  the sending helper stopped the moment libxl asks the
+#                  guest to suspend, killed once Xen reports it suspended
+#                  (xl must resume the source)
+#   xlh-kill-recv  the receiving helper killed once it read 4 MiB
+#   xlh-corrupt    one byte of the stream inverted at 4 MiB on the way
+# then XLH_REPS rounds of xlh-migN (xl migrate to localhost on xmig's
+# helper; xlh-mig1 is thus a migration right after the faults: log-dirty
+# left on by a killed helper must not stop it), each followed, with
+# XLH_STOCK=1, by xlh-stockN (the same xl on Xen's own helper, the
+# reference); then xlh-refuse: Xen's own helper sends, xmig's receives and
+# must refuse the libxenguest stream in one clear line, the source running
+# on. Defaults: XLH_REPS=5, XLH_STOCK=1, all four faults; QUICK: one
+# xlh-mig, no stock run, and with PV only xlh-kill-susp (the PV resume path;
+# the others are the same code for PV and PVH).
+# Each writes NAME.json (xl's rc, the
+# domids, the bytes, the fault) for summarize.py; NAME.log is xl's own -vvv
+# output, every line stamped with the wall clock (lab-tools stamp), from
+# which summarize.py reads where the time went; NAME.arp the guest's ARP
+# packets seen on xenbr0 (its gratuitous ARP after the resume); NAME.ping
+# a ping every 10 ms.
 XLH=/usr/local/libexec/xmig/xmig-xl-helper
+XLT=/usr/local/bin/lab-tools
+XH_MAC=00:16:3e:58:4d:01
+if [ -n "$QUICK" ]; then
+  XLH_REPS=${XLH_REPS:-1}; XLH_STOCK=${XLH_STOCK:-0}
+  [ -n "$PV" ] && XLH_FAULTS=${XLH_FAULTS-kill-susp}
+fi
+XLH_REPS=${XLH_REPS:-5}; XLH_STOCK=${XLH_STOCK:-1}
+XLH_FAULTS=${XLH_FAULTS-kill-send kill-susp kill-recv corrupt}
 xlh_rec() { # name rc src dst
   local err
   err=$(grep -m1 -E "xmig-xl-helper.*(libxenguest's|failed|error)" $R/$1.log |
-    tr -d '"\\' | cut -c1-300)
+    sed 's/^\[[0-9.]*\] //' | tr -d '"\\' | cut -c1-300)
   # the devices' checks: the TCP stream still open, the disk checker clean
   tcp=false; kill -0 $TCP_PID 2>/dev/null && tcp=true
   derr=$(cat $C/guest-xh*.log 2>/dev/null | grep -c "LX DERR")
@@ -242,13 +272,15 @@ xlh_rec() { # name rc src dst
   # migration: xenconsoled keeps the name it opened the log under)
   dlast=$(grep "LX DISK writes" "$(ls -t $C/guest-xh*.log 2>/dev/null | head -1)" 2>/dev/null |
     tail -1 | tr -d '"\\\r')
-  printf '{"rc":%d,"src_domid":%s,"dst_domid":%s,"bytes":%s,"wall_ms":%s,"tcp_alive":%s,"ping_after":%s,"disk_errors":%s,"disk":"%s","error":"%s"}\n' \
+  # a second copy of the guest left behind (the destination's, after a failure)
+  left=$(xl list 2>/dev/null | grep -c -- '--incoming')
+  printf '{"rc":%d,"src_domid":%s,"dst_domid":%s,"bytes":%s,"wall_ms":%s,"tcp_alive":%s,"ping_after":%s,"disk_errors":%s,"disk":"%s","error":"%s","leftover_domains":%s,"fault":"%s","t0_wall":%s}\n' \
     "$2" "${3:-0}" \
     "$([ "$2" = 0 ] && echo "${4:-0}" || echo 0)" "$(sed -n 's/^\([0-9][0-9]*\) bytes.*/\1/p' \
     $R/$1.dd 2>/dev/null | tail -1 | grep . || echo null)" \
     "$(awk "BEGIN{print ($XLH_T1 - $XLH_T0) * 1000}")" $tcp "${PING_AFTER:-0}" "${derr:-0}" \
-    "$dlast" "$err" \
-    > $R/$1.json
+    "$dlast" "$err" "$left" "$(cat $R/$1.fault 2>/dev/null | tr -d '"\\' | tr '\n' ' ')" \
+    "${XLH_W0:-null}" > $R/$1.json
   xl list "$3" 2>/dev/null | awk 'NR == 2 { print "source_state=" $5 }' > $R/$1.after
   say "$1 rc=$2 wall=$(awk "BEGIN{print $XLH_T1 - $XLH_T0}") d$3 -> d$4 $(cat $R/$1.json)"
 }
@@ -257,26 +289,111 @@ xlh_begin() { # name
   # a ping every 10 ms across the migration, timestamped (-D)
   ping -n -D -i 0.01 -W 1 $XH_IP > $R/$1.ping 2>&1 &
   PING_PID=$!
+  # the guest's ARP packets on the bridge: its gratuitous ARP after resume
+  $XLT arpwatch xenbr0 $XH_MAC > $R/$1.arp 2>&1 &
+  ARP_PID=$!
   echo "=== $1 t=$(now) dom=$(xl domid xh 2>/dev/null)" >> $R/dmesg.txt
   xl dmesg -c >> $R/dmesg.txt 2>/dev/null
   step $1 ${MIG_BASE:-300}
   XLH_T0=$(now)
+  XLH_W0=$(date +%s.%N)
 }
 xlh_end() { # name rc
   XLH_T1=$(now)
   step_end $2
   sleep 2; kill -INT $PING_PID 2>/dev/null; wait $PING_PID 2>/dev/null
+  kill $ARP_PID 2>/dev/null; wait $ARP_PID 2>/dev/null
   # does the guest answer where it now runs (or, after a failure, still)?
   PING_AFTER=$(ping -n -c 3 -i 0.2 -W 1 $XH_IP 2>/dev/null | grep -c "bytes from")
   xl dmesg -c >> $R/dmesg.txt 2>/dev/null
   echo "=== $1 done rc=$2 t=$XLH_T1" >> $R/dmesg.txt
   [ -n "$PV" ] && conkeep $1 xh "$marks"
 }
+# xlh_migrate NAME HELPER [RELAY]: xl -vvv migrate of xh to localhost on
+# HELPER (both ends), RELAY (a command) in the receiving pipe if given; xl's
+# output stamped into NAME.log; prints xl's exit status
+xlh_migrate() {
+  local rune="dd bs=1M 2>$R/$1.dd | ${3:+$3 | }LIBXL_SAVE_HELPER=$2 xl -vvv migrate-receive"
+  echo "[$(date +%s.%N)] xlh start $1" > $R/$1.log
+  { LIBXL_SAVE_HELPER=$2 timeout $MIG_BUDGET xl -vvv migrate -s "" xh "$rune" 2>&1
+    echo "xlh rc=$?"; } | $XLT stamp >> $R/$1.log
+  sed -n 's/^\[[0-9.]*\] xlh rc=//p' $R/$1.log | tail -1 | grep . || echo 99
+}
+# xlh_helper_pid MODE: the newest xmig-xl-helper --MODE-domain, waited for
+xlh_helper_pid() {
+  local i=0 p
+  while [ $i -lt $((STEP_BUDGET * 10)) ]; do
+    p=$(pgrep -n -f "xmig-xl-helper --$1-domain") && { echo $p; return 0; }
+    sleep 0.1; i=$((i+1))
+  done
+  return 1
+}
+# xlh_io_wait PID FIELD BYTES: until /proc/PID/io's FIELD (rchar, wchar)
+# reaches BYTES; prints it; fails if the process ended first
+xlh_io_wait() {
+  local v
+  while v=$(awk -v f=$2 '$1 == f":" { print $2 }' /proc/$1/io 2>/dev/null) && [ -n "$v" ]; do
+    [ "$v" -ge $3 ] && { echo $v; return 0; }
+    sleep 0.05
+  done
+  return 1
+}
+# xlh_fault NAME KIND: an xl migrate on xmig's helper with one fault (see
+# above); NAME.fault says what was done and when, for summarize.py
+xlh_fault() {
+  local n=$1 kind=$2 pid v st i relay=
+  xh_up
+  src=$(xl domid xh 2>/dev/null)
+  xlh_begin $n
+  rm -f $R/$n.fault
+  [ $kind = corrupt ] && relay="$XLT flip 4194304 2>$R/$n.flip"
+  xlh_migrate $n $XLH "$relay" > $R/$n.rc &
+  mpid=$!
+  case $kind in
+    kill-send|kill-recv)
+      mode=save; io=wchar; [ $kind = kill-recv ] && mode=restore && io=rchar
+      if pid=$(xlh_helper_pid $mode) && v=$(xlh_io_wait $pid $io 4194304); then
+        kill -9 $pid
+        echo "killed the $mode helper (pid $pid) after $v bytes ($io), source $(xl list $src 2>/dev/null | awk 'NR == 2 { print $5 }')" > $R/$n.fault
+      else
+        echo "NOT FIRED: no $mode helper, or it ended before 4 MiB" > $R/$n.fault
+      fi;;
+    kill-susp)
+      # libxl writes "suspend" to the guest's control/shutdown when the helper
+      # asks it to suspend: the watch's second event (the first is its own)
+      if pid=$(xlh_helper_pid save) &&
+         timeout $STEP_BUDGET xenstore-watch -n 2 /local/domain/$src/control/shutdown > /dev/null; then
+        kill -STOP $pid
+        i=0; st=
+        while [ $i -lt $((STEP_BUDGET * 10)) ]; do
+          st=$(xl list $src 2>/dev/null | awk 'NR == 2 { print $5 }')
+          case "$st" in *s*) break;; esac
+          sleep 0.1; i=$((i+1))
+        done
+        kill -9 $pid
+        echo "stopped the save helper (pid $pid) at the suspend request, killed it with the source in state $st" > $R/$n.fault
+      else
+        echo "NOT FIRED: no suspend request seen" > $R/$n.fault
+      fi;;
+    corrupt) ;;
+  esac
+  wait $mpid
+  rc=$(cat $R/$n.rc)
+  [ $kind = corrupt ] && cat $R/$n.flip > $R/$n.fault 2>/dev/null
+  xlh_end $n $rc
+  xlh_rec $n $rc $src "$(xl domid xh 2>/dev/null)"
+  sleep 2
+}
 if [ -z "$SKIP_XLH" ] && [ -f $H/vmlinuz-guest ]; then
-  plan xlh-save xlh-mig1 xlh-mig2 xlh-refuse xlh-stock1 xlh-stock2
+  plan xlh-save
+  for f in $XLH_FAULTS; do plan xlh-$f; done
+  i=1; while [ $i -le $XLH_REPS ]; do
+    plan xlh-mig$i; [ "$XLH_STOCK" = 1 ] && plan xlh-stock$i; i=$((i+1))
+  done
+  plan xlh-refuse
   mkdir -p /usr/local/libexec/xmig
   cp $H/xmig-xl-helper $XLH
-  cp $H/xmig-dump /usr/local/bin/
+  cp $H/xmig-dump $H/lab-tools /usr/local/bin/
   cp $H/vmlinuz-guest /var/lib/xen/images/vmlinuz
   cp $H/guest.cpio /var/lib/xen/images/guest.cpio
   XHTYPE=pvh; [ -n "$PV" ] && XHTYPE=pv
@@ -298,7 +415,7 @@ if [ -z "$SKIP_XLH" ] && [ -f $H/vmlinuz-guest ]; then
   say "xh: disk $XH_DISK (16 MiB), vif on xenbr0, guest $XH_IP"
   lx_cfg /etc/xen/xh.cfg xh $XHTYPE "lxws=0 lxrate=0 lxnet=$XH_IP/24 lxdisk=/dev/xvda"
   cat >> /etc/xen/xh.cfg <<CFG
-vif = [ 'bridge=xenbr0,mac=00:16:3e:58:4d:01' ]
+vif = [ 'bridge=xenbr0,mac=$XH_MAC' ]
 disk = [ 'phy:$XH_DISK,xvda,w' ]
 CFG
   # its heartbeats: Xen's console (PVH, port 0xe9) or its own (PV)
@@ -345,22 +462,27 @@ CFG
   rm -f /var/lib/xen/images/xh.save
   xlh_rec xlh-save $rc $src "$(xl domid xh 2>/dev/null)"
   sleep 2
+  for f in $XLH_FAULTS; do
+    xlh_fault xlh-$f $f
+  done
   # alternated with the same xl on Xen's own helper (xlh-stockN: the
   # reference, side by side on the same guest and host)
-  for n in xlh-mig1 xlh-stock1 xlh-mig2 xlh-stock2; do
-    xh_up
-    src=$(xl domid xh 2>/dev/null)
-    xlh_begin $n
-    case $n in
-      xlh-stock*) hlp=/usr/lib/xen-4.17/bin/libxl-save-helper;;
-      *) hlp=$XLH;;
-    esac
-    LIBXL_SAVE_HELPER=$hlp timeout $MIG_BUDGET xl -v migrate -s "" xh \
-      "dd bs=1M 2>$R/$n.dd | LIBXL_SAVE_HELPER=$hlp xl -v migrate-receive" > $R/$n.log 2>&1
-    rc=$?
-    xlh_end $n $rc
-    xlh_rec $n $rc $src "$(xl domid xh 2>/dev/null)"
-    sleep 2
+  i=1; while [ $i -le $XLH_REPS ]; do
+    for n in xlh-mig$i xlh-stock$i; do
+      case $n in
+        xlh-stock*) [ "$XLH_STOCK" = 1 ] || continue
+                    hlp=/usr/lib/xen-4.17/bin/libxl-save-helper;;
+        *) hlp=$XLH;;
+      esac
+      xh_up
+      src=$(xl domid xh 2>/dev/null)
+      xlh_begin $n
+      rc=$(xlh_migrate $n $hlp)
+      xlh_end $n $rc
+      xlh_rec $n $rc $src "$(xl domid xh 2>/dev/null)"
+      sleep 2
+    done
+    i=$((i+1))
   done
   unset LIBXL_SAVE_HELPER
   xh_up

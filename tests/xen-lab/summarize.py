@@ -180,6 +180,47 @@ def table(rows):
     return lines
 
 
+def xl_table(scen):
+    """Lines of a side-by-side table of the alternated xl runs: xlh-migN
+    (xmig's helper) and xlh-stockN (Xen's), successful ones only."""
+    runs = {"xmig": [], "xen": []}
+    for sc in scen:
+        if sc.get("rc") != 0:
+            continue
+        if re.match(r"xlh-mig\d+$", sc["name"]):
+            runs["xmig"].append(sc)
+        elif re.match(r"xlh-stock\d+$", sc["name"]):
+            runs["xen"].append(sc)
+    if not runs["xmig"] and not runs["xen"]:
+        return []
+    getters = [("runs", lambda s: 1)]
+    getters += [(ph, (lambda ph: lambda s: (s.get("xl_phases") or {}).get(ph))(ph))
+                for ph, _, _ in XL_PHASES]
+    getters += [
+        ("wall", lambda s: s.get("wall_ms")),
+        ("ping_longest_gap", lambda s: (s.get("ping") or {}).get("longest_gap_ms")),
+        ("ping_lost", lambda s: (s.get("ping") or {}).get("lost")),
+        ("garp_seen", lambda s: (s.get("garp") or {}).get("count")),
+        ("first_arp_after_go", lambda s: (s.get("garp") or {}).get("first_arp_ms")),
+        ("MB", lambda s: s["bytes"] / 1e6 if s.get("bytes") else None),
+    ]
+
+    def cell(vals, count=False):
+        vals = [v for v in vals if v is not None]
+        if count:
+            return str(len(vals))
+        if not vals:
+            return "-"
+        if len(vals) == 1:
+            return "%.1f" % vals[0]
+        return "%.1f (%.1f-%.1f)" % (statistics.median(vals), min(vals), max(vals))
+    out = ["%-20s %-28s %-28s" % ("", "xmig helper", "Xen's helper")]
+    for key, g in getters:
+        out.append("%-20s %-28s %-28s" % (key, cell([g(s) for s in runs["xmig"]], key == "runs"),
+                                          cell([g(s) for s in runs["xen"]], key == "runs")))
+    return out
+
+
 def xen_version(path):
     """From the first line of summary.txt: "... xen_version : 4.17.x"."""
     try:
@@ -227,6 +268,16 @@ def source_state(rdir, name):
         return None
 
 
+# xl migrate on xmig's helper with a fault (dom0-scenarios.sh): what NAME.fault
+# must say for the fault to have fired where it was meant to
+XLH_FAULTS = {
+    "xlh-kill-send": r"killed the save helper .* after \d+ bytes",
+    "xlh-kill-susp": r"killed it with the source in state \S*s",
+    "xlh-kill-recv": r"killed the restore helper .* after \d+ bytes",
+    "xlh-corrupt": r"inverted",
+}
+
+
 # Scenarios that must fail after the pause with the source running on:
 # name -> (the sender's rc, a phrase its error must contain).
 REFUSED = {
@@ -256,6 +307,88 @@ def ping_stats(rdir, name):
     gap = max((b - a for a, b in zip(ts, ts[1:])), default=0.0)
     return {"sent": int(st.group(1)), "lost": int(st.group(1)) - int(st.group(2)),
             "longest_gap_ms": round(gap * 1000, 1)}
+
+
+# xl -vvv's lines (lab-tools stamp: "[WALL] text") that mark the steps of
+# `xl migrate`, in order; both ends write to the same log
+XL_MARKS = [
+    ("start", r"xlh start"),
+    ("suspend_request", r"suspend request via"),
+    ("suspended", r"guest has suspended"),
+    ("restored", r"Restore successful|restored by xmig"),
+    ("transferred", r"migration target: Transfer complete"),
+    ("permitted", r"migration target: Got permission"),
+    ("started", r"migration target: Domain started"),
+    ("done", r"Migration successful"),
+]
+# the phases between them (ms), named for what happens in each: the
+# destination's devices are attached (hotplug scripts) to the paused domain
+# between the restore and "Transfer complete"
+XL_PHASES = [
+    ("live", "start", "suspend_request"),
+    ("suspend", "suspend_request", "suspended"),
+    ("final_copy", "suspended", "restored"),
+    ("devices", "restored", "transferred"),
+    ("go_handshake", "transferred", "permitted"),
+    ("unpause", "permitted", "started"),
+    ("source_cleanup", "started", "done"),
+]
+STAMP = re.compile(r"^\[([0-9.]+)\] (.*)$")
+# xmig's helper on the sender: its own share of the pause
+ENGINE_SAVED = re.compile(r"saved: (\d+) rounds, (\d+) bytes; suspend ([0-9.]+) ms, "
+                          r"final round ([0-9.]+) ms \((\d+) pages\), state ([0-9.]+) ms")
+
+
+def xl_phases(rdir, name):
+    """Where the time of one `xl migrate` went, from its stamped -vvv log:
+    {"marks": {mark: wall}, phase: ms, ..., "engine": {...}}; None without
+    a stamped log."""
+    try:
+        with open(os.path.join(rdir, name + ".log"), errors="replace") as f:
+            lines = [m.groups() for m in map(STAMP.match, f.read().splitlines()) if m]
+    except OSError:
+        return None
+    if not lines:
+        return None
+    marks, at = {}, 0
+    for key, text in XL_MARKS:
+        i = next((i for i in range(at, len(lines)) if re.search(text, lines[i][1])), None)
+        if i is not None:
+            marks[key] = float(lines[i][0])
+            at = i
+    out = {"marks": marks}
+    for ph, a, b in XL_PHASES:
+        if a in marks and b in marks:
+            out[ph] = round((marks[b] - marks[a]) * 1000, 1)
+    eng = next((m for m in (ENGINE_SAVED.search(l) for w, l in lines) if m), None)
+    if eng:
+        out["engine"] = {"rounds": int(eng.group(1)), "bytes": int(eng.group(2)),
+                         "suspend_ms": float(eng.group(3)),
+                         "final_round_ms": float(eng.group(4)),
+                         "final_pages": int(eng.group(5)), "state_ms": float(eng.group(6))}
+    return out
+
+
+def garp(rdir, name, after=None):
+    """The guest's ARP packets seen on the bridge (NAME.arp) after `after`
+    (a wall time): how many were gratuitous (sender IP = target IP), and the
+    delay of the first gratuitous one and of the first ARP of any kind, in
+    ms. Reported, not judged: whether the guest's announcement reaches the
+    bridge depends on the guest and on dom0 (see docs/xl-helper.md)."""
+    try:
+        with open(os.path.join(rdir, name + ".arp"), errors="replace") as f:
+            pk = [(float(m.group(1)), m.group(2).endswith(" garp"))
+                  for m in map(STAMP.match, f.read().splitlines()) if m]
+    except OSError:
+        return None
+    if after is not None:
+        pk = [p for p in pk if p[0] >= after]
+    g = [t for t, is_g in pk if is_g]
+
+    def delay(ts):
+        return round((ts[0] - after) * 1000, 1) if ts and after is not None else None
+    return {"count": len(g), "arp_count": len(pk), "first_ms": delay(g),
+            "first_arp_ms": delay([t for t, _ in pk])}
 
 
 def devices_ok(s):
@@ -309,6 +442,26 @@ def judge(rdir, s, handed):
         if rc == 0:
             return "pass", ""
         return "skip", "the reference (xl on Xen's own helper) failed, rc %s: not xmig's" % rc
+    if name in XLH_FAULTS:
+        fault = s.get("fault") or ""
+        if not fault or fault.startswith("NOT FIRED"):
+            return "fail", "the fault never fired: nothing was tested (%s)" % (
+                fault or "no record of it")
+        want = XLH_FAULTS[name]
+        if not re.search(want, fault):
+            return "fail", "the fault fired elsewhere than meant (want /%s/): %s" % (
+                want, fault)
+        if rc == 0:
+            return "fail", "xl reported success despite the fault (%s)" % fault
+        if name == "xlh-corrupt" and "xmig-xl-helper" not in (s.get("error") or ""):
+            return "fail", "the receiving helper named no error for the corrupted byte"
+        if s.get("leftover_domains"):
+            return "fail", "a second copy of the guest was left behind (%s --incoming " \
+                "domains)" % s["leftover_domains"]
+        st, why = source_ran_on(rdir, name, s)
+        if st != "pass":
+            return st, why
+        return devices_ok(s)
     if name == "xlh-refuse":
         # Xen's own helper sent; xmig's could not read it and must say why,
         # and xl must have resumed the source
@@ -392,6 +545,15 @@ def main(rdir, tier=None, running=None, cut_short=None):
         p = ping_stats(rdir, sc["name"])
         if p:
             sc["ping"] = p
+        if sc["name"].startswith("xlh-"):
+            ph = xl_phases(rdir, sc["name"])
+            if ph:
+                sc["xl_phases"] = ph
+            if sc.get("rc") == 0:
+                m = (ph or {}).get("marks", {})
+                g = garp(rdir, sc["name"], m.get("permitted", m.get("start")))
+                if g is not None:
+                    sc["garp"] = g
     out = {"scenarios": scen, "handovers": hand, "bench": rows,
            "guest": {"heartbeats": len(hb),
                      "max_gap_within_a_domain_ms": round(gaps_same * 1000, 1),
@@ -417,6 +579,10 @@ def main(rdir, tier=None, running=None, cut_short=None):
                       "alive" if sc.get("tcp_alive") else "DEAD", sc.get("disk") or "?",
                       sc.get("disk_errors", "?"), sc.get("bytes"),
                       (sc.get("wall_ms") or 0) / 1000))
+    xt = xl_table(scen)
+    if xt:
+        print("xl migrate, xmig's helper vs Xen's (medians, (min-max), ms unless said):")
+        print(*xt, sep="\n  ")
     if rows:
         print("xmig vs xl migrate (medians of the alternated runs, (min-max)):")
         print(*table(rows), sep="\n  ")

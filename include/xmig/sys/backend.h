@@ -179,7 +179,10 @@ struct xmig_backend_ops {
 	int (*restore_complete)(struct xmig_backend *b);
 
 	/* Destination. Start the restored guest: the commit point. Only what
-	 * cannot fail (or whose failure leaves nothing running) belongs here. */
+	 * cannot fail (or whose failure leaves nothing running) belongs here.
+	 * Returns 0 when the guest runs, 1 when the backend committed it but
+	 * leaves the unpause to the toolstack that owns the domain (the xen
+	 * backend's toolstack_owns: libxl unpauses it after its devices). */
 	int (*unpause)(struct xmig_backend *b);
 
 	/*

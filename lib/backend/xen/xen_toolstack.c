@@ -429,7 +429,7 @@ int xmig__xen_domain_prepare(struct xmig__xen *x)
 
 int xmig__xen_domain_start(struct xmig__xen *x)
 {
-	int err;
+	int err, left = 0;
 
 	if (x->dstate == XMIG__XEN_D_RUNNING)
 		return 0;
@@ -437,14 +437,16 @@ int xmig__xen_domain_start(struct xmig__xen *x)
 		return xmig__fail(XMIG_EINVAL, "xen: unpause: no domain");
 	if (!x->prepared && (err = xmig__xen_domain_prepare(x)))
 		return err;
-	if (x->p.toolstack_owns && !x->own_domain)
+	if (x->p.toolstack_owns && !x->own_domain) {
 		xmig__xen_note(x, "d%u restored and left paused: the toolstack unpauses it",
 			       x->domid);
-	else if (xc_domain_unpause(x->xch, x->domid) < 0)
+		left = 1;
+	} else if (xc_domain_unpause(x->xch, x->domid) < 0) {
 		return xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: unpause", x->domid);
+	}
 	x->dstate = XMIG__XEN_D_RUNNING;
 	x->ri_valid = 1;
-	return 0;
+	return left;
 }
 
 int xmig__xen_domain_destroy(struct xmig__xen *x)
