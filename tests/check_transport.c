@@ -525,9 +525,11 @@ START_TEST(test_unix_socket)
 	xmig_transport_close(c);
 	xmig_transport_close(s);
 
-	/* The path is taken; a failed listener must not remove it. */
+	/* The path is taken; a failed listener must not remove it, nor
+	 * disturb the live one by connecting to it (the ping below). */
 	CK_RC(xmig_listener_open(&l2, address), XMIG_EIO);
 	CK_MSG_HAS("in use");
+	CK_MSG_HAS("another program listens");
 	ck_assert_int_eq(stat(address + 5, &st), 0);
 	connect_pair(l, address, &c, &s);
 	ping(c, s);
@@ -539,6 +541,46 @@ START_TEST(test_unix_socket)
 	CK_RC(xmig_transport_connect(&c, address, 1000), XMIG_EIO);
 	CK_MSG_HAS(address);
 	CK_MSG_HAS("No such file");
+	ck_assert_int_eq(rmdir(tmpdir), 0);
+}
+END_TEST
+
+/* A socket file nobody listens on is named stale, with the hint; never removed. */
+START_TEST(test_unix_stale_socket)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct xmig_listener *l;
+	char address[128];
+	struct stat st;
+	int fd;
+
+	make_tmpdir();
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/stale", tmpdir);
+	snprintf(address, sizeof(address), "unix:%s", sa.sun_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	close(fd); /* as a receiver that was killed leaves it */
+	CK_RC(xmig_listener_open(&l, address), XMIG_EIO);
+	CK_MSG_HAS("in use");
+	CK_MSG_HAS("stale socket, nobody listens on it");
+	CK_MSG_HAS("rm '");
+	ck_assert_int_eq(stat(sa.sun_path, &st), 0);
+	ck_assert(S_ISSOCK(st.st_mode));
+	ck_assert_int_eq(unlink(sa.sun_path), 0);
+
+	/* A file that is no socket is left alone too, and named as such. */
+	fd = open(sa.sun_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	CK_RC(xmig_listener_open(&l, address), XMIG_EIO);
+	CK_MSG_HAS("is not a socket");
+	ck_assert_int_eq(stat(sa.sun_path, &st), 0);
+	ck_assert_int_eq(unlink(sa.sun_path), 0);
+
+	/* Once removed, the path can be listened on. */
+	CK_RC(xmig_listener_open(&l, address), 0);
+	xmig_listener_close(l);
 	ck_assert_int_eq(rmdir(tmpdir), 0);
 }
 END_TEST
@@ -1091,6 +1133,7 @@ static Suite *transport_suite(void)
 	tcase_add_test(tc, test_tcp_ipv4);
 	tcase_add_test(tc, test_tcp_ipv6);
 	tcase_add_test(tc, test_unix_socket);
+	tcase_add_test(tc, test_unix_stale_socket);
 	tcase_add_test(tc, test_unix_connect_timeout);
 	tcase_add_test(tc, test_accept_timeout);
 	tcase_add_test(tc, test_connect_closed_port);

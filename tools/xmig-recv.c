@@ -6,17 +6,23 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "endpoint.h"
 #include "guests.h"
 #include "toolutil.h"
 #include "xmig/sys/backend.h"
 #include "xmig/sys/transport.h"
 
 static const char usage_text[] =
-	"Usage: xmig-recv [OPTIONS] (--listen ADDRESS | --from file:PATH)\n"
+	"Usage: xmig-recv [OPTIONS] (--listen ADDRESS | --from SOURCE)\n"
 	"Receive a guest from xmig-send, restore it, and run it here.\n"
 	"\n"
 	"  --listen ADDRESS        HOST:PORT, [V6]:PORT or unix:PATH to accept a migration\n"
-	"  --from file:PATH        restore a stream saved with xmig-send --to file:PATH\n"
+	"                          (a unix:PATH left by a receiver that ended is reported\n"
+	"                          as a stale socket, never removed)\n"
+	"  --from SOURCE           read the stream from SOURCE instead: file:PATH (saved\n"
+	"                          with xmig-send --to file:PATH), - (stdin, e.g. a pipe\n"
+	"                          from xmig-send --to -), or fd:N (inherited descriptor\n"
+	"                          N; a socket carries a live migration)\n"
 	"  --accept-timeout DUR    give up if no sender connects in DUR (default: wait)\n"
 	"  --timeout DUR           the longest one record of the stream may take to\n"
 	"                          arrive, however its bytes trickle in (default 30s)\n"
@@ -49,7 +55,8 @@ static const char usage_text[] =
 	"  -h, --help              this text\n"
 	"      --version           the version\n"
 	"\n"
-	"Exit status: 0 the guest arrived and passed its check, 1 the migration or the\n"
+	"The whole command line is checked before the destination is set up. Exit\n"
+	"status: 0 the guest arrived and passed its check, 1 the migration or the\n"
 	"guest's check failed, 2 bad command line, 130/143 interrupted by SIGINT/SIGTERM\n"
 	"(a migration under way is cancelled and its partial guest destroyed).\n";
 
@@ -93,6 +100,8 @@ struct opts {
 	int until_exit;
 	int keep_last;
 	unsigned int hops;
+	struct endpoint from_ep; /* --from */
+	FILE *out; /* summaries: stdout, or stderr when stdout carries the stream */
 };
 
 /* Does the guest received at `hop` move on? */
@@ -143,8 +152,8 @@ static int forward(struct opts *o, struct xmig_backend *b)
 	rep.target_downtime_ms = sp.target_downtime_ms;
 	rep.verify = sp.verify;
 	if (tool_verbosity > 0 || rc < 0) {
-		fprintf(rc < 0 ? stderr : stdout, "\n== forwarded to %s\n", o->forward_to);
-		print_summary(rc < 0 ? stderr : stdout, &rep);
+		fprintf(rc < 0 ? stderr : o->out, "\n== forwarded to %s\n", o->forward_to);
+		print_summary(rc < 0 ? stderr : o->out, &rep);
 	}
 	xmig_session_free(s);
 	xmig_transport_close(t);
@@ -172,6 +181,14 @@ static int accept_interruptible(struct xmig_listener *l, struct xmig_transport *
 	}
 }
 
+static void close_stream(struct opts *o, struct xmig_transport *t)
+{
+	if (o->from)
+		endpoint_close(&o->from_ep, t, 1);
+	else
+		xmig_transport_close(t);
+}
+
 static int receive_one(struct opts *o, struct xmig_backend *b, unsigned int hop)
 {
 	struct tool_report rep = { .role = "recv", .guest_downtime_ms = -1 };
@@ -181,7 +198,9 @@ static int receive_one(struct opts *o, struct xmig_backend *b, unsigned int hop)
 	int rc;
 
 	if (o->from) {
-		rc = xmig_transport_file(&t, o->from + 5, 0);
+		rc = endpoint_open(&o->from_ep, &t, 0);
+		if (rc < 0)
+			return rc;
 	} else {
 		rc = xmig_listener_open(&l, o->listen_addr);
 		if (rc == 0) {
@@ -191,16 +210,16 @@ static int receive_one(struct opts *o, struct xmig_backend *b, unsigned int hop)
 			rc = accept_interruptible(l, &t, o->accept_ms);
 			xmig_listener_close(l);
 		}
-	}
-	if (rc < 0) {
-		fprintf(stderr, "%s: error: %s\n", tool_name, xmig_error_last());
-		return rc;
+		if (rc < 0) {
+			fprintf(stderr, "%s: error: %s\n", tool_name, xmig_error_last());
+			return rc;
+		}
 	}
 	guest_forget(&o->go);
 	rc = xmig_recv_new(&s, b, t, &o->rp);
 	if (rc < 0) {
 		fprintf(stderr, "%s: error: %s\n", tool_name, xmig_error_last());
-		xmig_transport_close(t);
+		close_stream(o, t);
 		return rc;
 	}
 	tool_running(s);
@@ -229,12 +248,29 @@ static int receive_one(struct opts *o, struct xmig_backend *b, unsigned int hop)
 		}
 	}
 	if (tool_verbosity > 0 || rc < 0)
-		print_summary(rc < 0 ? stderr : stdout, &rep);
+		print_summary(rc < 0 ? stderr : o->out, &rep);
 	if (o->json && write_json(o->json, &rep) < 0 && rc == 0)
 		rc = -1;
 	xmig_session_free(s);
-	xmig_transport_close(t);
+	close_stream(o, t);
 	return rc;
+}
+
+/* Every address and path of the command line, before the destination is set up. */
+static void check_endpoints(struct opts *o)
+{
+	struct endpoint ep;
+
+	if (o->from)
+		endpoint_parse(&o->from_ep, "--from", o->from, ENDPOINT_RECV, 0);
+	else
+		endpoint_parse(&ep, "--listen", o->listen_addr, ENDPOINT_LISTEN, 0);
+	if (o->forward_to)
+		endpoint_parse(&ep, "--forward-to", o->forward_to, ENDPOINT_CONNECT, 0);
+	if (o->json && o->from && endpoint_holds(&o->from_ep, o->json))
+		usage_error("--json %s: that is the stream being restored (--from %s)", o->json,
+			    o->from);
+	o->out = o->from_ep.on_stdout ? stderr : stdout;
 }
 
 int main(int argc, char **argv)
@@ -289,9 +325,7 @@ int main(int argc, char **argv)
 	if (optind < argc)
 		usage_error("unexpected argument '%s'", argv[optind]);
 	if (!!o.listen_addr == !!o.from)
-		usage_error("give exactly one of --listen ADDRESS and --from file:PATH");
-	if (o.from && strncmp(o.from, "file:", 5) != 0)
-		usage_error("--from takes file:PATH");
+		usage_error("give exactly one of --listen ADDRESS and --from SOURCE");
 	if (o.hops > 1 && (!o.forward_to || o.from))
 		usage_error("--hops needs --forward-to and --listen");
 	if (o.keep_last && !o.forward_to)
@@ -300,6 +334,7 @@ int main(int argc, char **argv)
 		usage_error("--until-exit with --forward-to needs --keep-last");
 	if (o.forward_to && !strncmp(o.forward_to, "file:", 5))
 		usage_error("--forward-to takes a network address; use xmig-send to save");
+	check_endpoints(&o);
 	guest_opts_check_recv(&o.go);
 	if (!max_mem_set && strcmp(o.go.backend, "xen") != 0) {
 		/* A sim or kvm guest is this process's memory: it must fit. */

@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "endpoint.h"
 #include "guests.h"
 #include "toolutil.h"
 #include "xmig/sys/backend.h"
@@ -16,7 +17,14 @@ static const char usage_text[] =
 	"Live-migrate a guest to an xmig-recv listening at ADDRESS, or save it.\n"
 	"\n"
 	"Where to:\n"
-	"  --to ADDRESS            HOST:PORT, [V6]:PORT, unix:PATH, or file:PATH (save)\n"
+	"  --to ADDRESS            HOST:PORT, [V6]:PORT or unix:PATH: live migration;\n"
+	"                          file:PATH: save (to PATH.partial-XXXXXX, renamed to\n"
+	"                          PATH once complete; removed on failure);\n"
+	"                          -: save to stdout (a pipe or a file; then every\n"
+	"                          message goes to stderr);\n"
+	"                          fd:N: inherited descriptor N (a socket: live migration;\n"
+	"                          a pipe or a file: save)\n"
+	"  --force                 with file:PATH, overwrite an existing PATH\n"
 	"  --connect-timeout DUR   give up connecting after DUR (default 10s)\n"
 	"  --timeout DUR           max wait for any answer of the receiver (default 30s)\n"
 	"\n"
@@ -40,7 +48,7 @@ static const char usage_text[] =
 	"  --on-no-converge WHAT   stop (stop-and-copy anyway, default) or abort\n"
 	"  --max-bandwidth RATE    limit live rounds, e.g. 500M/s (default unlimited)\n"
 	"  --verify                send a digest of guest memory; the receiver checks it\n"
-	"  --keep-running          with file:PATH, resume the guest after saving it\n"
+	"  --keep-running          when saving, resume the guest after saving it\n"
 	"\n"
 	"Output:\n"
 	"  --json FILE             write the results as JSON (- for stdout)\n"
@@ -49,7 +57,8 @@ static const char usage_text[] =
 	"  -h, --help              this text\n"
 	"      --version           the version\n"
 	"\n"
-	"Exit status: 0 migrated, 1 migration failed (the guest keeps running on the\n"
+	"The whole command line is checked before the guest starts. Exit status:\n"
+	"0 migrated (or saved), 1 migration failed (the guest keeps running on the\n"
 	"source), 2 bad command line, 3 migrated but the paused source copy could not\n"
 	"be destroyed (after one retry; the message names it), 130/143 interrupted by\n"
 	"SIGINT/SIGTERM (a migration under way is cancelled: the guest stays here).\n";
@@ -58,11 +67,12 @@ enum {
 	OPT_TO = 256, OPT_CONNECT_TIMEOUT, OPT_TIMEOUT, OPT_BACKEND, OPT_MEM, OPT_VCPUS,
 	OPT_RUN_BEFORE, OPT_DIRTY, OPT_SEED, OPT_POLICY, OPT_DOWNTIME, OPT_MAX_ROUNDS,
 	OPT_MAX_TIME, OPT_NOCONV, OPT_MAX_BW, OPT_VERIFY, OPT_KEEP, OPT_JSON,
-	OPT_GUEST, OPT_APPEND, OPT_DOMAIN, OPT_XEN_SUSPEND,
+	OPT_GUEST, OPT_APPEND, OPT_DOMAIN, OPT_XEN_SUSPEND, OPT_FORCE,
 };
 
 static const struct option long_opts[] = {
 	{ "to", required_argument, NULL, OPT_TO },
+	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "backend", required_argument, NULL, OPT_BACKEND },
@@ -91,120 +101,188 @@ static const struct option long_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-int main(int argc, char **argv)
+struct send_opts {
+	struct guest_opts go;
+	struct xmig_send_params sp;
+	const char *to, *json;
+	uint64_t connect_ms;
+	int keep, force;
+	struct endpoint ep;
+	FILE *out; /* the summary: stdout, or stderr when stdout carries the stream */
+};
+
+static void parse_option(struct send_opts *o, int c, const char *arg)
 {
-	struct guest_opts go = GUEST_OPTS_INIT;
-	struct xmig_send_params sp = XMIG_SEND_PARAMS_INIT;
-	const char *to = NULL, *json = NULL;
-	uint64_t connect_ms = 10000;
-	int keep = 0, c, rc, file_mode;
-	struct xmig_backend *b = NULL;
-	struct xmig_transport *t = NULL;
-	struct xmig_session *s = NULL;
-	struct tool_report rep = { .role = "send", .guest_downtime_ms = -1 };
+	switch (c) {
+	case OPT_TO: o->to = arg; break;
+	case OPT_FORCE: o->force = 1; break;
+	case OPT_CONNECT_TIMEOUT: o->connect_ms = parse_duration_ms("--connect-timeout", arg); break;
+	case OPT_TIMEOUT:
+		o->sp.timeout_ms = (uint32_t)parse_duration_ms("--timeout", arg);
+		if (!o->sp.timeout_ms)
+			usage_error("--timeout must be positive");
+		break;
+	case OPT_BACKEND: o->go.backend = arg; break;
+	case OPT_MEM: o->go.mem = parse_size_arg("--mem", arg); o->go.mem_set = 1; break;
+	case OPT_VCPUS: o->go.vcpus = (uint32_t)parse_uint_arg("--vcpus", arg, 1, 64); break;
+	case OPT_RUN_BEFORE: o->go.run_before_ms = parse_duration_ms("--run-before", arg); break;
+	case OPT_DIRTY: o->go.dirty = arg; break;
+	case OPT_SEED: o->go.seed = parse_uint_arg("--seed", arg, 0, UINT64_MAX); break;
+	case OPT_GUEST: o->go.guest = arg; break;
+	case OPT_APPEND: o->go.append = arg; break;
+	case OPT_DOMAIN: o->go.domain = arg; break;
+	case OPT_XEN_SUSPEND: o->go.xen_suspend = arg; break;
+	case OPT_POLICY:
+		if (!xmig_policy_lookup(arg))
+			usage_error("--policy: unknown policy '%s' (downtime, xen-classic)", arg);
+		o->sp.policy = arg;
+		break;
+	case OPT_DOWNTIME:
+		o->sp.target_downtime_ms = (uint32_t)parse_uint_arg("--downtime", arg, 1, 3600000);
+		break;
+	case OPT_MAX_ROUNDS:
+		o->sp.max_rounds = (uint32_t)parse_uint_arg("--max-rounds", arg, 1, 100000);
+		break;
+	case OPT_MAX_TIME: o->sp.max_time_ms = (uint32_t)parse_duration_ms("--max-time", arg); break;
+	case OPT_NOCONV:
+		if (!strcmp(arg, "stop"))
+			o->sp.on_no_converge = XMIG_NOCONV_STOP;
+		else if (!strcmp(arg, "abort"))
+			o->sp.on_no_converge = XMIG_NOCONV_ABORT;
+		else
+			usage_error("--on-no-converge: '%s' is neither stop nor abort", arg);
+		break;
+	case OPT_MAX_BW: o->sp.max_bandwidth = parse_rate_arg("--max-bandwidth", arg); break;
+	case OPT_VERIFY: o->sp.verify = 1; break;
+	case OPT_KEEP: o->keep = 1; break;
+	case OPT_JSON: o->json = arg; break;
+	case 'q': tool_verbosity = 0; break;
+	case 'v': tool_verbosity++; break;
+	}
+}
+
+/* The whole command line, checked before any guest starts; exits on an error. */
+static void parse_command_line(struct send_opts *o, int argc, char **argv)
+{
+	int c;
 
 	opterr = 0;
-	tool_name = "xmig-send";
 	while ((c = getopt_long(argc, argv, ":qvh", long_opts, NULL)) != -1) {
 		switch (c) {
-		case OPT_TO: to = optarg; break;
-		case OPT_CONNECT_TIMEOUT: connect_ms = parse_duration_ms("--connect-timeout", optarg); break;
-		case OPT_TIMEOUT:
-			sp.timeout_ms = (uint32_t)parse_duration_ms("--timeout", optarg);
-			if (!sp.timeout_ms)
-				usage_error("--timeout must be positive");
-			break;
-		case OPT_BACKEND: go.backend = optarg; break;
-		case OPT_MEM: go.mem = parse_size_arg("--mem", optarg); go.mem_set = 1; break;
-		case OPT_VCPUS: go.vcpus = (uint32_t)parse_uint_arg("--vcpus", optarg, 1, 64); break;
-		case OPT_RUN_BEFORE: go.run_before_ms = parse_duration_ms("--run-before", optarg); break;
-		case OPT_DIRTY: go.dirty = optarg; break;
-		case OPT_SEED: go.seed = parse_uint_arg("--seed", optarg, 0, UINT64_MAX); break;
-		case OPT_GUEST: go.guest = optarg; break;
-		case OPT_APPEND: go.append = optarg; break;
-		case OPT_DOMAIN: go.domain = optarg; break;
-		case OPT_XEN_SUSPEND: go.xen_suspend = optarg; break;
-		case OPT_POLICY:
-			if (!xmig_policy_lookup(optarg))
-				usage_error("--policy: unknown policy '%s' (downtime, xen-classic)", optarg);
-			sp.policy = optarg;
-			break;
-		case OPT_DOWNTIME:
-			sp.target_downtime_ms = (uint32_t)parse_uint_arg("--downtime", optarg, 1, 3600000);
-			break;
-		case OPT_MAX_ROUNDS:
-			sp.max_rounds = (uint32_t)parse_uint_arg("--max-rounds", optarg, 1, 100000);
-			break;
-		case OPT_MAX_TIME: sp.max_time_ms = (uint32_t)parse_duration_ms("--max-time", optarg); break;
-		case OPT_NOCONV:
-			if (!strcmp(optarg, "stop"))
-				sp.on_no_converge = XMIG_NOCONV_STOP;
-			else if (!strcmp(optarg, "abort"))
-				sp.on_no_converge = XMIG_NOCONV_ABORT;
-			else
-				usage_error("--on-no-converge: '%s' is neither stop nor abort", optarg);
-			break;
-		case OPT_MAX_BW: sp.max_bandwidth = parse_rate_arg("--max-bandwidth", optarg); break;
-		case OPT_VERIFY: sp.verify = 1; break;
-		case OPT_KEEP: keep = 1; break;
-		case OPT_JSON: json = optarg; break;
-		case 'q': tool_verbosity = 0; break;
-		case 'v': tool_verbosity++; break;
-		case 'h': fputs(usage_text, stdout); return 0;
-		case 'V': printf("%s (xmig) %s\n", tool_name, xmig_version()); return 0;
+		case 'h': fputs(usage_text, stdout); exit(0);
+		case 'V': printf("%s (xmig) %s\n", tool_name, xmig_version()); exit(0);
 		case ':': usage_error("%s needs an argument", argv[optind - 1]);
-		default: usage_error("unknown option %s", argv[optind - 1]);
+		case '?': usage_error("unknown option %s", argv[optind - 1]);
+		default: parse_option(o, c, optarg);
 		}
 	}
 	if (optind < argc)
 		usage_error("unexpected argument '%s'", argv[optind]);
-	if (!to)
+	if (!o->to)
 		usage_error("--to ADDRESS is required");
-	file_mode = !strncmp(to, "file:", 5);
-	if (keep && !file_mode)
-		usage_error("--keep-running only makes sense with --to file:PATH");
-	guest_opts_check_send(&go);
+	if (o->force && strncmp(o->to, "file:", 5) != 0)
+		usage_error("--force is for --to file:PATH");
+	endpoint_parse(&o->ep, "--to", o->to, ENDPOINT_SEND, o->force);
+	if (o->keep && o->ep.duplex)
+		usage_error("--keep-running is for saving (--to file:PATH, - or fd:N of a pipe "
+			    "or a file)");
+	if (o->json && endpoint_holds(&o->ep, o->json))
+		usage_error("--json %s: the migration stream goes there (--to %s)", o->json, o->to);
+	guest_opts_check_send(&o->go);
+	o->out = o->ep.on_stdout ? stderr : stdout;
+}
 
-	sp.log_fn = tool_log;
-	sp.log_level = XMIG_LOG_DEBUG;
-	sp.progress_fn = tool_progress;
-	rep.backend = go.backend;
-	rep.transport = to;
-	rep.policy = sp.policy;
-	rep.target_downtime_ms = sp.target_downtime_ms;
-	rep.verify = sp.verify;
+/*
+ * A one-way stream (a save) ended with `rc`. A file is kept only if the
+ * stream is whole and no signal came meanwhile (a pipe has the stream once
+ * it is written); then the guest, paused since the stream completed, is
+ * destroyed (or resumed: --keep-running). A file not kept resumes it.
+ * Returns the outcome.
+ */
+static int finish_save(struct send_opts *o, struct xmig_backend *b, struct xmig_transport *t,
+		       int rc, struct tool_report *rep)
+{
+	int complete = rc == 0;
+
+	if (complete && tool_interrupted && o->ep.save.tmp) {
+		fprintf(stderr, "%s: interrupted (%s) as the stream ended: it is not kept; the "
+			"guest keeps running here\n", tool_name, strsignal(tool_interrupted));
+		rc = XMIG_ECANCELED;
+		rep->error = "interrupted before the stream was kept";
+	}
+	if (endpoint_close(&o->ep, t, rc == 0) < 0 && rc == 0) {
+		rc = XMIG_EIO;
+		rep->error = "the stream is complete but could not be kept (see above); the "
+			     "guest keeps running here";
+	}
+	rep->result = rc;
+	if (rc < 0) {
+		/* The engine resumes the guest itself when the stream fails. */
+		if (complete && b->ops->resume(b) < 0)
+			fprintf(stderr, "%s: error: could not resume the guest: %s\n", tool_name,
+				xmig_error_last());
+		return rc;
+	}
+	if (o->keep) {
+		if (b->ops->resume(b) < 0)
+			fprintf(stderr, "%s: error: could not resume the guest after saving\n",
+				tool_name);
+	} else if (b->ops->destroy(b) < 0) {
+		fprintf(stderr, "%s: error: the image is complete, but the paused guest could "
+			"not be destroyed: %s\n", tool_name, xmig_error_last());
+		rc = XMIG_ESRCLEFT;
+	}
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct send_opts o = { .go = GUEST_OPTS_INIT, .sp = XMIG_SEND_PARAMS_INIT,
+			       .connect_ms = 10000 };
+	struct tool_report rep = { .role = "send", .guest_downtime_ms = -1 };
+	struct xmig_backend *b = NULL;
+	struct xmig_transport *t = NULL;
+	struct xmig_session *s = NULL;
+	int rc;
+
+	tool_name = "xmig-send";
+	parse_command_line(&o, argc, argv);
+	o.sp.log_fn = tool_log;
+	o.sp.log_level = XMIG_LOG_DEBUG;
+	o.sp.progress_fn = tool_progress;
+	rep.backend = o.go.backend;
+	rep.transport = o.to;
+	rep.policy = o.sp.policy;
+	rep.target_downtime_ms = o.sp.target_downtime_ms;
+	rep.verify = o.sp.verify;
 
 	tool_signals();
-	rc = guest_start(&go, &b);
+	rc = guest_start(&o.go, &b);
 	if (rc < 0) {
-		guest_stop(&go, b);
+		guest_stop(&o.go, b);
 		return tool_exit_status(EXIT_FAILED);
 	}
-	if (guest_run_for(&go, b, go.run_before_ms) < 0) {
+	if (guest_run_for(&o.go, b, o.go.run_before_ms) < 0) {
 		if (tool_interrupted)
 			fprintf(stderr, "%s: interrupted (%s) before the migration: nothing was "
 				"sent; %s\n", tool_name, strsignal(tool_interrupted),
-				strcmp(go.backend, "xen") ? "the guest, which lives in this process, "
-				"stops with it" : "the domain keeps running");
-		guest_stop(&go, b);
+				strcmp(o.go.backend, "xen") ? "the guest, which lives in this "
+				"process, stops with it" : "the domain keeps running");
+		guest_stop(&o.go, b);
 		return tool_exit_status(EXIT_FAILED);
 	}
-	sp.annotate_fn = guest_annotate;
-	sp.annotate_payload = &go;
+	o.sp.annotate_fn = guest_annotate;
+	o.sp.annotate_payload = &o.go;
 
-	if (file_mode)
-		rc = xmig_transport_file(&t, to + 5, 1);
-	else
-		rc = xmig_transport_connect(&t, to, (int)connect_ms);
-	if (rc < 0) {
-		fprintf(stderr, "%s: error: %s\n", tool_name, xmig_error_last());
-		guest_stop(&go, b);
-		return EXIT_FAILED;
+	if (endpoint_open(&o.ep, &t, (int)o.connect_ms) < 0) {
+		guest_stop(&o.go, b);
+		return tool_exit_status(EXIT_FAILED);
 	}
-	rc = xmig_send_new(&s, b, t, &sp);
+	rc = xmig_send_new(&s, b, t, &o.sp);
 	if (rc < 0) {
 		fprintf(stderr, "%s: error: %s\n", tool_name, xmig_error_last());
-		guest_stop(&go, b);
+		endpoint_close(&o.ep, t, 0);
+		guest_stop(&o.go, b);
 		return EXIT_FAILED;
 	}
 	tool_running(s);
@@ -229,29 +307,21 @@ int main(int argc, char **argv)
 	rep.result = rc;
 	rep.error = rc == 0 ? NULL : xmig_session_error(s);
 	rep.stats = xmig_session_stats(s);
-	guest_report_send(&go, b, &rep);
-	if (rc == 0 && file_mode) {
-		if (keep) {
-			if (b->ops->resume(b) < 0)
-				fprintf(stderr, "%s: error: could not resume the guest after saving\n",
-					tool_name);
-		} else if (b->ops->destroy(b) < 0) {
-			fprintf(stderr, "%s: error: the image is complete, but the paused guest could "
-				"not be destroyed: %s\n", tool_name, xmig_error_last());
-			rc = XMIG_ESRCLEFT;
-		}
-	}
+	guest_report_send(&o.go, b, &rep);
+	if (o.ep.duplex)
+		endpoint_close(&o.ep, t, rc == 0);
+	else
+		rc = finish_save(&o, b, t, rc, &rep);
 	if (tool_verbosity > 0 || rc < 0)
-		print_summary(rc < 0 ? stderr : stdout, &rep);
-	if (json && write_json(json, &rep) < 0 && rc == 0)
+		print_summary(rc < 0 ? stderr : o.out, &rep);
+	if (o.json && write_json(o.json, &rep) < 0 && rc == 0)
 		rc = -1;
 	if (rc == XMIG_EAMBIGUOUS)
 		fprintf(stderr, "%s: COMMIT went out but its confirmation did not come back: the "
 			"guest most likely runs on the destination. The paused copy here lives in "
 			"this process and ends with it; check the destination.\n", tool_name);
 	xmig_session_free(s);
-	xmig_transport_close(t);
-	guest_stop(&go, b);
+	guest_stop(&o.go, b);
 	if (rc == XMIG_ESRCLEFT)
 		return EXIT_SRCLEFT;
 	return tool_exit_status(rc < 0 ? EXIT_FAILED : 0);

@@ -34,7 +34,8 @@ extern "C" {
 	X(EAMBIGUOUS, -14, "commit sent but not confirmed: guest state unknown") \
 	X(ECANCELED, -15, "cancelled")                                           \
 	X(EGUEST, -16, "the guest failed")                                      \
-	X(ESRCLEFT, -17, "the guest runs on the destination; its source copy could not be destroyed")
+	X(ESRCLEFT, -17, "the guest runs on the destination; its source copy could not be destroyed") \
+	X(EAUTH, -18, "peer authentication failed")
 
 enum xmig_error {
 #define XMIG__ERR_ENUM(name, value, desc) XMIG_##name = (value),

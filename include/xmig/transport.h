@@ -7,6 +7,8 @@
  *                              IPv6 address in brackets ("[::1]:7000")
  *   unix:PATH                  a unix stream socket
  *   file:PATH                  a file (one-way; see xmig_transport_file)
+ *   -, fd:N                    stdout or stdin, an inherited descriptor (the
+ *                              tools' own forms, on xmig_transport_fd)
  *
  * Functions that are not tied to a session leave a one-line description of
  * their last failure in xmig_error_last() (per thread).
@@ -49,7 +51,12 @@ int xmig_transport_file(struct xmig_transport **out, const char *path, int for_w
  */
 int xmig_transport_connect(struct xmig_transport **out, const char *address, int timeout_ms);
 
-/* Listen on an address of the same forms ("HOST:0" picks a free port). */
+/*
+ * Listen on an address of the same forms ("HOST:0" picks a free port). A
+ * unix:PATH that exists is never removed; the message says whether another
+ * program listens there, the file is no socket, or it is a stale socket
+ * nobody listens on (to remove if no program uses it).
+ */
 int xmig_listener_open(struct xmig_listener **out, const char *address);
 
 /* The bound TCP port (useful after ":0"), or 0 for a unix socket. */

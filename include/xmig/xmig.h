@@ -3,9 +3,10 @@
  * libxmig: pre-copy live migration of virtual machines.
  *
  * Start with xmig/session.h (how to run a migration), then xmig/transport.h
- * (how bytes move) and the backend headers under xmig/backend/. A toolstack
- * that brings its own hypervisor or transport implements the tables in
- * xmig/sys/.
+ * (how bytes move), xmig/tls.h (the authenticated, encrypted transport, in
+ * builds with GnuTLS: XMIG_HAVE_TLS) and the backend headers under
+ * xmig/backend/. A toolstack that brings its own hypervisor or transport
+ * implements the tables in xmig/sys/.
  */
 #ifndef XMIG_XMIG_H
 #define XMIG_XMIG_H
@@ -14,6 +15,7 @@
 #include "xmig/policy.h"
 #include "xmig/session.h"
 #include "xmig/stats.h"
+#include "xmig/tls.h"
 #include "xmig/transport.h"
 
 #define XMIG_VERSION_MAJOR 0

@@ -46,8 +46,7 @@ static int connect_wait(int fd, const struct sockaddr *sa, socklen_t len, uint64
 	return 0;
 }
 
-static int connect_tcp(struct xmig_transport **out, const struct xmig__addr *a,
-		       const char *address, int timeout_ms)
+static int connect_tcp(int *out, const struct xmig__addr *a, const char *address, int timeout_ms)
 {
 	uint64_t deadline = xmig__deadline(timeout_ms);
 	struct addrinfo *res, *ai;
@@ -91,18 +90,15 @@ static int connect_tcp(struct xmig_transport **out, const struct xmig__addr *a,
 		return xmig__fail_errno(rc, "connect to '%s' (%s)", address, where);
 	}
 
-	/* Ours from now on: the transport's own calls never block anyway. */
+	/* Ours from now on: the transports' own calls never block anyway. */
 	fl = fcntl(fd, F_GETFL);
 	if (fl >= 0)
 		(void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
-	rc = xmig__fd_transport_new(out, fd, fd, 1, XMIG__KIND_TCP);
-	if (rc)
-		close(fd);
-	return rc;
+	*out = fd;
+	return 0;
 }
 
-static int connect_unix(struct xmig_transport **out, const struct xmig__addr *a,
-			const char *address, int timeout_ms)
+static int connect_unix(int *out, const struct xmig__addr *a, const char *address, int timeout_ms)
 {
 	struct timeval tv = { 0, 0 };
 	int fd, rc;
@@ -140,25 +136,39 @@ static int connect_unix(struct xmig_transport **out, const struct xmig__addr *a,
 	tv.tv_sec = 0;
 	tv.tv_usec = 0;
 	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	rc = xmig__fd_transport_new(out, fd, fd, 1, XMIG__KIND_UNIX);
+	*out = fd;
+	return 0;
+}
+
+int xmig__connect_fd(int *fd, enum xmig__fd_kind *kind, const char *address, int timeout_ms)
+{
+	struct xmig__addr a;
+	int rc;
+
+	*fd = -1;
+	rc = xmig__addr_parse(&a, address, 0);
 	if (rc)
-		close(fd);
-	return rc;
+		return rc;
+	*kind = a.is_unix ? XMIG__KIND_UNIX : XMIG__KIND_TCP;
+	if (a.is_unix)
+		return connect_unix(fd, &a, address, timeout_ms);
+	return connect_tcp(fd, &a, address, timeout_ms);
 }
 
 XMIG__API int xmig_transport_connect(struct xmig_transport **out, const char *address,
 				     int timeout_ms)
 {
-	struct xmig__addr a;
-	int rc;
+	enum xmig__fd_kind kind;
+	int fd, rc;
 
 	if (!out)
 		return xmig__fail(XMIG_EINVAL, "xmig_transport_connect: out is NULL");
 	*out = NULL;
-	rc = xmig__addr_parse(&a, address, 0);
+	rc = xmig__connect_fd(&fd, &kind, address, timeout_ms);
 	if (rc)
 		return rc;
-	if (a.is_unix)
-		return connect_unix(out, &a, address, timeout_ms);
-	return connect_tcp(out, &a, address, timeout_ms);
+	rc = xmig__fd_transport_new(out, fd, fd, 1, kind);
+	if (rc)
+		close(fd);
+	return rc;
 }

@@ -63,6 +63,19 @@ enum xmig__fd_kind {
 int xmig__fd_transport_new(struct xmig_transport **out, int rfd, int wfd, int own,
 			   enum xmig__fd_kind kind);
 
+/*
+ * The connected socket behind xmig_transport_connect, for transports that
+ * run their own protocol over it (TLS). Non-blocking off, TCP tuned; the
+ * caller owns *fd. Fails as xmig_transport_connect does.
+ */
+int xmig__connect_fd(int *fd, enum xmig__fd_kind *kind, const char *address, int timeout_ms);
+
+struct xmig_listener;
+
+/* The accepted socket behind xmig_listener_accept (the caller owns *fd). */
+int xmig__listener_accept_fd(int *fd, enum xmig__fd_kind *kind, struct xmig_listener *l,
+			     int timeout_ms);
+
 /* A parsed address (see xmig/transport.h for the forms). */
 struct xmig__addr {
 	int is_unix;
@@ -90,5 +103,12 @@ void xmig__sockaddr_str(const struct sockaddr *sa, socklen_t len, char *buf, siz
 
 /* TCP_NODELAY and 4 MiB buffers; best effort, failures are ignored. */
 void xmig__tcp_tune(int fd);
+
+/*
+ * Does a process listen on the unix socket file of `a` (unix_probe.c)? 1
+ * yes, 0 no (a stale socket), -1 cannot tell (no socket there, say). Never
+ * connects to a listener it can see, so it never disturbs one.
+ */
+int xmig__unix_listening(const struct xmig__addr *a);
 
 #endif

@@ -28,6 +28,35 @@ struct xmig_listener {
 	char address[256]; /* for messages */
 };
 
+/*
+ * bind() found the path taken: say by what. A socket nobody listens on is
+ * stale (its receiver ended without removing it) or not listening yet (a
+ * receiver between its bind and its listen): why we only say so and never
+ * remove it.
+ */
+static int unix_path_taken(const struct xmig__addr *a, const char *address)
+{
+	const char *path = a->un.sun_path;
+	struct stat st;
+
+	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
+		return xmig__fail(XMIG_EIO, "listen on '%s': bind: Address already in use: '%s' "
+				  "exists and is not a socket", address, path);
+	switch (xmig__unix_listening(a)) {
+	case 0:
+		return xmig__fail(XMIG_EIO, "listen on '%s': bind: Address already in use: '%s' is "
+				  "a stale socket, nobody listens on it (left by a receiver that "
+				  "ended?); remove it (rm '%s') if no program uses it", address,
+				  path, path);
+	case 1:
+		return xmig__fail(XMIG_EIO, "listen on '%s': bind: Address already in use: another "
+				  "program listens on '%s'", address, path);
+	default:
+		errno = EADDRINUSE;
+		return xmig__fail_errno(XMIG_EIO, "listen on '%s': bind", address);
+	}
+}
+
 static int listen_unix(struct xmig_listener *l, const struct xmig__addr *a, const char *address)
 {
 	struct stat st;
@@ -37,7 +66,9 @@ static int listen_unix(struct xmig_listener *l, const struct xmig__addr *a, cons
 		return xmig__fail_errno(XMIG_EIO, "listen on '%s': socket", address);
 	/* An existing file, even a stale socket, may be someone's: never remove it. */
 	if (bind(l->fd, (const struct sockaddr *)&a->un, a->un_len) < 0)
-		return xmig__fail_errno(XMIG_EIO, "listen on '%s': bind", address);
+		return errno == EADDRINUSE ? unix_path_taken(a, address)
+					   : xmig__fail_errno(XMIG_EIO, "listen on '%s': bind",
+							      address);
 	memcpy(l->path, a->un.sun_path, sizeof(l->path));
 	if (stat(l->path, &st) == 0) {
 		l->created = 1;
@@ -135,18 +166,14 @@ XMIG__API unsigned int xmig_listener_port(const struct xmig_listener *l)
 	return l ? l->port : 0;
 }
 
-XMIG__API int xmig_listener_accept(struct xmig_listener *l, struct xmig_transport **out,
-				   int timeout_ms)
+int xmig__listener_accept_fd(int *out, enum xmig__fd_kind *kind, struct xmig_listener *l,
+			     int timeout_ms)
 {
 	uint64_t deadline = xmig__deadline(timeout_ms);
 	struct pollfd p;
-	int fd, n, rc;
+	int fd, n;
 
-	if (!out)
-		return xmig__fail(XMIG_EINVAL, "xmig_listener_accept: out is NULL");
-	*out = NULL;
-	if (!l)
-		return xmig__fail(XMIG_EINVAL, "xmig_listener_accept: no listener");
+	*out = -1;
 	for (;;) {
 		fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd >= 0)
@@ -168,7 +195,26 @@ XMIG__API int xmig_listener_accept(struct xmig_listener *l, struct xmig_transpor
 	}
 	if (!l->is_unix)
 		xmig__tcp_tune(fd);
-	rc = xmig__fd_transport_new(out, fd, fd, 1, l->is_unix ? XMIG__KIND_UNIX : XMIG__KIND_TCP);
+	*kind = l->is_unix ? XMIG__KIND_UNIX : XMIG__KIND_TCP;
+	*out = fd;
+	return 0;
+}
+
+XMIG__API int xmig_listener_accept(struct xmig_listener *l, struct xmig_transport **out,
+				   int timeout_ms)
+{
+	enum xmig__fd_kind kind;
+	int fd, rc;
+
+	if (!out)
+		return xmig__fail(XMIG_EINVAL, "xmig_listener_accept: out is NULL");
+	*out = NULL;
+	if (!l)
+		return xmig__fail(XMIG_EINVAL, "xmig_listener_accept: no listener");
+	rc = xmig__listener_accept_fd(&fd, &kind, l, timeout_ms);
+	if (rc)
+		return rc;
+	rc = xmig__fd_transport_new(out, fd, fd, 1, kind);
 	if (rc)
 		close(fd);
 	return rc;
