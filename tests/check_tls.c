@@ -34,14 +34,6 @@
 #include "xmig/tls.h"
 #include "xmig/transport.h"
 
-#define CK_RC(expr, want)                                                             \
-	do {                                                                          \
-		int rc_ = (expr);                                                     \
-		ck_assert_msg(rc_ == (want), "%s = %s, want %s (%s)", #expr,          \
-			      xmig_error_name(rc_), xmig_error_name(want),            \
-			      xmig_error_last());                                     \
-	} while (0)
-
 #define CK_HAS(msg, needle)                                                           \
 	ck_assert_msg(strstr((msg), (needle)) != NULL, "message '%s' does not mention '%s'", \
 		      (msg), (needle))

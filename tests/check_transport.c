@@ -28,14 +28,6 @@
 #include "xmig/sys/transport.h"
 #include "xmig/transport.h"
 
-#define CK_RC(expr, want)                                                             \
-	do {                                                                          \
-		int rc_ = (expr);                                                     \
-		ck_assert_msg(rc_ == (want), "%s = %s, want %s (%s)", #expr,          \
-			      xmig_error_name(rc_), xmig_error_name(want),            \
-			      xmig_error_last());                                     \
-	} while (0)
-
 #define CK_MSG_HAS(needle)                                                            \
 	ck_assert_msg(strstr(xmig_error_last(), (needle)) != NULL,                    \
 		      "message '%s' does not mention '%s'", xmig_error_last(), (needle))

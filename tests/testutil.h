@@ -16,6 +16,17 @@ int xmig_test_run(Suite *s);
 /* ctest's skip status (SKIP_RETURN_CODE): a suite that cannot run here. */
 #define XMIG_TEST_SKIP 77
 
+/* Assert that `expr` returns the xmig error code `want`, naming both and the
+ * library's last message when it does not (needs xmig/errors.h and
+ * xmig/transport.h for xmig_error_name and xmig_error_last). */
+#define CK_RC(expr, want)                                                             \
+	do {                                                                          \
+		int rc_ = (expr);                                                     \
+		ck_assert_msg(rc_ == (want), "%s = %s, want %s (%s)", #expr,          \
+			      xmig_error_name(rc_), xmig_error_name(want),            \
+			      xmig_error_last());                                     \
+	} while (0)
+
 /*
  * A tiny PVH guest image: an ELF64 with one PT_LOAD (`code`, at physical
  * `paddr`) and, if `with_note`, a PT_NOTE with XEN_ELFNOTE_PHYS32_ENTRY =

@@ -107,21 +107,16 @@ static void sigpipe_unblock(struct sigpipe_guard *g, int got_epipe)
 
 /* ---- waiting ---- */
 
-/*
- * Wait until `fd` is ready for `events`, shutdown() is called or `deadline`
- * passes. 0 also when the descriptor is in error: the next I/O call tells
- * which error. XMIG_EIO leaves errno set.
- */
-static int fd_wait(struct xmig__fd_transport *t, int fd, short events, uint64_t deadline)
+int xmig__wait_ready(int fd, short events, int efd, atomic_int *down, uint64_t deadline)
 {
 	struct pollfd p[2] = {
 		{ .fd = fd, .events = events },
-		{ .fd = t->efd, .events = POLLIN },
+		{ .fd = efd, .events = POLLIN },
 	};
 	int n;
 
 	for (;;) {
-		if (atomic_load(&t->down))
+		if (atomic_load(down))
 			return XMIG_ECANCELED;
 		n = poll(p, 2, xmig__ms_left(deadline));
 		if (n < 0 && errno == EINTR)
@@ -138,6 +133,11 @@ static int fd_wait(struct xmig__fd_transport *t, int fd, short events, uint64_t 
 		}
 		return 0;
 	}
+}
+
+static int fd_wait(struct xmig__fd_transport *t, int fd, short events, uint64_t deadline)
+{
+	return xmig__wait_ready(fd, events, t->efd, &t->down, deadline);
 }
 
 /* Turn a failure code into this thread's message and return it. */

@@ -76,6 +76,15 @@ struct xmig_listener;
 int xmig__listener_accept_fd(int *fd, enum xmig__fd_kind *kind, struct xmig_listener *l,
 			     int timeout_ms);
 
+/*
+ * Wait until `fd` is ready for `events` (POLLIN, POLLOUT), `efd` (a
+ * transport's shutdown eventfd) becomes readable or *down is set
+ * (XMIG_ECANCELED), or `deadline` passes (XMIG_ETIMEDOUT). 0 also when the
+ * descriptor is in error: the next I/O call tells which error. XMIG_EIO
+ * leaves errno set. Shared by the fd and TLS transports.
+ */
+int xmig__wait_ready(int fd, short events, int efd, atomic_int *down, uint64_t deadline);
+
 /* A parsed address (see xmig/transport.h for the forms). */
 struct xmig__addr {
 	int is_unix;

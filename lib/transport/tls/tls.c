@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "tls_internal.h"
+#include "transport/internal.h"
 
 static int tls_writev(struct xmig_transport *base, const struct iovec *iov, int iovcnt);
 static int tls_read(struct xmig_transport *base, void *buf, size_t len, int timeout_ms);
@@ -116,32 +117,9 @@ static int tls_pull_timeout(gnutls_transport_ptr_t ptr, unsigned int ms)
 
 int xmig__tls_wait(struct xmig__tls_transport *t, uint64_t deadline)
 {
-	short events = gnutls_record_get_direction(t->session) ? POLLOUT : POLLIN;
-	struct pollfd p[2] = {
-		{ .fd = t->fd, .events = events },
-		{ .fd = t->efd, .events = POLLIN },
-	};
-	int n;
-
-	for (;;) {
-		if (atomic_load(&t->down))
-			return XMIG_ECANCELED;
-		n = poll(p, 2, xmig__ms_left(deadline));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return XMIG_EIO;
-		if (p[1].revents)
-			return XMIG_ECANCELED;
-		if (n == 0)
-			return XMIG_ETIMEDOUT;
-		if (p[0].revents & POLLNVAL) {
-			errno = EBADF;
-			return XMIG_EIO;
-		}
-		/* Readable, writable or in error: the next GnuTLS call tells. */
-		return 0;
-	}
+	/* Readable, writable or in error: the next GnuTLS call tells. */
+	return xmig__wait_ready(t->fd, gnutls_record_get_direction(t->session) ? POLLOUT : POLLIN,
+				t->efd, &t->down, deadline);
 }
 
 /* ---- messages ---- */
