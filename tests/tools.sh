@@ -3,9 +3,13 @@
 # unix socket, save to a file and restore it, xmig-dump, and argument errors;
 # streams on stdout, pipes and inherited descriptors; the command line checked
 # before any guest starts; saves that are complete or absent.
-# Usage: tests/tools.sh TOOLS_DIR
+# With a TLS build, TLS between the tools: mutual X.509 and PSK, and refusals.
+# Usage: tests/tools.sh TOOLS_DIR [TLS_MAKE_CERTS]
+# (TLS_MAKE_CERTS: tests/tls_make_certs of a TLS build; without it the TLS
+# section only checks that the options say TLS is not built in)
 set -euo pipefail
-bin=${1:?usage: tools.sh TOOLS_DIR}
+bin=${1:?usage: tools.sh TOOLS_DIR [TLS_MAKE_CERTS]}
+make_certs=${2:-}
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -259,6 +263,125 @@ set +e; "$bin/xmig-recv" --listen "unix:$tmp/live.sock" --accept-timeout 1s 2>"$
   fail "a socket in use: exit $rc: $(cat "$tmp/e")"
 "$bin/xmig-send" --mem 8M --to "unix:$tmp/live.sock" -q || fail "the first receiver was disturbed"
 wait $lpid || fail "the first receiver: $(cat "$tmp/live.out")"
+pass=$((pass+1))
+
+# 11. TLS: --tls-* on both tools. Mutual X.509 and PSK migrations succeed;
+#     a sender whose certificate another CA signed, a wrong PSK and a sender
+#     without TLS are refused before any record, and no guest starts on the
+#     receiver; TLS options that cannot apply are usage errors (exit 2).
+# A receiver refused a sender: it exits 1 and no guest ever arrived.
+expect_refused() { # WHAT SEND_PATTERN RECV_PATTERN (after a send, with $rc its status)
+  local what=$1 spat=$2 rpat=$3 rrc
+  [ $rc -eq 1 ] || fail "$what: xmig-send exit $rc, wanted 1: $(cat "$tmp/tls.err")"
+  set +e; wait "$recv_pid"; rrc=$?; set -e
+  [ $rrc -ne 0 ] || fail "$what: xmig-recv exit 0: $(cat "$tmp/recv.err")"
+  grep -qF -- "$spat" "$tmp/tls.err" || fail "$what: no '$spat' from xmig-send: $(cat "$tmp/tls.err")"
+  grep -qF -- "$rpat" "$tmp/recv.err" || fail "$what: no '$rpat' from xmig-recv: $(cat "$tmp/recv.err")"
+  ! grep -q 'round 0\|verdict\|guest check' "$tmp/recv.out" "$tmp/recv.err" ||
+    fail "$what: a guest came to the receiver: $(cat "$tmp/recv.out" "$tmp/recv.err")"
+  grep -q 'round 0' "$tmp/tls.err" && fail "$what: the sender sent pages: $(cat "$tmp/tls.err")"
+  return 0
+}
+if [ -z "$make_certs" ]; then
+  expect_usage "--tls-ca in a build without TLS" "this xmig was built without TLS (libgnutls28-dev)" \
+    "$bin/xmig-send" --mem 8M --to 127.0.0.1:1 --tls-ca "$tmp/img"
+  expect_usage "--tls-psk-file in a build without TLS" "this xmig was built without TLS" \
+    "$bin/xmig-recv" --listen 127.0.0.1:0 --tls-psk-file "$tmp/img"
+  echo "SKIP: the TLS migrations: this xmig was built without TLS (libgnutls28-dev)"
+else
+  pki=$(TMPDIR=$tmp "$make_certs") && [ -f "$pki/ca.pem" ] || fail "tls_make_certs: no certificates"
+  srv=(--tls-ca "$pki/ca.pem" --tls-cert "$pki/server.pem" --tls-key "$pki/server.key")
+  cli=(--tls-ca "$pki/ca.pem" --tls-cert "$pki/client.pem" --tls-key "$pki/client.key")
+  # trusts only ca2, which did not sign the sender's certificate
+  srv_ca2=(--tls-ca "$pki/ca2.pem" --tls-cert "$pki/server.pem" --tls-key "$pki/server.key")
+  psk=(--tls-psk-identity xmig-lab --tls-psk-file "$pki/psk.hex")
+  # mutual X.509, the sender checking the receiver's name
+  start_recv --json "$tmp/tls-recv.json" --run-after 100ms "${srv[@]}"
+  "$bin/xmig-send" --mem 64M --dirty hot:8M:50M/s --verify --to "127.0.0.1:$port" "${cli[@]}" \
+    --tls-peer-name localhost --json "$tmp/tls-send.json" >"$tmp/tls.out" 2>"$tmp/tls.err" ||
+    fail "xmig-send over TLS: $(cat "$tmp/tls.err")"
+  wait "$recv_pid" || fail "xmig-recv over TLS: $(cat "$tmp/recv.err")"
+  grep -q 'verdict      OK' "$tmp/tls.out" || fail "TLS: no OK verdict: $(cat "$tmp/tls.out")"
+  grep -q '"ok": true' "$tmp/tls-send.json" && grep -q '"verified": true' "$tmp/tls-recv.json" ||
+    fail "TLS: the JSON results are not ok and verified"
+  grep -q 'guest check  clean' "$tmp/recv.out" || fail "TLS: the guest's check: $(cat "$tmp/recv.out")"
+  # the receiver above did speak TLS: a sender in clear is refused
+  start_recv "${srv[@]}"
+  set +e; "$bin/xmig-send" --mem 8M --to "127.0.0.1:$port" >/dev/null 2>"$tmp/tls.err"; rc=$?; set -e
+  expect_refused "a sender without TLS" "error:" "the client does not speak TLS 1.3"
+  # a receiver whose CA did not sign the sender's certificate
+  start_recv "${srv_ca2[@]}"
+  set +e; "$bin/xmig-send" --mem 64M --to "127.0.0.1:$port" "${cli[@]}" -q >/dev/null \
+    2>"$tmp/tls.err"; rc=$?; set -e
+  expect_refused "a certificate of another CA" "the server does not trust our certificate" \
+    "the client's certificate 'CN=xmig-client' is not signed by the CA in $pki/ca2.pem"
+  # the receiver's name is checked: the server's certificate is for localhost
+  start_recv "${srv[@]}"
+  set +e; "$bin/xmig-send" --mem 8M --to "127.0.0.1:$port" "${cli[@]}" --tls-peer-name dst.test \
+    -q >/dev/null 2>"$tmp/tls.err"; rc=$?; set -e
+  expect_refused "a receiver of another name" "the server's certificate 'CN=localhost' is not for 'dst.test'" \
+    "the client refused our certificate"
+  # PSK over a unix socket; then a wrong key
+  "$bin/xmig-recv" --listen "unix:$tmp/tls.sock" --accept-timeout 30s "${psk[@]}" \
+    >"$tmp/recv.out" 2>"$tmp/recv.err" &
+  recv_pid=$!
+  for _ in $(seq 100); do [ -S "$tmp/tls.sock" ] && break; sleep 0.05; done
+  "$bin/xmig-send" --mem 64M --dirty uniform:10M/s --to "unix:$tmp/tls.sock" "${psk[@]}" \
+    >"$tmp/tls.out" 2>"$tmp/tls.err" || fail "xmig-send with a PSK: $(cat "$tmp/tls.err")"
+  wait "$recv_pid" || fail "xmig-recv with a PSK: $(cat "$tmp/recv.err")"
+  grep -q 'verdict      OK' "$tmp/tls.out" || fail "PSK: no OK verdict: $(cat "$tmp/tls.out")"
+  start_recv "${psk[@]}"
+  set +e; "$bin/xmig-send" --mem 64M --to "127.0.0.1:$port" --tls-psk-identity xmig-lab \
+    --tls-psk-file "$pki/psk2.hex" -q >/dev/null 2>"$tmp/tls.err"; rc=$?; set -e
+  expect_refused "a wrong PSK" "the server refused us: the pre-shared keys differ" \
+    "the pre-shared keys differ"
+  # fd:N of a socket: TLS over the descriptor, the sender as client
+  python3 - "$bin" "$pki" <<'PY' || fail "a TLS migration over fd:N of a socketpair"
+import socket, subprocess, sys
+b, pki = sys.argv[1], sys.argv[2]
+psk = ["--tls-psk-identity", "xmig-lab", "--tls-psk-file", pki + "/psk.hex"]
+a, c = socket.socketpair()
+r = subprocess.Popen([b + "/xmig-recv", "--from", "fd:%d" % c.fileno(), "-q"] + psk,
+                     pass_fds=[c.fileno()])
+s = subprocess.run([b + "/xmig-send", "--mem", "8M", "--to", "fd:%d" % a.fileno()] + psk,
+                   pass_fds=[a.fileno()], capture_output=True, text=True)
+a.close(); c.close()
+assert r.wait(timeout=60) == 0 and s.returncode == 0, s.stderr
+assert "verdict      OK" in s.stdout, s.stdout
+PY
+  # usage errors, before any guest starts
+  expect_usage "TLS on a file" "TLS runs on a network stream" \
+    "$bin/xmig-send" --mem 8M --to "file:$tmp/tls.img" "${cli[@]}"
+  expect_usage "TLS on stdout" "not on --to '-'" "$bin/xmig-send" --mem 8M --to - "${psk[@]}"
+  expect_usage "TLS on fd:N of a file" "TLS runs on a network stream" \
+    "$bin/xmig-send" --mem 8M --to fd:3 "${psk[@]}" 3>"$tmp/tls.fd"
+  expect_usage "TLS on --from file:" "not on --from 'file:$tmp/img'" \
+    "$bin/xmig-recv" --from "file:$tmp/img" "${srv[@]}"
+  expect_usage "X.509 and PSK mixed" "not both" \
+    "$bin/xmig-send" --mem 8M --to 127.0.0.1:1 "${cli[@]}" "${psk[@]}"
+  expect_usage "no --tls-key" "--tls-key is missing" \
+    "$bin/xmig-recv" --listen 127.0.0.1:0 --tls-ca "$pki/ca.pem" --tls-cert "$pki/server.pem"
+  expect_usage "no --tls-ca" "--tls-ca is missing" \
+    "$bin/xmig-send" --mem 8M --to 127.0.0.1:1 --tls-cert "$pki/client.pem" --tls-key "$pki/client.key"
+  expect_usage "PSK without its file" "--tls-psk-file is missing" \
+    "$bin/xmig-send" --mem 8M --to 127.0.0.1:1 --tls-psk-identity xmig-lab
+  expect_usage "an unreadable CA file" "--tls-ca '$tmp/no-ca.pem': cannot read it" \
+    "$bin/xmig-send" --mem 8M --to 127.0.0.1:1 --tls-ca "$tmp/no-ca.pem" \
+    --tls-cert "$pki/client.pem" --tls-key "$pki/client.key"
+  expect_usage "an unreadable PSK file" "--tls-psk-file '$tmp/no.hex': cannot read it" \
+    "$bin/xmig-recv" --listen 127.0.0.1:0 --tls-psk-identity x --tls-psk-file "$tmp/no.hex"
+  expect_usage "--tls-peer-name alone" "TLS needs credentials" \
+    "$bin/xmig-send" --mem 8M --to 127.0.0.1:1 --tls-peer-name localhost
+  expect_usage "--tls-peer-name with PSK" "--tls-peer-name is for X.509" \
+    "$bin/xmig-send" --mem 8M --to 127.0.0.1:1 --tls-peer-name localhost "${psk[@]}"
+  expect_usage "a bad --tls-handshake-timeout" "--tls-handshake-timeout: 'soon'" \
+    "$bin/xmig-send" --mem 8M --to 127.0.0.1:1 "${psk[@]}" --tls-handshake-timeout soon
+  expect_usage "--forward-to over TLS" "forwarding over TLS is not supported" \
+    "$bin/xmig-recv" --listen 127.0.0.1:0 "${srv[@]}" --forward-to 127.0.0.1:1
+  for t in xmig-send xmig-recv; do
+    "$bin/$t" --help | grep -q -- '--tls-psk-file' || fail "$t --help lacks the TLS options"
+  done
+fi
 pass=$((pass+1))
 
 echo "$pass passed, 0 failed"

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "endpoint.h"
+#include "tls_opts.h"
 #include "toolutil.h"
 #include "transport/internal.h"
 #include "xmig/transport.h"
@@ -232,7 +233,12 @@ int endpoint_open(struct endpoint *ep, struct xmig_transport **out, int connect_
 	int rc;
 
 	*out = NULL;
-	if (ep->kind == ENDPOINT_NET)
+	if (ep->tls && tls_opts_on(ep->tls) && ep->kind == ENDPOINT_NET)
+		rc = tls_opts_connect(ep->tls, out, ep->spec, connect_ms);
+	else if (ep->tls && tls_opts_on(ep->tls))
+		rc = tls_opts_fd(ep->tls, out, ep->fd, send ? XMIG_TLS_CLIENT : XMIG_TLS_SERVER,
+				 ep->own_fd ? XMIG_FD_OWN : 0);
+	else if (ep->kind == ENDPOINT_NET)
 		rc = xmig_transport_connect(out, ep->spec, connect_ms);
 	else if (ep->kind == ENDPOINT_FD)
 		rc = xmig_transport_fd(out, send && !ep->duplex ? -1 : ep->fd,

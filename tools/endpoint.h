@@ -21,6 +21,7 @@
 
 #include "savefile.h"
 
+struct tls_opts;
 struct xmig_transport;
 
 enum endpoint_dir {
@@ -50,6 +51,8 @@ struct endpoint {
 	dev_t dev;
 	ino_t ino;
 	struct save_file save;
+	/* TLS on the stream (set by the tool after tls_opts_check()); NULL: none */
+	const struct tls_opts *tls;
 };
 
 /*
@@ -63,8 +66,10 @@ void endpoint_parse(struct endpoint *ep, const char *opt, const char *spec,
 int endpoint_holds(const struct endpoint *ep, const char *path);
 
 /*
- * Open a parsed endpoint (ENDPOINT_SEND or ENDPOINT_RECV) as a transport.
- * 0, or < 0 with the reason printed.
+ * Open a parsed endpoint (ENDPOINT_SEND or ENDPOINT_RECV) as a transport:
+ * with `tls` set, a TLS client (--to) or server (--from fd:N of a socket)
+ * whose handshake is done when this returns. 0, or < 0 with the reason
+ * printed.
  */
 int endpoint_open(struct endpoint *ep, struct xmig_transport **out, int connect_ms);
 

@@ -8,6 +8,7 @@
 #include "common.h"
 #include "endpoint.h"
 #include "guests.h"
+#include "tls_opts.h"
 #include "toolutil.h"
 #include "xmig/sys/backend.h"
 #include "xmig/sys/transport.h"
@@ -35,6 +36,13 @@ static const char usage_text[] =
 	"                          what it cannot give)\n"
 	"  --require-verify        refuse streams without a memory digest (and send one\n"
 	"                          when forwarding)\n"
+	"\n"
+	TLS_OPTS_USAGE
+	"                          (the receiver is the TLS server, on --listen or\n"
+	"                          --from fd:N of a socket; --tls-peer-name names the\n"
+	"                          one sender it accepts. A sender refused by TLS ends\n"
+	"                          the wait like any failed connection: exit 1, no\n"
+	"                          guest started)\n"
 	"\n"
 	"After the migration:\n"
 	"  --run-after DUR         run the guest this long, then check it with its own\n"
@@ -87,6 +95,7 @@ static const struct option long_opts[] = {
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
+	TLS_OPTS_LONG,
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -101,6 +110,7 @@ struct opts {
 	int keep_last;
 	unsigned int hops;
 	struct endpoint from_ep; /* --from */
+	struct tls_opts tls;
 	FILE *out; /* summaries: stdout, or stderr when stdout carries the stream */
 };
 
@@ -162,11 +172,11 @@ static int forward(struct opts *o, struct xmig_backend *b)
 
 /* Receive one guest into `b` and check it. Returns 0 or < 0. */
 /* Wait for a sender in slices, so that SIGINT/SIGTERM end the wait. */
-static int accept_interruptible(struct xmig_listener *l, struct xmig_transport **t,
-				int64_t limit_ms)
+static int accept_interruptible(const struct opts *o, struct xmig_listener *l,
+				struct xmig_transport **t, int64_t limit_ms)
 {
 	int64_t left = limit_ms;
-	int rc;
+	int rc, arrived = 0;
 
 	for (;;) {
 		int slice = left < 0 || left > 200 ? 200 : (int)left;
@@ -175,8 +185,12 @@ static int accept_interruptible(struct xmig_listener *l, struct xmig_transport *
 			return xmig_backend_error(XMIG_ECANCELED, "interrupted (%s) while waiting "
 						  "for a sender: no guest was received",
 						  strsignal(tool_interrupted));
-		rc = xmig_listener_accept(l, t, slice);
-		if (rc != XMIG_ETIMEDOUT || (left >= 0 && (left -= slice) <= 0))
+		/* A TLS handshake that fails (or times out) fails like a connection. */
+		if (tls_opts_on(&o->tls))
+			rc = tls_opts_accept(&o->tls, l, t, slice, &arrived);
+		else
+			rc = xmig_listener_accept(l, t, slice);
+		if (rc != XMIG_ETIMEDOUT || arrived || (left >= 0 && (left -= slice) <= 0))
 			return rc;
 	}
 }
@@ -207,7 +221,7 @@ static int receive_one(struct opts *o, struct xmig_backend *b, unsigned int hop)
 			if (tool_verbosity > 0 || hop == 0)
 				fprintf(stderr, "%s: listening on %s (port %u)\n", tool_name,
 					o->listen_addr, xmig_listener_port(l));
-			rc = accept_interruptible(l, &t, o->accept_ms);
+			rc = accept_interruptible(o, l, &t, o->accept_ms);
 			xmig_listener_close(l);
 		}
 		if (rc < 0) {
@@ -261,10 +275,18 @@ static void check_endpoints(struct opts *o)
 {
 	struct endpoint ep;
 
-	if (o->from)
+	if (o->from) {
 		endpoint_parse(&o->from_ep, "--from", o->from, ENDPOINT_RECV, 0);
-	else
+		tls_opts_check(&o->tls, &o->from_ep);
+		o->from_ep.tls = &o->tls;
+	} else {
 		endpoint_parse(&ep, "--listen", o->listen_addr, ENDPOINT_LISTEN, 0);
+		tls_opts_check(&o->tls, &ep);
+	}
+	/* Its credentials are a server's; forwarding would need a client's. */
+	if (o->forward_to && tls_opts_on(&o->tls))
+		usage_error("--forward-to: forwarding over TLS is not supported (%s applies to "
+			    "the stream received)", o->tls.first);
 	if (o->forward_to)
 		endpoint_parse(&ep, "--forward-to", o->forward_to, ENDPOINT_CONNECT, 0);
 	if (o->json && o->from && endpoint_holds(&o->from_ep, o->json))
@@ -283,6 +305,7 @@ int main(int argc, char **argv)
 
 	opterr = 0;
 	tool_name = "xmig-recv";
+	tls_opts_init(&o.tls);
 	while ((c = getopt_long(argc, argv, ":qvh", long_opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_LISTEN: o.listen_addr = optarg; break;
@@ -319,7 +342,10 @@ int main(int argc, char **argv)
 		case 'h': fputs(usage_text, stdout); return 0;
 		case 'V': printf("%s (xmig) %s\n", tool_name, xmig_version()); return 0;
 		case ':': usage_error("%s needs an argument", argv[optind - 1]);
-		default: usage_error("unknown option %s", argv[optind - 1]);
+		default:
+			if (!tls_opts_parse(&o.tls, c, optarg))
+				usage_error("unknown option %s", argv[optind - 1]);
+			break;
 		}
 	}
 	if (optind < argc)

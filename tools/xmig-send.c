@@ -8,6 +8,7 @@
 
 #include "endpoint.h"
 #include "guests.h"
+#include "tls_opts.h"
 #include "toolutil.h"
 #include "xmig/sys/backend.h"
 #include "xmig/sys/transport.h"
@@ -27,6 +28,10 @@ static const char usage_text[] =
 	"  --force                 with file:PATH, overwrite an existing PATH\n"
 	"  --connect-timeout DUR   give up connecting after DUR (default 10s)\n"
 	"  --timeout DUR           max wait for any answer of the receiver (default 30s)\n"
+	"\n"
+	TLS_OPTS_USAGE
+	"                          (the sender is the TLS client: --tls-peer-name names\n"
+	"                          the receiver)\n"
 	"\n"
 	"The guest:\n"
 	"  --backend NAME          sim (simulated guest), kvm (a VM in this process) or\n"
@@ -98,6 +103,7 @@ static const struct option long_opts[] = {
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
+	TLS_OPTS_LONG,
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -108,6 +114,7 @@ struct send_opts {
 	uint64_t connect_ms;
 	int keep, force;
 	struct endpoint ep;
+	struct tls_opts tls;
 	FILE *out; /* the summary: stdout, or stderr when stdout carries the stream */
 };
 
@@ -158,6 +165,7 @@ static void parse_option(struct send_opts *o, int c, const char *arg)
 	case OPT_JSON: o->json = arg; break;
 	case 'q': tool_verbosity = 0; break;
 	case 'v': tool_verbosity++; break;
+	default: tls_opts_parse(&o->tls, c, arg); break;
 	}
 }
 
@@ -167,6 +175,7 @@ static void parse_command_line(struct send_opts *o, int argc, char **argv)
 	int c;
 
 	opterr = 0;
+	tls_opts_init(&o->tls);
 	while ((c = getopt_long(argc, argv, ":qvh", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'h': fputs(usage_text, stdout); exit(0);
@@ -183,6 +192,8 @@ static void parse_command_line(struct send_opts *o, int argc, char **argv)
 	if (o->force && strncmp(o->to, "file:", 5) != 0)
 		usage_error("--force is for --to file:PATH");
 	endpoint_parse(&o->ep, "--to", o->to, ENDPOINT_SEND, o->force);
+	tls_opts_check(&o->tls, &o->ep);
+	o->ep.tls = &o->tls;
 	if (o->keep && o->ep.duplex)
 		usage_error("--keep-running is for saving (--to file:PATH, - or fd:N of a pipe "
 			    "or a file)");
