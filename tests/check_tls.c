@@ -82,35 +82,17 @@ static struct xmig_tls_params psk(const char *identity, const char *file)
 
 /* ---- payloads: many entries of varying sizes, every byte checked ---- */
 
-#define ENTRIES 1030
-
-struct payload {
-	uint8_t *buf;
-	size_t len;
-	struct iovec iov[ENTRIES];
-	struct iovec copy[ENTRIES];
-};
-
-static uint8_t pattern(size_t i, uint32_t seed)
-{
-	uint32_t x = (uint32_t)i * 0x9e3779b1u + seed;
-
-	x ^= x >> 15;
-	x *= 0x85ebca6bu;
-	x ^= x >> 13;
-	return (uint8_t)(x >> 24);
-}
+#define ENTRIES XMIG_TEST_PAYLOAD_ENTRIES
 
 /*
  * At least `mib` MiB (7 at the least) in ENTRIES pieces: empty, 1 byte,
  * pages, 40 KB runs, so records and reads end everywhere.
  */
-static void payload_make(struct payload *p, uint32_t seed, unsigned int mib)
+static void payload_make(struct test_payload *p, uint32_t seed, unsigned int mib)
 {
 	uint32_t r = seed | 1;
-	size_t sizes[ENTRIES], off = 0, want = (size_t)mib << 20;
+	size_t sizes[ENTRIES], len = 0, want = (size_t)mib << 20;
 
-	p->len = 0;
 	for (int i = 0; i < ENTRIES; i++) {
 		r = r * 1103515245u + 12345u;
 		if (i % 97 == 5)
@@ -119,58 +101,26 @@ static void payload_make(struct payload *p, uint32_t seed, unsigned int mib)
 			sizes[i] = 1;
 		else
 			sizes[i] = i % 13 == 0 ? 40000 : 4096 + (r >> 8) % 3;
-		p->len += sizes[i];
+		len += sizes[i];
 	}
 	/* scale to the size asked, keeping the variety */
-	while (p->len < want)
-		for (int i = 0; i < ENTRIES && p->len < want; i += 3) {
+	while (len < want)
+		for (int i = 0; i < ENTRIES && len < want; i += 3) {
 			sizes[i] += 4096;
-			p->len += 4096;
+			len += 4096;
 		}
-	p->buf = malloc(p->len);
-	ck_assert_ptr_nonnull(p->buf);
-	for (size_t i = 0; i < p->len; i++)
-		p->buf[i] = pattern(i, seed);
-	for (int i = 0; i < ENTRIES; i++) {
-		p->iov[i].iov_base = p->buf + off;
-		p->iov[i].iov_len = sizes[i];
-		off += sizes[i];
-	}
-	memcpy(p->copy, p->iov, sizeof(p->iov));
+	test_payload_fill(p, seed, sizes);
 }
-
-struct reader {
-	struct xmig_transport *t;
-	uint8_t *buf;
-	size_t len;
-	int rc;
-	char msg[512];
-};
 
 /* Reads of odd sizes end inside records: the rest must wait, buffered. */
-static void *reader_main(void *arg)
-{
-	static const size_t pieces[] = { 1, 7, 4096, 65536, 3, 1 << 20, 16385, 12289 };
-	struct reader *r = arg;
-	size_t done = 0, n;
-
-	r->rc = 0;
-	for (int i = 0; done < r->len && r->rc == 0; i++) {
-		n = pieces[i % (sizeof(pieces) / sizeof(pieces[0]))];
-		if (n > r->len - done)
-			n = r->len - done;
-		r->rc = r->t->ops->read(r->t, r->buf + done, n, 20000);
-		done += n;
-	}
-	snprintf(r->msg, sizeof(r->msg), "%s", xmig_error_last());
-	return NULL;
-}
+static const size_t read_pieces[] = { 1, 7, 4096, 65536, 3, 1 << 20, 16385, 12289 };
 
 static void roundtrip(struct xmig_transport *w, struct xmig_transport *r, uint32_t seed,
 		      unsigned int mib)
 {
-	struct payload *p = calloc(1, sizeof(*p));
-	struct reader rd = { .t = r };
+	struct test_payload *p = calloc(1, sizeof(*p));
+	struct test_reader rd = { .t = r, .pieces = read_pieces,
+				  .npieces = sizeof(read_pieces) / sizeof(read_pieces[0]) };
 	pthread_t th;
 
 	ck_assert_ptr_nonnull(p);
@@ -178,16 +128,13 @@ static void roundtrip(struct xmig_transport *w, struct xmig_transport *r, uint32
 	rd.len = p->len;
 	rd.buf = malloc(p->len);
 	ck_assert_ptr_nonnull(rd.buf);
-	ck_assert_int_eq(pthread_create(&th, NULL, reader_main, &rd), 0);
+	ck_assert_int_eq(pthread_create(&th, NULL, test_reader_main, &rd), 0);
 	CK_RC(w->ops->writev(w, p->iov, ENTRIES), 0);
 	ck_assert_msg(memcmp(p->iov, p->copy, sizeof(p->iov)) == 0,
 		      "writev changed the caller's iovec array");
 	ck_assert_int_eq(pthread_join(th, NULL), 0);
 	ck_assert_msg(rd.rc == 0, "reader: %s: %s", xmig_error_name(rd.rc), rd.msg);
-	for (size_t i = 0; i < rd.len; i++)
-		if (rd.buf[i] != pattern(i, seed))
-			ck_abort_msg("byte %zu of %zu is 0x%02x, want 0x%02x", i, rd.len,
-				     rd.buf[i], pattern(i, seed));
+	test_payload_check(rd.buf, rd.len, seed);
 	free(rd.buf);
 	free(p->buf);
 	free(p);

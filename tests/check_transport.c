@@ -46,92 +46,34 @@ static int fd_of(struct xmig_transport *t)
 
 /* ---- payloads: >1024 entries of varying sizes, every byte checked ---- */
 
-#define PAYLOAD_ENTRIES 1030
-
-struct payload {
-	uint8_t *buf;
-	size_t len;
-	struct iovec iov[PAYLOAD_ENTRIES];
-	struct iovec copy[PAYLOAD_ENTRIES];
-};
-
-static uint8_t pattern(size_t i, uint32_t seed)
-{
-	uint32_t x = (uint32_t)i * 0x9e3779b1u + seed;
-
-	x ^= x >> 15;
-	x *= 0x85ebca6bu;
-	x ^= x >> 13;
-	return (uint8_t)(x >> 24);
-}
+#define PAYLOAD_ENTRIES XMIG_TEST_PAYLOAD_ENTRIES
 
 /* About 6 MiB in PAYLOAD_ENTRIES pieces of 0..12 KiB. */
-static void payload_make(struct payload *p, uint32_t seed)
+static void payload_make(struct test_payload *p, uint32_t seed)
 {
 	uint32_t r = seed | 1;
-	size_t sizes[PAYLOAD_ENTRIES], off = 0;
+	size_t sizes[PAYLOAD_ENTRIES], len = 0;
 
-	p->len = 0;
 	for (int i = 0; i < PAYLOAD_ENTRIES; i++) {
 		r = r * 1103515245u + 12345u;
 		sizes[i] = i % 97 == 5 ? 0 : (r >> 8) % 12289;
 		if (i % 211 == 7)
 			sizes[i] = 1;
-		p->len += sizes[i];
+		len += sizes[i];
 	}
-	ck_assert_uint_gt(p->len, 4u << 20);
-	p->buf = malloc(p->len);
-	ck_assert_ptr_nonnull(p->buf);
-	for (size_t i = 0; i < p->len; i++)
-		p->buf[i] = pattern(i, seed);
-	for (int i = 0; i < PAYLOAD_ENTRIES; i++) {
-		p->iov[i].iov_base = p->buf + off;
-		p->iov[i].iov_len = sizes[i];
-		off += sizes[i];
-	}
-	memcpy(p->copy, p->iov, sizeof(p->iov));
+	ck_assert_uint_gt(len, 4u << 20);
+	test_payload_fill(p, seed, sizes);
 }
-
-static void payload_check(const uint8_t *got, size_t len, uint32_t seed)
-{
-	for (size_t i = 0; i < len; i++)
-		if (got[i] != pattern(i, seed))
-			ck_abort_msg("byte %zu of %zu is 0x%02x, want 0x%02x", i, len, got[i],
-				     pattern(i, seed));
-}
-
-struct reader {
-	struct xmig_transport *t;
-	uint8_t *buf;
-	size_t len;
-	int rc;
-	char msg[512];
-};
 
 /* Read in pieces of odd sizes, so reads end inside the writer's entries. */
-static void *reader_main(void *arg)
-{
-	static const size_t pieces[] = { 1, 7, 4096, 65536, 3, 1 << 20, 12289 };
-	struct reader *r = arg;
-	size_t done = 0, n;
-
-	r->rc = 0;
-	for (int i = 0; done < r->len && r->rc == 0; i++) {
-		n = pieces[i % XMIG__ARRAY_SIZE(pieces)];
-		if (n > r->len - done)
-			n = r->len - done;
-		r->rc = r->t->ops->read(r->t, r->buf + done, n, 20000);
-		done += n;
-	}
-	snprintf(r->msg, sizeof(r->msg), "%s", xmig_error_last());
-	return NULL;
-}
+static const size_t read_pieces[] = { 1, 7, 4096, 65536, 3, 1 << 20, 12289 };
 
 /* Send a payload from `w` to `r`, read in a thread, and check it. */
 static void roundtrip(struct xmig_transport *w, struct xmig_transport *r, uint32_t seed)
 {
-	struct payload *p = calloc(1, sizeof(*p));
-	struct reader rd = { .t = r };
+	struct test_payload *p = calloc(1, sizeof(*p));
+	struct test_reader rd = { .t = r, .pieces = read_pieces,
+				  .npieces = XMIG__ARRAY_SIZE(read_pieces) };
 	pthread_t th;
 
 	ck_assert_ptr_nonnull(p);
@@ -139,13 +81,13 @@ static void roundtrip(struct xmig_transport *w, struct xmig_transport *r, uint32
 	rd.len = p->len;
 	rd.buf = malloc(p->len);
 	ck_assert_ptr_nonnull(rd.buf);
-	ck_assert_int_eq(pthread_create(&th, NULL, reader_main, &rd), 0);
+	ck_assert_int_eq(pthread_create(&th, NULL, test_reader_main, &rd), 0);
 	CK_RC(w->ops->writev(w, p->iov, PAYLOAD_ENTRIES), 0);
 	ck_assert_msg(memcmp(p->iov, p->copy, sizeof(p->iov)) == 0,
 		      "writev changed the caller's iovec array");
 	ck_assert_int_eq(pthread_join(th, NULL), 0);
 	ck_assert_msg(rd.rc == 0, "reader: %s: %s", xmig_error_name(rd.rc), rd.msg);
-	payload_check(rd.buf, rd.len, seed);
+	test_payload_check(rd.buf, rd.len, seed);
 	free(rd.buf);
 	free(p->buf);
 	free(p);
@@ -282,7 +224,7 @@ static void make_tmpdir(void)
 START_TEST(test_file_write_read)
 {
 	struct xmig_transport *t;
-	struct payload *p = calloc(1, sizeof(*p));
+	struct test_payload *p = calloc(1, sizeof(*p));
 	char path[128], c;
 	struct stat st;
 	uint8_t *back;
@@ -321,7 +263,7 @@ START_TEST(test_file_write_read)
 
 		CK_RC(t->ops->read(t, back + done, n, -1), 0);
 	}
-	payload_check(back, p->len, 5);
+	test_payload_check(back, p->len, 5);
 	/* The repeated first entry, then the end part-way through a read. */
 	CK_RC(t->ops->read(t, back, p->iov[0].iov_len, -1), 0);
 	CK_RC(t->ops->read(t, back, 10, 1000), XMIG_EEOF);

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
+#include <stdio.h>
 #include <string.h>
 
 #include "common.h"
 #include "stream/stream.h"
 #include "testutil.h"
 #include "xmig/errors.h"
+#include "xmig/transport.h"
 
 int xmig_test_run(Suite *s)
 {
@@ -478,4 +480,61 @@ long long image_diff(const uint8_t *a, const uint8_t *b, uint64_t pages, uint32_
 		if (memcmp(a + i * page_size, b + i * page_size, page_size) != 0)
 			return (long long)i;
 	return -1;
+}
+
+/* ---- payloads for the transport suites ---- */
+
+uint8_t test_pattern(size_t i, uint32_t seed)
+{
+	uint32_t x = (uint32_t)i * 0x9e3779b1u + seed;
+
+	x ^= x >> 15;
+	x *= 0x85ebca6bu;
+	x ^= x >> 13;
+	return (uint8_t)(x >> 24);
+}
+
+void test_payload_fill(struct test_payload *p, uint32_t seed,
+		       const size_t sizes[XMIG_TEST_PAYLOAD_ENTRIES])
+{
+	size_t off = 0;
+
+	p->len = 0;
+	for (int i = 0; i < XMIG_TEST_PAYLOAD_ENTRIES; i++)
+		p->len += sizes[i];
+	p->buf = malloc(p->len);
+	ck_assert_ptr_nonnull(p->buf);
+	for (size_t i = 0; i < p->len; i++)
+		p->buf[i] = test_pattern(i, seed);
+	for (int i = 0; i < XMIG_TEST_PAYLOAD_ENTRIES; i++) {
+		p->iov[i].iov_base = p->buf + off;
+		p->iov[i].iov_len = sizes[i];
+		off += sizes[i];
+	}
+	memcpy(p->copy, p->iov, sizeof(p->iov));
+}
+
+void test_payload_check(const uint8_t *got, size_t len, uint32_t seed)
+{
+	for (size_t i = 0; i < len; i++)
+		if (got[i] != test_pattern(i, seed))
+			ck_abort_msg("byte %zu of %zu is 0x%02x, want 0x%02x", i, len, got[i],
+				     test_pattern(i, seed));
+}
+
+void *test_reader_main(void *arg)
+{
+	struct test_reader *r = arg;
+	size_t done = 0, n;
+
+	r->rc = 0;
+	for (size_t i = 0; done < r->len && r->rc == 0; i++) {
+		n = r->pieces[i % r->npieces];
+		if (n > r->len - done)
+			n = r->len - done;
+		r->rc = r->t->ops->read(r->t, r->buf + done, n, 20000);
+		done += n;
+	}
+	snprintf(r->msg, sizeof(r->msg), "%s", xmig_error_last());
+	return NULL;
 }

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/uio.h>
 
 #include "xmig/sys/transport.h"
 
@@ -26,6 +27,48 @@ int xmig_test_run(Suite *s);
 			      xmig_error_name(rc_), xmig_error_name(want),            \
 			      xmig_error_last());                                     \
 	} while (0)
+
+/*
+ * Payloads for the transport suites: XMIG_TEST_PAYLOAD_ENTRIES iovec entries
+ * of sizes the suite chooses (more than the 1024 of IOV_MAX), over one
+ * buffer filled with test_pattern(), so that every byte received can be
+ * checked; `copy` is the iovec array as given, to show writev left it alone.
+ */
+#define XMIG_TEST_PAYLOAD_ENTRIES 1030
+
+struct test_payload {
+	uint8_t *buf;
+	size_t len;
+	struct iovec iov[XMIG_TEST_PAYLOAD_ENTRIES];
+	struct iovec copy[XMIG_TEST_PAYLOAD_ENTRIES];
+};
+
+/* Byte `i` of the pattern seeded with `seed`. */
+uint8_t test_pattern(size_t i, uint32_t seed);
+
+/* Allocate and fill p->buf for the entries of `sizes`, set iov and copy. */
+void test_payload_fill(struct test_payload *p, uint32_t seed,
+		       const size_t sizes[XMIG_TEST_PAYLOAD_ENTRIES]);
+
+/* Fail the test at the first byte of `got` that is not the pattern's. */
+void test_payload_check(const uint8_t *got, size_t len, uint32_t seed);
+
+/*
+ * A reader thread: reads `len` bytes of `t` into `buf` in the sizes of
+ * `pieces` (round robin; reads that end inside the writer's entries), each
+ * within 20 s; rc and the library's message of the first failure.
+ */
+struct test_reader {
+	struct xmig_transport *t;
+	uint8_t *buf;
+	size_t len;
+	const size_t *pieces;
+	size_t npieces;
+	int rc;
+	char msg[512];
+};
+
+void *test_reader_main(void *arg); /* pthread start routine; arg: a test_reader */
 
 /*
  * A tiny PVH guest image: an ELF64 with one PT_LOAD (`code`, at physical
