@@ -4,6 +4,7 @@
  * the destination's memory must equal the source's at pause time, page for
  * page, and the figures must add up.
  */
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -63,6 +64,8 @@ static void migrate_and_check(const struct mig_case *c)
 	ck_assert_uint_eq(ssrc.image_pages, sdst.image_pages);
 	diff = image_diff(ssrc.image, sdst.image, ssrc.image_pages, ssrc.page_size);
 	ck_assert_msg(diff < 0, "page 0x%llx differs", diff);
+	diff = absent_diff(&ssrc, &sdst);
+	ck_assert_msg(diff < 0, "frame 0x%llx absent on one side only", diff);
 	ck_assert_uint_eq(ssrc.image_pages, (c->mem + 4095) / 4096);
 
 	/* The hooks ran as the commit protocol says. */
@@ -350,6 +353,120 @@ START_TEST(test_device_writes_paused_memory)
 }
 END_TEST
 
+/*
+ * The guest gives frames back (ballooning out) after round 0 sent them, and
+ * some the round had not reached yet: no hypervisor log says they changed
+ * content, yet the destination must not keep what it was sent. It must end
+ * with exactly the source's frames at the pause, absent where they are.
+ */
+struct balloon {
+	struct xmig_backend *src;
+	int done, rc;
+	char err[256];
+};
+
+static void balloon_progress(const struct xmig_progress *p, void *payload)
+{
+	struct balloon *bl = payload;
+
+	if (bl->done || p->phase != XMIG_PHASE_LIVE || p->round_pages_done < p->round_pages)
+		return;
+	bl->done = 1;
+	bl->rc = xmig_sim_release(bl->src, 10, 50);
+	if (!bl->rc)
+		bl->rc = xmig_sim_release(bl->src, 4000, 96);
+	snprintf(bl->err, sizeof(bl->err), "%s", bl->rc ? xmig_error_last() : "");
+}
+
+START_TEST(test_balloon_out_during_migration)
+{
+	struct xmig_sim_params sp = XMIG_SIM_PARAMS_INIT;
+	struct xmig_send_params p = XMIG_SEND_PARAMS_INIT;
+	struct xmig_recv_params rp = XMIG_RECV_PARAMS_INIT;
+	struct xmig_backend *src, *dst;
+	struct spy_backend ssrc, sdst;
+	struct xmig_transport *ta, *tb;
+	struct balloon bl = { 0 };
+	struct side snd, rcv;
+	uint64_t bad, absent = 0, nr_pages;
+	const uint8_t *mem;
+	long long diff;
+
+	sp.mem_bytes = 16 << 20; /* 4096 pages */
+	sp.zero_percent = 0;
+	sp.dirty = "hot:1M:max";
+	ck_assert_int_eq(xmig_sim_new(&src, &sp), 0);
+	ck_assert_int_eq(xmig_sim_new_dest(&dst), 0);
+	spy_init(&ssrc, src);
+	spy_init(&sdst, dst);
+	bl.src = src;
+	transport_pair(&ta, &tb, 0);
+	p.verify = 1;
+	p.max_rounds = 4;
+	p.progress_fn = balloon_progress;
+	p.progress_payload = &bl;
+	p.log_fn = rp.log_fn = test_log;
+	p.log_payload = "send";
+	rp.log_payload = "recv";
+	rp.require_verify = 1;
+	recv_start(&rcv, &sdst.base, tb, &rp);
+	send_run(&snd, &ssrc.base, ta, &p);
+	recv_join(&rcv);
+	ck_assert_msg(bl.done && bl.rc == 0, "release: %s", bl.err);
+	ck_assert_msg(snd.rc == 0, "sender: %s", snd.err);
+	ck_assert_msg(rcv.rc == 0, "receiver: %s", rcv.err);
+	ck_assert_int_eq(rcv.stats.verified, 1);
+
+	/* the 146 frames given back are absent on both sides, and only they */
+	ck_assert_uint_eq(ssrc.absent_pages, 146);
+	ck_assert_uint_eq(sdst.absent_pages, 146);
+	diff = absent_diff(&ssrc, &sdst);
+	ck_assert_msg(diff < 0, "frame 0x%llx absent on one side only", diff);
+	diff = image_diff(ssrc.image, sdst.image, ssrc.image_pages, 4096);
+	ck_assert_msg(diff < 0, "page 0x%llx differs", diff);
+	for (unsigned int i = 1; i < snd.stats.nr_rounds; i++)
+		absent += snd.stats.rounds[i].pages_absent;
+	ck_assert_uint_ge(absent, 50); /* the ones round 0 had sent, announced */
+	ck_assert_uint_ge(sdst.released, absent);
+
+	/* the guest runs on there; the frames it gave back read as zero */
+	mem = xmig_sim_memory(dst, &nr_pages);
+	ck_assert_uint_eq(nr_pages, 4096);
+	for (size_t i = 10 * 4096; i < 60 * 4096; i++)
+		ck_assert_uint_eq(mem[i], 0);
+	ck_assert_msg(xmig_sim_check(dst, &bad) == 0, "bad page 0x%llx", (unsigned long long)bad);
+
+	xmig_session_free(snd.s);
+	xmig_session_free(rcv.s);
+	xmig_transport_close(ta);
+	xmig_transport_close(tb);
+	src->ops->free(src);
+	dst->ops->free(dst);
+	spy_fini(&ssrc);
+	spy_fini(&sdst);
+}
+END_TEST
+
+START_TEST(test_sim_release_checks)
+{
+	struct xmig_sim_params sp = XMIG_SIM_PARAMS_INIT;
+	struct xmig_backend *src;
+
+	sp.mem_bytes = 64 * 4096;
+	ck_assert_int_eq(xmig_sim_new(&src, &sp), 0);
+	ck_assert_int_eq(xmig_sim_release(src, 60, 5), XMIG_EINVAL);
+	ck_assert_msg(strstr(xmig_error_last(), "not within"), "%s", xmig_error_last());
+	ck_assert_int_eq(xmig_sim_release(src, 0, 0), XMIG_EINVAL);
+	ck_assert_int_eq(xmig_sim_release(src, UINT64_MAX, 2), XMIG_EINVAL);
+	ck_assert_int_eq(src->ops->pause(src), 0);
+	ck_assert_int_eq(xmig_sim_release(src, 0, 1), XMIG_EINVAL);
+	ck_assert_msg(strstr(xmig_error_last(), "paused"), "%s", xmig_error_last());
+	ck_assert_int_eq(src->ops->resume(src), 0);
+	ck_assert_int_eq(xmig_sim_release(src, 0, 64), 0);
+	src->ops->free(src);
+}
+END_TEST
+
 static Suite *migrate_suite(void)
 {
 	Suite *s = suite_create("migrate");
@@ -365,6 +482,8 @@ static Suite *migrate_suite(void)
 	tcase_add_test(tc, test_save_restore_file);
 	tcase_add_test(tc, test_two_at_once);
 	tcase_add_test(tc, test_device_writes_paused_memory);
+	tcase_add_test(tc, test_balloon_out_during_migration);
+	tcase_add_test(tc, test_sim_release_checks);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -301,8 +301,11 @@ static int spy_snapshot(struct spy_backend *s)
 	if (rc < 0)
 		return rc;
 	free(s->image);
+	free(s->absent);
 	s->image = calloc(gi.nr_pages, gi.page_size);
-	if (!s->image)
+	s->absent = calloc((gi.nr_pages + 63) / 64, 8);
+	s->absent_pages = 0;
+	if (!s->image || !s->absent)
 		return XMIG_ENOMEM;
 	s->image_pages = gi.nr_pages;
 	s->page_size = gi.page_size;
@@ -312,8 +315,12 @@ static int spy_snapshot(struct spy_backend *s)
 		rc = INNER(s)->ops->map_pages(INNER(s), &pfn, 1, &p, XMIG_MAP_READ);
 		if (rc < 0)
 			return rc;
-		if (p)
+		if (p) {
 			memcpy(s->image + pfn * gi.page_size, p, gi.page_size);
+		} else {
+			s->absent[pfn / 64] |= 1ull << (pfn % 64);
+			s->absent_pages++;
+		}
 		INNER(s)->ops->unmap_pages(INNER(s), &p, 1);
 	}
 	return 0;
@@ -382,6 +389,12 @@ static int spy_populate(struct xmig_backend *b, const uint64_t *pfns, unsigned i
 	return INNER(b)->ops->populate(INNER(b), pfns, n);
 }
 
+static int spy_release(struct xmig_backend *b, const uint64_t *pfns, unsigned int n)
+{
+	SPY(b)->released += n;
+	return INNER(b)->ops->release(INNER(b), pfns, n);
+}
+
 static int spy_load(struct xmig_backend *b, uint32_t vcpu, uint32_t type, const void *d,
 		    size_t len)
 {
@@ -439,6 +452,7 @@ static const struct xmig_backend_ops spy_ops = {
 	.save_state = spy_save,
 	.create = spy_create,
 	.populate = spy_populate,
+	.release = spy_release,
 	.load_state = spy_load,
 	.restore_complete = spy_restore_complete,
 	.unpause = spy_unpause,
@@ -469,7 +483,17 @@ void spy_init(struct spy_backend *s, struct xmig_backend *inner)
 void spy_fini(struct spy_backend *s)
 {
 	free(s->image);
+	free(s->absent);
 	s->image = NULL;
+	s->absent = NULL;
+}
+
+long long absent_diff(const struct spy_backend *a, const struct spy_backend *b)
+{
+	for (uint64_t i = 0; i < a->image_pages && i < b->image_pages; i++)
+		if (((a->absent[i / 64] ^ b->absent[i / 64]) >> (i % 64)) & 1)
+			return (long long)i;
+	return a->image_pages == b->image_pages ? -1 : (long long)a->image_pages;
 }
 
 long long image_diff(const uint8_t *a, const uint8_t *b, uint64_t pages, uint32_t page_size)

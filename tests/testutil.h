@@ -151,7 +151,10 @@ struct spy_backend {
 	struct xmig_backend *inner;
 	int pauses, resumes, destroys, unpauses, creates, log_stops;
 	uint64_t populated;   /* frames passed to populate */
+	uint64_t released;    /* frames passed to release (announced absent) */
 	uint8_t *image;       /* snapshot (malloc'd), nr_pages * page_size */
+	uint64_t *absent;     /* with the snapshot: bit set = map_pages said NULL */
+	uint64_t absent_pages;
 	uint64_t image_pages;
 	uint32_t page_size;
 	int fail_unpause;     /* make unpause fail with XMIG_EBACKEND */
@@ -162,6 +165,9 @@ struct spy_backend {
 
 void spy_init(struct spy_backend *s, struct xmig_backend *inner);
 void spy_fini(struct spy_backend *s);
+
+/* Index of the first frame absent in one snapshot and not in the other, or -1. */
+long long absent_diff(const struct spy_backend *a, const struct spy_backend *b);
 
 /* Index of the first page that differs between two images, or -1. */
 long long image_diff(const uint8_t *a, const uint8_t *b, uint64_t pages, uint32_t page_size);

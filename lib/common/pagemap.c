@@ -33,6 +33,8 @@ void xmig__pagemap_untouched(int fd, const uint8_t *base, const uint64_t *pfns, 
 	for (unsigned int i = 0; i < n; i++) {
 		uint64_t pfn = pfns[i];
 
+		if (!ptrs[i])
+			continue; /* absent: stays so */
 		/* A window of entries from this pfn on, as far as the batch
 		 * reaches: one read for an ascending run, a new one whenever a
 		 * pfn falls outside. */

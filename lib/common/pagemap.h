@@ -30,7 +30,8 @@ int xmig__pagemap_open(void);
  * pfns[i] is at base + pfns[i] * 4096 and ptrs[i] points there. Every such
  * page that was never written gets ptrs[i] = xmig__zero_page. The pfns may
  * come in any order. Best effort: on any error the pointers stay as they
- * are. A write racing with this call is the caller's dirty log's concern:
+ * are; a NULL pointer (an absent frame) stays NULL. A write racing with
+ * this call is the caller's dirty log's concern:
  * the page was zero when its entry was read.
  */
 void xmig__pagemap_untouched(int fd, const uint8_t *base, const uint64_t *pfns, unsigned int n,

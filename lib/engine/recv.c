@@ -116,7 +116,8 @@ static int apply_batch(struct xmig_session *s, struct recv_state *st,
 	const uint8_t *data = bt->data;
 	const uint8_t *src[XMIG_BATCH_MAX]; /* page data, or NULL for zero */
 	uint64_t fresh[XMIG_BATCH_MAX];     /* zero pages never written here */
-	unsigned int i, n = 0, nfresh = 0;
+	uint64_t gone[XMIG_BATCH_MAX];      /* absent at the source */
+	unsigned int i, n = 0, nfresh = 0, ngone = 0;
 	int rc = 0;
 
 	for (i = 0; i < bt->count; i++) {
@@ -125,7 +126,13 @@ static int apply_batch(struct xmig_session *s, struct recv_state *st,
 
 		switch (XMIG_ENTRY_ENC(e)) {
 		case XMIG_PAGE_ABSENT:
+			/*
+			 * Never populated at the source, or given back since it
+			 * was sent (ballooned out): what was sent must not stay.
+			 */
 			st->cur.pages_absent++;
+			xmig__bitmap_clear(s->bitmap, pfn);
+			gone[ngone++] = pfn;
 			continue;
 		case XMIG_PAGE_ZERO:
 			st->cur.pages_zero++;
@@ -148,6 +155,11 @@ static int apply_batch(struct xmig_session *s, struct recv_state *st,
 		}
 		xmig__bitmap_set(s->bitmap, pfn);
 		s->pfns[n++] = pfn;
+	}
+	if (ngone) {
+		rc = XMIG__HOOK(s, release, gone, ngone);
+		if (rc < 0)
+			return xmig__serr_backend(s, rc, "release");
 	}
 	if (nfresh) {
 		rc = XMIG__HOOK(s, populate, fresh, nfresh);

@@ -31,8 +31,13 @@
 #           (PVH) the Linux guest takes the suspend request in time but its
 #           suspend is seen only after the first limit: the wait goes on and
 #           the migration succeeds, memory verified
+#   linux-balloon-down
+#           (PVH, after the first linux-W) told to balloon down to 3/4 once
+#           round 0 has sent every frame, the guest gives back frames already
+#           sent; the next round waits until a quarter is back. --verify: the
+#           destination gave them back too (notes_dst "gave back N frames")
 #   linux-balloon
-#           (PVH, after the first linux-W) the guest is ballooned down to 3/4
+#           (PVH, after linux-balloon-down) the guest is ballooned down to 3/4
 #           of its memory, then told (memory/target) to balloon back up 2 s into
 #           a verified migration: the new domain must have every frame and
 #           the memory the guest added (linux-balloon.mem)
@@ -634,19 +639,27 @@ if [ -f $H/vmlinuz-guest ] && [ -z "$SKIP_LINUX" ]; then
     # every frame (--verify covers the set of frames) and the added memory
     if [ -z "$PV" ] && [ -z "$balloon_done" ] && [ -z "$SKIP_BALLOON" ]; then
       balloon_done=1
+      plan linux-balloon-down
       plan linux-balloon
-      dom=$(xl domid $LX 2>/dev/null)
       full=${LX_MEM:-256}; lo=$((full * 3 / 4))
+      # the guest gives back frames round 0 has sent (xen-lab-migrate writes
+      # its memory/target after round 0 and holds round 1 until a quarter
+      # is back): the destination must give them back too (--verify)
+      dom=$(xl domid $LX 2>/dev/null)
+      mig linux-balloon-down --verify --balloon-to $lo --name $LX
+      sleep ${BENCH_GAP:-3}
+      dom=$(xl domid $LX 2>/dev/null)
       # memory/target written directly, as xl mem-set does (which needs a
-      # libxl config: this domain was built by xmig's toolstack)
+      # libxl config: this domain was built by xmig's toolstack); on until
+      # the count is near the target and has stopped moving
       step balloon-down ${LINUX_BOOT_BASE:-120}
       xenstore-write /local/domain/$dom/memory/target $((lo * 1024))
-      i=0
-      while [ $i -lt $STEP_BUDGET ] &&
-          [ "$(xl list "$dom" 2>/dev/null | awk 'NR == 2 { print $3 }')" -gt $((lo + 4)) ]; do
-        sleep 1; i=$((i+1))
+      i=0; prev=-1; cur=$(xl list "$dom" 2>/dev/null | awk 'NR == 2 { print $3 }')
+      while [ $i -lt $STEP_BUDGET ] && { [ "${cur:-0}" -gt $((lo + 4)) ] || [ "$cur" != "$prev" ]; }; do
+        sleep 2; i=$((i+2)); prev=$cur
+        cur=$(xl list "$dom" 2>/dev/null | awk 'NR == 2 { print $3 }')
       done
-      before=$(xl list "$dom" 2>/dev/null | awk 'NR == 2 { print $3 }')
+      before=$cur
       step_end
       say "linux-balloon: d$dom ballooned down to $before MiB in $i s; up to $full MiB ${BALLOON_DELAY:-2} s into the migration"
       ( sleep ${BALLOON_DELAY:-2}; xenstore-write /local/domain/$dom/memory/target $((full * 1024)) ) &
@@ -654,9 +667,12 @@ if [ -f $H/vmlinuz-guest ] && [ -z "$SKIP_LINUX" ]; then
       wait $!
       nd=$(newdom linux-balloon)
       sleep ${BALLOON_SETTLE:-5}
-      after=$(xl list "$nd" 2>/dev/null | awk 'NR == 2 { print $3 }')
+      # no new domain (the migration failed): dst_domid is 0, which is dom0
+      after=
+      [ -n "$nd" ] && [ "$nd" != 0 ] && after=$(xl list "$nd" 2>/dev/null | awk 'NR == 2 { print $3 }')
       echo "before=$before after=${after:-0} target=$full low=$lo" > $R/linux-balloon.mem
-      say "linux-balloon: the new domain d$nd has ${after:-?} MiB"
+      if [ -n "$after" ]; then say "linux-balloon: the new domain d$nd has $after MiB"
+      else say "linux-balloon: no new domain"; fi
       sleep ${BENCH_GAP:-3}
       plan fault-suspend-late
       dom=$(xl domid $LX 2>/dev/null)

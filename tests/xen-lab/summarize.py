@@ -492,6 +492,16 @@ def judge(rdir, s, handed):
         rc = 0
     if rc != 0:
         return "fail", "rc %s: %s" % (rc, s.get("error") or s.get("recv_error") or "")
+    if name == "linux-balloon-down":
+        bp = s.get("balloon_pages") or [0, 0]
+        m = re.search(r"gave back (\d+) frames", s.get("notes_dst") or "")
+        if s.get("balloon_asked") != 1 or not bp[1] or bp[1] >= bp[0]:
+            return "fail", "the guest gave nothing back after round 0 (%s pages, asked %s)" % (
+                bp, s.get("balloon_asked"))
+        if not m or int(m.group(1)) == 0:
+            return "fail", "the destination gave back no frame (notes: %s): the frames the " \
+                "guest released after round 0 were not announced absent" % (
+                    s.get("notes_dst") or "none")
     if name == "linux-balloon":
         mem = balloon_mem(rdir)
         if not mem or mem.get("after", 0) - mem.get("before", 0) < (

@@ -226,6 +226,8 @@ FWD(create, int, (struct xmig_backend *b, const struct xmig_guest_info *i),
     (((struct failing *)b)->in, i))
 FWD(populate, int, (struct xmig_backend *b, const uint64_t *p, unsigned int n),
     (((struct failing *)b)->in, p, n))
+FWD(release, int, (struct xmig_backend *b, const uint64_t *p, unsigned int n),
+    (((struct failing *)b)->in, p, n))
 FWD(restore_complete, int, (struct xmig_backend *b), (((struct failing *)b)->in))
 FWD(unpause, int, (struct xmig_backend *b), (((struct failing *)b)->in))
 FWD(destroy, int, (struct xmig_backend *b), (((struct failing *)b)->in))
@@ -339,6 +341,71 @@ static void log_cb(int level, const char *msg, void *payload)
 	fprintf(stderr, "[%s %d] %s\n", (const char *)payload, level, msg);
 }
 
+/*
+ * --balloon-to MIB: once round 0 has sent every frame, ask the guest (its
+ * memory/target, as xl mem-set does) to give memory back, and hold the
+ * next round (the guest runs on) until it has given back a quarter of the
+ * difference or 30 s have passed: frames already sent then go away while
+ * the migration runs on, whatever the speed of the machine.
+ */
+struct balloon {
+	uint32_t domid;
+	unsigned long mib;
+	int asked;
+	double at_ms, waited_ms;
+	uint64_t pages_before, pages_after;
+};
+
+static uint64_t tot_pages(xc_interface *xch, uint32_t domid)
+{
+	xc_domaininfo_t di;
+
+	return xc_domain_getinfolist(xch, domid, 1, &di) == 1 && di.domain == domid
+		       ? di.tot_pages
+		       : 0;
+}
+
+static void balloon_progress(const struct xmig_progress *pr, void *payload)
+{
+	struct balloon *bl = payload;
+	uint64_t want, t0 = mono_ns();
+	struct xs_handle *h;
+	xc_interface *xch;
+	char path[64], val[32];
+
+	if (bl->asked || pr->phase != XMIG_PHASE_LIVE || pr->round != 0 ||
+	    pr->round_pages_done < pr->round_pages)
+		return;
+	bl->asked = -1;
+	bl->at_ms = (double)pr->elapsed_ns / 1e6;
+	xch = xc_interface_open(NULL, NULL, 0);
+	h = xs_open(0);
+	snprintf(path, sizeof(path), "/local/domain/%u/memory/target", bl->domid);
+	snprintf(val, sizeof(val), "%lu", bl->mib * 1024);
+	if (!xch || !h || !(bl->pages_before = tot_pages(xch, bl->domid)) ||
+	    !xs_write(h, XBT_NULL, path, val, (unsigned int)strlen(val))) {
+		fprintf(stderr, "xen-lab-migrate: balloon: cannot read d%u or write %s\n",
+			bl->domid, path);
+		goto out;
+	}
+	want = bl->mib * 256 < bl->pages_before ? (bl->pages_before - bl->mib * 256) / 4 : 0;
+	do {
+		nanosleep(&(struct timespec){ .tv_nsec = 100000000 }, NULL);
+		bl->pages_after = tot_pages(xch, bl->domid);
+	} while (bl->pages_after + want > bl->pages_before && mono_ns() - t0 < 30000000000ull);
+	bl->waited_ms = (double)(mono_ns() - t0) / 1e6;
+	bl->asked = 1;
+	fprintf(stderr, "xen-lab-migrate: balloon: %s = %s after round 0 (%.0f ms); %llu -> "
+		"%llu pages in %.0f ms\n", path, val, bl->at_ms,
+		(unsigned long long)bl->pages_before, (unsigned long long)bl->pages_after,
+		bl->waited_ms);
+out:
+	if (h)
+		xs_close(h);
+	if (xch)
+		xc_interface_close(xch);
+}
+
 static void *recv_main(void *arg)
 {
 	struct side *r = arg;
@@ -381,11 +448,13 @@ int main(int argc, char **argv)
 	const char *fault_name = NULL;
 	uint32_t domid, new_domid = 0;
 	const struct xmig_stats *st, *rst;
+	struct balloon bl = { 0 };
 
 	if (argc < 2) {
 		fprintf(stderr, "usage: %s DOMID [--verify] [--name N] [--suspend MODE] "
 			"[--suspend-timeout MS] [--suspend-ack-timeout MS] [--downtime MS] "
-			"[--policy P] [--fail-load] [--adopt] [--fault KIND]\n", argv[0]);
+			"[--policy P] [--fail-load] [--adopt] [--fault KIND] [--balloon-to MIB]\n",
+			argv[0]);
 		return 2;
 	}
 	domid = (uint32_t)strtoul(argv[1], NULL, 10);
@@ -400,6 +469,8 @@ int main(int argc, char **argv)
 			p.policy = argv[++i];
 		else if (!strcmp(argv[i], "--fail-load"))
 			fail = 1;
+		else if (!strcmp(argv[i], "--balloon-to") && i + 1 < argc)
+			bl.mib = strtoul(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "--adopt"))
 			adopt = 1;
 		else if (!strcmp(argv[i], "--suspend") && i + 1 < argc) {
@@ -434,6 +505,11 @@ int main(int argc, char **argv)
 		}
 	}
 	fault_dom = domid;
+	if (bl.mib) {
+		bl.domid = domid;
+		p.progress_fn = balloon_progress;
+		p.progress_payload = &bl;
+	}
 	/* suspend-late: the suspend shows only after the first limit has passed */
 	fault_hide_ns = ((uint64_t)sp.suspend_timeout_ms + 1500) * 1000000ull;
 	p.log_fn = log_cb;
@@ -472,6 +548,7 @@ int main(int argc, char **argv)
 			.dirty_fetch = f_fetch, .map_pages = f_map_pages,
 			.unmap_pages = f_unmap_pages, .pause = f_nop, .resume = f_nop,
 			.save_state = f_save, .create = f_create, .populate = f_populate,
+			.release = f_release,
 			.load_state = fail_load, .restore_complete = f_restore_complete,
 			.unpause = f_unpause, .destroy = f_destroy, .free = f_free,
 		};
@@ -521,8 +598,16 @@ int main(int argc, char **argv)
 		printf("\"round_pages\":[");
 		for (uint32_t i = 0; i < st->nr_rounds; i++)
 			printf("%s%llu", i ? "," : "", (unsigned long long)st->rounds[i].pages_dirty);
+		printf("],\"round_absent\":[");
+		for (uint32_t i = 0; i < st->nr_rounds; i++)
+			printf("%s%llu", i ? "," : "", (unsigned long long)st->rounds[i].pages_absent);
 		printf("],");
 	}
+	if (bl.mib)
+		printf("\"balloon_to\":%lu,\"balloon_asked\":%d,\"balloon_at_ms\":%.1f,"
+		       "\"balloon_wait_ms\":%.1f,\"balloon_pages\":[%llu,%llu],", bl.mib, bl.asked,
+		       bl.at_ms, bl.waited_ms, (unsigned long long)bl.pages_before,
+		       (unsigned long long)bl.pages_after);
 	if (fault_name) {
 		json_str("fault", fault_name, 0);
 		printf("\"fault_hits\":%d,", fault_hits);

@@ -86,6 +86,15 @@ int xmig_sim_parse_dirty(const char *model);
  */
 int xmig_sim_check(struct xmig_backend *b, uint64_t *bad_pfn);
 
+/*
+ * The guest gives frames [first, first + count) back, as its balloon driver
+ * would: from then on they are absent (their content is gone, they read as
+ * zero in xmig_sim_memory, the vCPUs no longer write them) and the dirty
+ * log reports them, so a migration under way announces them absent. Not
+ * while the guest is paused. 0 or XMIG_EINVAL.
+ */
+int xmig_sim_release(struct xmig_backend *b, uint64_t first, uint64_t count);
+
 /* The guest memory (nr_pages * page size bytes), or NULL if none. */
 const void *xmig_sim_memory(struct xmig_backend *b, uint64_t *nr_pages);
 

@@ -51,8 +51,9 @@
 extern "C" {
 #endif
 
-/* 2: restore_complete added, destroy returns int (a version 1 table is refused). */
-#define XMIG_BACKEND_OPS_VERSION 2
+/* 2: restore_complete added, destroy returns int. 3: release added. A table of
+ * an older version is refused. */
+#define XMIG_BACKEND_OPS_VERSION 3
 
 /* What kind of guest a stream carries. The destination refuses a stream
  * whose kind it cannot restore. */
@@ -118,6 +119,9 @@ struct xmig_backend_ops {
 	 * that races with this call is reported now or by the next call, never
 	 * lost. `final` is 1 for the last call, made on the paused guest; a
 	 * backend then also reports pages the hypervisor itself wrote.
+	 * A frame that came into being or went away (ballooning) since it was
+	 * last mapped counts as written, even where the hypervisor does not log
+	 * it: the next round then sends it, or announces it absent.
 	 */
 	int (*dirty_fetch)(struct xmig_backend *b, uint64_t *bitmap, int final);
 
@@ -163,6 +167,17 @@ struct xmig_backend_ops {
 	 * zero (sim, kvm), does nothing; Xen populates the frames.
 	 */
 	int (*populate)(struct xmig_backend *b, const uint64_t *pfns, unsigned int n);
+
+	/*
+	 * Destination. The stream says these `n` frames are absent on the source
+	 * (never populated, or given back by the guest since they were sent):
+	 * make each one absent here, so that map_pages(READ) reports it NULL.
+	 * A frame already absent stays so, and a frame this backend did not
+	 * populate itself (one the toolstack placed) is left alone. Xen gives
+	 * the frames back to the hypervisor; a backend whose guests always have
+	 * all their memory (kvm) makes them read as zero instead.
+	 */
+	int (*release)(struct xmig_backend *b, const uint64_t *pfns, unsigned int n);
 
 	/*
 	 * Destination, after create. Load one state blob, as emitted by the

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -112,6 +113,32 @@ static int kvm_populate(struct xmig_backend *b, const uint64_t *pfns, unsigned i
 	return 0;
 }
 
+/*
+ * A VM of this backend has all its memory all the time: a frame the stream
+ * calls absent (a kvm source never does) is dropped, so it reads as zero.
+ */
+static int kvm_release(struct xmig_backend *b, const uint64_t *pfns, unsigned int n)
+{
+	struct xmig__kvm *k = xmig__kvm_of(b);
+
+	if (k->phase == XMIG__KVM_EMPTY)
+		return xmig__fail(XMIG_EINVAL, "kvm: release: no guest");
+	if (k->phase == XMIG__KVM_RUNNING)
+		return xmig__fail(XMIG_EINVAL, "kvm: release: the guest runs");
+	for (unsigned int i = 0, j; i < n; i = j) {
+		if (pfns[i] >= k->nr_pages)
+			return xmig__fail(XMIG_EINVAL, "kvm: release: pfn 0x%llx beyond 0x%llx",
+					  (unsigned long long)pfns[i],
+					  (unsigned long long)k->nr_pages);
+		for (j = i + 1; j < n && pfns[j] == pfns[j - 1] + 1 && pfns[j] < k->nr_pages; j++)
+			;
+		if (madvise(k->mem + pfns[i] * XMIG__KVM_PAGE, (size_t)(j - i) * XMIG__KVM_PAGE,
+			    MADV_DONTNEED) < 0)
+			memset(k->mem + pfns[i] * XMIG__KVM_PAGE, 0, (size_t)(j - i) * XMIG__KVM_PAGE);
+	}
+	return 0;
+}
+
 static int kvm_create(struct xmig_backend *b, const struct xmig_guest_info *info)
 {
 	struct xmig__kvm *k = xmig__kvm_of(b);
@@ -205,6 +232,7 @@ static const struct xmig_backend_ops kvm_ops = {
 	.save_state = kvm_save_state,
 	.create = kvm_create,
 	.populate = kvm_populate,
+	.release = kvm_release,
 	.load_state = kvm_load_state,
 	.restore_complete = kvm_restore_complete,
 	.unpause = kvm_unpause,

@@ -21,6 +21,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "bitmap.h"
 #include "pagemap.h"
 #include "sim_priv.h"
 
@@ -74,9 +75,10 @@ static int guest_alloc(struct sim *s, uint64_t nr_pages, uint32_t nr_vcpus)
 
 	s->dirty_words = XMIG__DIV_ROUND_UP(nr_pages, 64);
 	s->dirty = calloc(s->dirty_words, sizeof(*s->dirty));
+	s->absent = calloc(s->dirty_words, sizeof(*s->absent));
 	vlen = sizeof(*s->vcpus) * nr_vcpus; /* a multiple of the alignment */
 	s->vcpus = aligned_alloc(_Alignof(struct sim_vcpu), vlen);
-	if (!s->dirty || !s->vcpus)
+	if (!s->dirty || !s->absent || !s->vcpus)
 		return xmig__fail(XMIG_ENOMEM, "simulated guest: out of memory for %u vCPUs",
 				  nr_vcpus);
 	memset(s->vcpus, 0, vlen);
@@ -97,9 +99,11 @@ static void guest_free(struct sim *s)
 	if (s->image)
 		munmap(s->image, s->mem_len);
 	free(s->dirty);
+	free(s->absent);
 	free(s->vcpus);
 	s->mem = s->image = NULL;
 	s->dirty = NULL;
+	s->absent = NULL;
 	s->vcpus = NULL;
 	s->mem_len = 0;
 	s->nr_pages = 0;
@@ -179,8 +183,15 @@ static int sim_map_pages(struct xmig_backend *b, const uint64_t *pfns, unsigned 
 			return xmig__fail(
 			    XMIG_EINVAL, "simulated guest: pfn 0x%llx beyond guest size 0x%llx",
 			    (unsigned long long)pfns[i], (unsigned long long)s->nr_pages);
-		/* All of the memory is mapped all the time: nothing to populate. */
+		/* All of the memory is mapped all the time: writing a frame
+		 * given back is all it takes to populate it again. */
 		ptrs[i] = s->mem + (pfns[i] << SIM_PAGE_SHIFT);
+		if (!xmig__bitmap_test(s->absent, pfns[i]))
+			continue;
+		if (flags & XMIG_MAP_WRITE)
+			xmig__bitmap_clear(s->absent, pfns[i]);
+		else
+			ptrs[i] = NULL;
 	}
 	if (!(flags & XMIG_MAP_WRITE))
 		xmig__pagemap_untouched(s->pagemap_fd, s->mem, pfns, n, ptrs);
@@ -239,6 +250,35 @@ static int sim_resume(struct xmig_backend *b)
 static int sim_populate(struct xmig_backend *b, const uint64_t *pfns, unsigned int n)
 {
 	(void)b, (void)pfns, (void)n;
+	return 0;
+}
+
+/* Mark [pfn, pfn + n) absent and let the host reclaim it; it reads as zero. */
+static void discard(struct sim *s, uint64_t pfn, uint64_t n)
+{
+	for (uint64_t i = pfn; i < pfn + n; i++)
+		xmig__bitmap_set(s->absent, i);
+	if (madvise(s->mem + (pfn << SIM_PAGE_SHIFT), (size_t)n << SIM_PAGE_SHIFT,
+		    MADV_DONTNEED) < 0)
+		memset(s->mem + (pfn << SIM_PAGE_SHIFT), 0, (size_t)n << SIM_PAGE_SHIFT);
+}
+
+static int sim_release(struct xmig_backend *b, const uint64_t *pfns, unsigned int n)
+{
+	struct sim *s = to_sim(b);
+
+	if (!s->mem)
+		return xmig__fail(XMIG_EINVAL, "simulated guest: release without a guest");
+	if (s->started && !s->engine_paused)
+		return xmig__fail(XMIG_EINVAL, "simulated guest: release while it runs");
+	for (unsigned int i = 0; i < n; i++) {
+		if (pfns[i] >= s->nr_pages)
+			return xmig__fail(XMIG_EINVAL, "simulated guest: release of pfn 0x%llx "
+					  "beyond 0x%llx", (unsigned long long)pfns[i],
+					  (unsigned long long)s->nr_pages);
+		if (!xmig__bitmap_test(s->absent, pfns[i]))
+			discard(s, pfns[i], 1);
+	}
 	return 0;
 }
 
@@ -336,6 +376,7 @@ static const struct xmig_backend_ops sim_ops = {
 	.save_state = xmig__sim_save_state,
 	.create = sim_create,
 	.populate = sim_populate,
+	.release = sim_release,
 	.load_state = xmig__sim_load_state,
 	.restore_complete = sim_restore_complete,
 	.unpause = sim_unpause,
@@ -493,6 +534,32 @@ XMIG__API int xmig_sim_check(struct xmig_backend *b, uint64_t *bad_pfn)
 		*bad_pfn = bad;
 	return xmig__fail(XMIG_EGUEST, "simulated guest check: pfn 0x%llx: %s",
 			  (unsigned long long)bad, why);
+}
+
+XMIG__API int xmig_sim_release(struct xmig_backend *b, uint64_t first, uint64_t count)
+{
+	struct sim *s = as_sim(b);
+
+	if (!s)
+		return xmig__fail(XMIG_EINVAL, "xmig_sim_release: not a sim backend");
+	if (!s->mem)
+		return xmig__fail(XMIG_EINVAL, "xmig_sim_release: no guest");
+	if (!count || first >= s->nr_pages || count > s->nr_pages - first)
+		return xmig__fail(XMIG_EINVAL, "xmig_sim_release: frames 0x%llx+%llu: not within "
+				  "the guest's 0x%llx", (unsigned long long)first,
+				  (unsigned long long)count, (unsigned long long)s->nr_pages);
+	if (s->engine_paused)
+		return xmig__fail(XMIG_EINVAL, "xmig_sim_release: the guest is paused (its "
+				  "balloon driver cannot run)");
+	/* between two pages of every vCPU, as a balloon driver would */
+	xmig__sim_pause_get(s);
+	discard(s, first, count);
+	/* A real hypervisor need not log it; this one does, as backends must. */
+	for (uint64_t i = first; i < first + count; i++)
+		atomic_fetch_or_explicit(&s->dirty[i / 64], 1ull << (i % 64),
+					 memory_order_release);
+	xmig__sim_pause_put(s);
+	return 0;
 }
 
 XMIG__API const void *xmig_sim_memory(struct xmig_backend *b, uint64_t *nr_pages)

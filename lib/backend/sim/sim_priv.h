@@ -85,6 +85,13 @@ struct sim {
 	struct sim_model model;
 	int have_platform; /* destination: the platform blob arrived */
 
+	/*
+	 * Frames the guest gave back (xmig_sim_release) or that a stream
+	 * announced absent: they read as NULL through map_pages and the vCPUs
+	 * do not write them. Changed only while the vCPUs are parked.
+	 */
+	uint64_t *absent;
+
 	/* Dirty log: bit i = pfn i, set by the vCPUs after they write a page. */
 	_Atomic uint64_t *dirty;
 	size_t dirty_words;

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bitmap.h"
 #include "sim_priv.h"
 
 /* Sleep at most this long at a time, so a pause is never kept waiting. */
@@ -79,7 +80,11 @@ static void sleep_ns(double ns)
 static void write_page(struct sim *s, uint64_t pfn)
 {
 	uint8_t *page = s->mem + (pfn << SIM_PAGE_SHIFT);
-	uint64_t gen = xmig__sim_page_generation(page);
+	uint64_t gen;
+
+	if (xmig__bitmap_test(s->absent, pfn))
+		return; /* given back: a guest does not touch a ballooned-out frame */
+	gen = xmig__sim_page_generation(page);
 
 	xmig__sim_page_fill(page, s->seed, pfn, gen + 1);
 	/*

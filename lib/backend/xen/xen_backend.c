@@ -156,6 +156,16 @@ static int xen_populate(struct xmig_backend *b, const uint64_t *pfns, unsigned i
 	return xmig__xen_populate(x, pfns, n);
 }
 
+/* Frames the source gave back after they were sent leave this domain too. */
+static int xen_release(struct xmig_backend *b, const uint64_t *pfns, unsigned int n)
+{
+	struct xmig__xen *x = xmig__xen_of(b);
+
+	if (x->side != XMIG__XEN_DEST || x->dstate != XMIG__XEN_D_CREATED)
+		return xmig__fail(XMIG_EINVAL, "xen: release before create");
+	return xmig__xen_release(x, pfns, n);
+}
+
 static int xen_create(struct xmig_backend *b, const struct xmig_guest_info *info)
 {
 	struct xmig__xen *x = xmig__xen_of(b);
@@ -223,6 +233,9 @@ static int xen_restore_complete(struct xmig_backend *b)
 
 	if (x->side != XMIG__XEN_DEST)
 		return xmig__fail(XMIG_EINVAL, "xen: restore_complete on a source");
+	if (x->released)
+		xmig__xen_note(x, "gave back %llu frames the source announced absent after "
+			       "sending them (ballooned out)", (unsigned long long)x->released);
 	return xmig__xen_domain_prepare(x);
 }
 
@@ -339,6 +352,7 @@ static const struct xmig_backend_ops xen_ops = {
 	.save_state = xen_save_state,
 	.create = xen_create,
 	.populate = xen_populate,
+	.release = xen_release,
 	.load_state = xen_load_state,
 	.restore_complete = xen_restore_complete,
 	.unpause = xen_unpause,

@@ -143,6 +143,7 @@ struct xmig__xen {
 	int own_domain;             /* built-in toolstack: we created it */
 	uint8_t uuid[16];           /* built-in: the domain's handle */
 	uint64_t *dpopulated;       /* bit: frame populated here */
+	uint64_t released;          /* frames given back: the source announced them absent */
 	uint64_t max_pages;         /* from DOMAIN, for setmaxmem */
 	int have_domain, have_tsc, have_ctx, have_params, have_populated, have_policy;
 	struct xmig_xen_domain_state dom_state;
@@ -170,6 +171,7 @@ int xmig__xen_map(struct xmig__xen *x, const uint64_t *pfns, unsigned int n, voi
 		  unsigned int flags);
 void xmig__xen_unmap(struct xmig__xen *x, void **ptrs, unsigned int n);
 int xmig__xen_populate(struct xmig__xen *x, const uint64_t *gfns, size_t n);
+int xmig__xen_release(struct xmig__xen *x, const uint64_t *gfns, size_t n);
 int xmig__xen_clear_page(struct xmig__xen *x, uint64_t gfn);
 int xmig__xen_log_start(struct xmig__xen *x);
 int xmig__xen_log_stop(struct xmig__xen *x);

@@ -42,6 +42,7 @@ int xmig__xen_mem_init(struct xmig__xen *x)
 		if (!x->probe_buf)
 			return xmig__fail_errno(XMIG_ENOMEM, "xen: hypercall buffer for frame types");
 	} else {
+		x->released = 0;
 		x->dpopulated = calloc(nw, 8);
 		if (!x->dpopulated)
 			return xmig__fail(XMIG_ENOMEM, "xen: out of memory for %zu-word bitmaps", nw);
@@ -311,6 +312,46 @@ int xmig__xen_populate(struct xmig__xen *x, const uint64_t *gfns, size_t n)
 	return 0;
 }
 
+/*
+ * Give back to Xen the frames of gfns[] this destination populated: the
+ * source says they are absent (ballooned out after they were sent). Frames
+ * not populated here (holes, or placed by the toolstack) are left alone.
+ */
+int xmig__xen_release(struct xmig__xen *x, const uint64_t *gfns, size_t n)
+{
+	xen_pfn_t frame[XMIG__XEN_BATCH];
+	uint64_t pfn[XMIG__XEN_BATCH];
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned int k = 0;
+
+		for (; i < n && k < XMIG__XEN_BATCH; i++) {
+			if (gfns[i] >= x->nr_pages)
+				return xmig__fail(XMIG_EINVAL, "xen: gfn 0x%llx beyond the guest",
+						  (unsigned long long)gfns[i]);
+			if (xmig__bitmap_test(x->dpopulated, gfns[i])) {
+				pfn[k] = gfns[i];
+				frame[k++] = x->pv.p2m_dest ? x->pv.p2m_dest[gfns[i]] : gfns[i];
+			}
+		}
+		if (!k)
+			continue;
+		if (xc_domain_decrease_reservation_exact(x->xch, x->domid, k, 0, frame) < 0)
+			return xmig__fail_errno(XMIG_EBACKEND,
+						"xen: d%u: giving back %u frames from gfn 0x%llx "
+						"that the source no longer has", x->domid, k,
+						(unsigned long long)pfn[0]);
+		for (unsigned int j = 0; j < k; j++) {
+			xmig__bitmap_clear(x->dpopulated, pfn[j]);
+			if (x->pv.p2m_dest)
+				x->pv.p2m_dest[pfn[j]] = XMIG__PV_INVALID;
+		}
+		x->released += k;
+	}
+	return 0;
+}
+
 static int map_dest(struct xmig__xen *x, struct xmig__xen_map *m, const uint64_t *pfns,
 		    unsigned int n, void **ptrs, unsigned int flags)
 {
@@ -455,12 +496,14 @@ int xmig__xen_log_stop(struct xmig__xen *x)
 
 /*
  * HVM/PVH: which frames exist now, read from Xen for the whole frame range
- * rather than trusted from what the rounds saw. Xen 4.17 does not log the
- * population of a frame as a dirty write (p2m_add_page marks nothing), so a
- * frame the guest populated during the migration (ballooning up) and never
- * wrote would be neither sent nor in POPULATED. A frame found populated
- * here that the rounds had not seen joins the next round (mapped, sent, and
- * so in POPULATED); a frame gone (ballooned out) leaves POPULATED.
+ * rather than trusted from what the rounds saw. Xen 4.17 logs neither the
+ * population of a frame nor its removal as a dirty write (p2m_add_page and
+ * guest_remove_page mark nothing), so a frame the guest populated during
+ * the migration (ballooning up) and never wrote would never be sent, and a
+ * frame it gave back after it was sent would stay, stale, on the
+ * destination. Either one joins the next round here: the new frame is
+ * mapped and sent, the gone one is announced absent and the destination
+ * gives it back (xmig__xen_release).
  *
  * The scan costs one getpageframeinfo3 per 1024 frames (a PVH domain spans
  * 1M frames whatever its RAM: 0.5-1 s under nested TCG), so it runs at the
@@ -511,7 +554,12 @@ static int hvm_frame_scan(struct xmig__xen *x, uint64_t *bitmap, int final)
 
 			xmig__bitmap_set(x->probed, g);
 			if (xmig__xen_tnib_absent(xmig__xen_tnib(a[i]))) {
-				gone += xmig__bitmap_test(x->populated, g) != 0;
+				/* Sent while it was there: announce it absent now, or
+				 * the destination keeps it (Xen logs no removal). */
+				if (xmig__bitmap_test(x->populated, g)) {
+					gone++;
+					xmig__bitmap_set(bitmap, g);
+				}
 				xmig__bitmap_set(x->holes, g);
 				xmig__bitmap_clear(x->populated, g);
 			} else if (!xmig__bitmap_test(x->populated, g)) {

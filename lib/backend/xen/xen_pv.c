@@ -247,7 +247,7 @@ int xmig__xen_pv_pause_scan(struct xmig__xen *x, uint64_t *bitmap)
 	struct xmig__xen_pv *pv = &x->pv;
 	shared_info_t *s = pv->shinfo;
 	xen_pfn_t *a = x->probe_buf;
-	uint64_t *p2m = NULL, *notmine = NULL, tables = 0;
+	uint64_t *p2m = NULL, *notmine = NULL, tables = 0, changed = 0;
 	char why[200];
 	int err = 0;
 
@@ -270,6 +270,16 @@ int xmig__xen_pv_pause_scan(struct xmig__xen *x, uint64_t *bitmap)
 	}
 	memset(pv->ptype, 0, pv->max_pfn);
 	memcpy(p2m, pv->p2m, pv->max_pfn * sizeof(*p2m));
+	/*
+	 * A pfn the guest gave back (its p2m entry now invalid) after it was
+	 * sent, or one it populated and never wrote, is not in the dirty log:
+	 * the final round announces the first absent and sends the second.
+	 */
+	for (uint64_t p = 0; p < pv->max_pfn && p < x->nr_pages; p++)
+		if ((p2m[p] <= XMIG__PV_MAX_FRAME) != (xmig__bitmap_test(x->populated, p) != 0)) {
+			xmig__bitmap_set(bitmap, p);
+			changed++;
+		}
 	for (uint64_t base = 0; base < pv->max_pfn && !err; base += XMIG__XEN_BATCH) {
 		uint64_t pfn[XMIG__XEN_BATCH];
 		unsigned int k = 0;
@@ -319,8 +329,9 @@ int xmig__xen_pv_pause_scan(struct xmig__xen *x, uint64_t *bitmap)
 		xmig__bitmap_set(bitmap, pfn);
 	}
 	pv->scanned = 1;
-	xmig__xen_note(x, "at pause: %llu page tables, %u p2m leaves", (unsigned long long)tables,
-		       pv->nr_leaves);
+	xmig__xen_note(x, "at pause: %llu page tables, %u p2m leaves, %llu frames populated or "
+		       "given back since they were sent", (unsigned long long)tables,
+		       pv->nr_leaves, (unsigned long long)changed);
 out:
 	free(p2m);
 	free(notmine);
