@@ -2,7 +2,8 @@
 # The command-line tools end to end: xmig-send -> xmig-recv over TCP and a
 # unix socket, save to a file and restore it, xmig-dump, and argument errors;
 # streams on stdout, pipes and inherited descriptors; the command line checked
-# before any guest starts; saves that are complete or absent.
+# before any guest starts; saves that are complete or absent; stray
+# connections to a waiting receiver dropped.
 # With a TLS build, TLS between the tools: mutual X.509 and PSK, and refusals.
 # Usage: tests/tools.sh TOOLS_DIR [TLS_MAKE_CERTS]
 # (TLS_MAKE_CERTS: tests/tls_make_certs of a TLS build; without it the TLS
@@ -269,12 +270,18 @@ pass=$((pass+1))
 #     a sender whose certificate another CA signed, a wrong PSK and a sender
 #     without TLS are refused before any record, and no guest starts on the
 #     receiver; TLS options that cannot apply are usage errors (exit 2).
-# A receiver refused a sender: it exits 1 and no guest ever arrived.
+# A receiver refused a sender: it dropped that connection, no guest ever
+# arrived, and it waits on (until SIGTERM here: exit 143).
 expect_refused() { # WHAT SEND_PATTERN RECV_PATTERN (after a send, with $rc its status)
   local what=$1 spat=$2 rpat=$3 rrc
   [ $rc -eq 1 ] || fail "$what: xmig-send exit $rc, wanted 1: $(cat "$tmp/tls.err")"
+  for _ in $(seq 200); do grep -q 'dropped connection 1' "$tmp/recv.err" && break; sleep 0.05; done
+  grep -q 'dropped connection 1, not an xmig sender: .*; still listening' "$tmp/recv.err" ||
+    fail "$what: xmig-recv did not drop the connection: $(cat "$tmp/recv.err")"
+  kill -0 "$recv_pid" 2>/dev/null || fail "$what: xmig-recv stopped listening: $(cat "$tmp/recv.err")"
+  kill -TERM "$recv_pid"
   set +e; wait "$recv_pid"; rrc=$?; set -e
-  [ $rrc -ne 0 ] || fail "$what: xmig-recv exit 0: $(cat "$tmp/recv.err")"
+  [ $rrc -eq 143 ] || fail "$what: xmig-recv exit $rrc after SIGTERM, wanted 143: $(cat "$tmp/recv.err")"
   grep -qF -- "$spat" "$tmp/tls.err" || fail "$what: no '$spat' from xmig-send: $(cat "$tmp/tls.err")"
   grep -qF -- "$rpat" "$tmp/recv.err" || fail "$what: no '$rpat' from xmig-recv: $(cat "$tmp/recv.err")"
   ! grep -q 'round 0\|verdict\|guest check' "$tmp/recv.out" "$tmp/recv.err" ||
@@ -382,6 +389,45 @@ PY
     "$bin/$t" --help | grep -q -- '--tls-psk-file' || fail "$t --help lacks the TLS options"
   done
 fi
+pass=$((pass+1))
+
+# 12. a waiting receiver drops what is not an xmig sender (an HTTP request,
+#     a connection closed at once, zeros), says so, and receives the sender
+#     that comes next, within the one --accept-timeout.
+start_recv --json "$tmp/stray.json"
+python3 - "$port" <<'PY' || fail "the stray connections could not be made"
+import socket, sys, time
+port = int(sys.argv[1])
+for data in (b"GET / HTTP/1.0\r\n\r\n", b"", b"\0" * 65536):
+    s = socket.create_connection(("127.0.0.1", port))
+    try:
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        s.recv(1)
+    except OSError:
+        pass
+    s.close()
+    time.sleep(0.2)
+PY
+"$bin/xmig-send" --mem 16M --verify --to "127.0.0.1:$port" -q >"$tmp/stray.out" 2>"$tmp/stray.err" ||
+  fail "the sender after the strays: $(cat "$tmp/stray.err")"
+wait "$recv_pid" || fail "xmig-recv after stray connections: $(cat "$tmp/recv.err")"
+for n in 1 2 3; do
+  grep -q "dropped connection $n, not an xmig sender" "$tmp/recv.err" ||
+    fail "stray connection $n not dropped and counted: $(cat "$tmp/recv.err")"
+done
+grep -q 'dropped connection 4' "$tmp/recv.err" && fail "the real sender was dropped too"
+grep -q 'it starts with "GET / HTTP/1.0' "$tmp/recv.err" ||
+  fail "the HTTP request is not named: $(cat "$tmp/recv.err")"
+grep -q '"verified": true' "$tmp/stray.json" || fail "stray: the migration after them is not verified"
+# the wait has its deadline whatever came: strays do not extend it
+start_recv_t() { "$bin/xmig-recv" --listen 127.0.0.1:0 --accept-timeout "$1" >"$tmp/recv.out" 2>"$tmp/recv.err" & recv_pid=$!; }
+start_recv_t 1500ms
+for _ in $(seq 100); do port=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$tmp/recv.err"); [ -n "$port" ] && break; sleep 0.05; done
+python3 -c "import socket,sys; s=socket.create_connection(('127.0.0.1', int(sys.argv[1]))); s.sendall(b'x'*32); s.close()" "$port"
+set +e; wait "$recv_pid"; rc=$?; set -e
+[ $rc -eq 1 ] && grep -q 'no sender connected within 1500 ms (--accept-timeout) (every connection so far was dropped)' "$tmp/recv.err" ||
+  fail "the deadline after a stray: exit $rc: $(cat "$tmp/recv.err")"
 pass=$((pass+1))
 
 echo "$pass passed, 0 failed"

@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -24,7 +25,10 @@ static const char usage_text[] =
 	"                          with xmig-send --to file:PATH), - (stdin, e.g. a pipe\n"
 	"                          from xmig-send --to -), or fd:N (inherited descriptor\n"
 	"                          N; a socket carries a live migration)\n"
-	"  --accept-timeout DUR    give up if no sender connects in DUR (default: wait)\n"
+	"  --accept-timeout DUR    give up if no sender connects in DUR (default: wait).\n"
+	"                          A connection that is not from an xmig sender (no\n"
+	"                          valid header, a failed TLS handshake) is dropped,\n"
+	"                          counted and logged, and the wait goes on\n"
 	"  --timeout DUR           the longest one record of the stream may take to\n"
 	"                          arrive, however its bytes trickle in (default 30s)\n"
 	"  --min-rate RATE         after --timeout, each round (and the final state) must\n"
@@ -40,9 +44,8 @@ static const char usage_text[] =
 	TLS_OPTS_USAGE
 	"                          (the receiver is the TLS server, on --listen or\n"
 	"                          --from fd:N of a socket; --tls-peer-name names the\n"
-	"                          one sender it accepts. A sender refused by TLS ends\n"
-	"                          the wait like any failed connection: exit 1, no\n"
-	"                          guest started)\n"
+	"                          one sender it accepts. A sender refused by TLS is\n"
+	"                          dropped, with no guest started, and the wait goes on)\n"
 	"\n"
 	"After the migration:\n"
 	"  --run-after DUR         run the guest this long, then check it with its own\n"
@@ -170,29 +173,67 @@ static int forward(struct opts *o, struct xmig_backend *b)
 	return rc;
 }
 
-/* Receive one guest into `b` and check it. Returns 0 or < 0. */
-/* Wait for a sender in slices, so that SIGINT/SIGTERM end the wait. */
-static int accept_interruptible(const struct opts *o, struct xmig_listener *l,
-				struct xmig_transport **t, int64_t limit_ms)
+static int64_t mono_ms(void)
 {
-	int64_t left = limit_ms;
-	int rc, arrived = 0;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Wait for a sender in slices, so that SIGINT/SIGTERM end the wait, until
+ * `deadline` (mono_ms; < 0: none). *arrived: a connection came (its TLS
+ * handshake may still have failed).
+ */
+static int accept_interruptible(const struct opts *o, struct xmig_listener *l,
+				struct xmig_transport **t, int64_t deadline, int *arrived)
+{
+	int rc;
 
 	for (;;) {
-		int slice = left < 0 || left > 200 ? 200 : (int)left;
+		int64_t left = deadline < 0 ? 200 : deadline - mono_ms();
+		int slice = left > 200 ? 200 : left < 0 ? 0 : (int)left;
 
+		*arrived = 0;
 		if (tool_interrupted)
 			return xmig_backend_error(XMIG_ECANCELED, "interrupted (%s) while waiting "
 						  "for a sender: no guest was received",
 						  strsignal(tool_interrupted));
-		/* A TLS handshake that fails (or times out) fails like a connection. */
-		if (tls_opts_on(&o->tls))
-			rc = tls_opts_accept(&o->tls, l, t, slice, &arrived);
-		else
+		if (deadline >= 0 && left <= 0)
+			return xmig_backend_error(XMIG_ETIMEDOUT, "no sender connected within "
+						  "%lld ms (--accept-timeout)",
+						  (long long)o->accept_ms);
+		if (tls_opts_on(&o->tls)) {
+			rc = tls_opts_accept(&o->tls, l, t, slice, arrived);
+		} else {
 			rc = xmig_listener_accept(l, t, slice);
-		if (rc != XMIG_ETIMEDOUT || arrived || (left >= 0 && (left -= slice) <= 0))
+			*arrived = rc == 0;
+		}
+		if (rc != XMIG_ETIMEDOUT || *arrived)
 			return rc;
 	}
+}
+
+/*
+ * A connection that never carried a valid header (not an xmig stream,
+ * nothing sent in time, closed at once): no guest was created for it, so a
+ * listening receiver drops it and waits on, as it does after a failed TLS
+ * handshake. A sender that said why it failed, or a header refused, ends
+ * the wait.
+ */
+static int stray(struct xmig_session *s, int rc)
+{
+	return rc < 0 && rc != XMIG_EREMOTE && rc != XMIG_ECANCELED && !tool_interrupted &&
+	       xmig_session_stats(s)->pages_total == 0;
+}
+
+/* why: NULL when the session's error line was just logged */
+static void dropped(unsigned int *strays, const char *why)
+{
+	++*strays;
+	fprintf(stderr, "%s: dropped connection %u, not an xmig sender%s%s; still listening\n",
+		tool_name, *strays, why ? ": " : " (above)", why ? why : "");
 }
 
 static void close_stream(struct opts *o, struct xmig_transport *t)
@@ -203,13 +244,16 @@ static void close_stream(struct opts *o, struct xmig_transport *t)
 		xmig_transport_close(t);
 }
 
+/* Receive one guest into `b` and check it. Returns 0 or < 0. */
 static int receive_one(struct opts *o, struct xmig_backend *b, unsigned int hop)
 {
 	struct tool_report rep = { .role = "recv", .guest_downtime_ms = -1 };
 	struct xmig_listener *l = NULL;
 	struct xmig_transport *t = NULL;
 	struct xmig_session *s = NULL;
-	int rc;
+	unsigned int strays = 0;
+	int64_t deadline = -1;
+	int rc, arrived;
 
 	if (o->from) {
 		rc = endpoint_open(&o->from_ep, &t, 0);
@@ -217,28 +261,52 @@ static int receive_one(struct opts *o, struct xmig_backend *b, unsigned int hop)
 			return rc;
 	} else {
 		rc = xmig_listener_open(&l, o->listen_addr);
-		if (rc == 0) {
-			if (tool_verbosity > 0 || hop == 0)
-				fprintf(stderr, "%s: listening on %s (port %u)\n", tool_name,
-					o->listen_addr, xmig_listener_port(l));
-			rc = accept_interruptible(o, l, &t, o->accept_ms);
-			xmig_listener_close(l);
-		}
 		if (rc < 0) {
 			fprintf(stderr, "%s: error: %s\n", tool_name, xmig_error_last());
 			return rc;
 		}
+		if (tool_verbosity > 0 || hop == 0)
+			fprintf(stderr, "%s: listening on %s (port %u)\n", tool_name,
+				o->listen_addr, xmig_listener_port(l));
+		if (o->accept_ms >= 0)
+			deadline = mono_ms() + o->accept_ms;
 	}
-	guest_forget(&o->go);
-	rc = xmig_recv_new(&s, b, t, &o->rp);
-	if (rc < 0) {
-		fprintf(stderr, "%s: error: %s\n", tool_name, xmig_error_last());
+	for (;;) {
+		if (l) {
+			rc = accept_interruptible(o, l, &t, deadline, &arrived);
+			if (rc < 0 && arrived && !tool_interrupted) {
+				dropped(&strays, xmig_error_last()); /* its TLS handshake failed */
+				continue;
+			}
+			if (rc < 0) {
+				fprintf(stderr, "%s: error: %s%s\n", tool_name, xmig_error_last(),
+					strays ? " (every connection so far was dropped)" : "");
+				xmig_listener_close(l);
+				return rc;
+			}
+		}
+		guest_forget(&o->go);
+		rc = xmig_recv_new(&s, b, t, &o->rp);
+		if (rc < 0) {
+			fprintf(stderr, "%s: error: %s\n", tool_name, xmig_error_last());
+			close_stream(o, t);
+			if (l)
+				xmig_listener_close(l);
+			return rc;
+		}
+		tool_running(s);
+		rc = tool_interrupted ? XMIG_ECANCELED : xmig_session_run(s);
+		tool_running(NULL);
+		if (!l || !stray(s, rc))
+			break;
+		dropped(&strays, NULL);
+		xmig_session_free(s);
+		s = NULL;
 		close_stream(o, t);
-		return rc;
+		t = NULL;
 	}
-	tool_running(s);
-	rc = tool_interrupted ? XMIG_ECANCELED : xmig_session_run(s);
-	tool_running(NULL);
+	if (l)
+		xmig_listener_close(l);
 	if (tool_interrupted && rc < 0)
 		fprintf(stderr, "%s: interrupted (%s) during the migration: the partial "
 			"destination was destroyed (the source keeps the guest)\n", tool_name,
