@@ -16,7 +16,7 @@ guest=$build/tests/guest/xmig-test-guest
 if [ "${XMIG_BACKEND:-}" = sim ]; then
   echo "NOTE: XMIG_BACKEND=sim: migrating a SIMULATED guest." >&2
 elif [ -r /dev/kvm ] && [ -w /dev/kvm ] && [ -f "$guest" ] &&
-   "$bin/xmig-send" --help | grep -q -- '--guest'; then
+   "$bin/xmig-send" --help >"$tmp/help" && grep -q -- '--guest' "$tmp/help"; then
   backend=kvm
 else
   echo "NOTE: /dev/kvm or the kvm backend is not available here:" \

@@ -216,8 +216,11 @@ void print_summary(FILE *f, const struct tool_report *r)
 	char b1[32];
 	uint32_t i;
 
-	fprintf(f, "\n%-6s %-6s %10s %10s %10s %12s %10s %10s %12s\n", "round", "kind", "dirty",
-		"sent", "zero", "bytes", "ms", "MB/s", "dirty pg/s");
+	if (tool_verbosity == 0) /* -q: errors were logged; the verdict alone */
+		goto verdict;
+	if (st->nr_rounds)
+		fprintf(f, "\n%-6s %-6s %10s %10s %10s %12s %10s %10s %12s\n", "round", "kind",
+			"dirty", "sent", "zero", "bytes", "ms", "MB/s", "dirty pg/s");
 	for (i = 0; i < st->nr_rounds; i++) {
 		const struct xmig_round_stats *rs = &st->rounds[i];
 
@@ -284,6 +287,7 @@ void print_summary(FILE *f, const struct tool_report *r)
 			!strcmp(r->role, "send") ? "checked by the receiver" : "not checked");
 	if (r->guest_check)
 		fprintf(f, "guest check  %s\n", r->guest_check);
+verdict:
 	fprintf(f, "verdict      %s%s%s\n", r->result ? "FAILED" : "OK", r->result ? ": " : "",
 		r->result ? r->error : "");
 }

@@ -329,8 +329,7 @@ static int receive_one(struct opts *o, struct xmig_backend *b, unsigned int hop)
 			rep.error = "the guest's own check failed after the migration";
 		}
 	}
-	if (tool_verbosity > 0 || rc < 0)
-		print_summary(rc < 0 ? stderr : o->out, &rep);
+	print_summary(rc < 0 ? stderr : o->out, &rep);
 	if (o->json && write_json(o->json, &rep) < 0 && rc == 0)
 		rc = -1;
 	xmig_session_free(s);

@@ -323,8 +323,7 @@ int main(int argc, char **argv)
 		endpoint_close(&o.ep, t, rc == 0);
 	else
 		rc = finish_save(&o, b, t, rc, &rep);
-	if (tool_verbosity > 0 || rc < 0)
-		print_summary(rc < 0 ? stderr : o.out, &rep);
+	print_summary(rc < 0 ? stderr : o.out, &rep);
 	if (o.json && write_json(o.json, &rep) < 0 && rc == 0)
 		rc = -1;
 	if (rc == XMIG_EAMBIGUOUS)
