@@ -48,9 +48,16 @@ pass=$((pass+1))
 "$bin/xmig-recv" --listen "unix:$tmp/sock" --accept-timeout 30s -q >"$tmp/u.out" 2>&1 &
 upid=$!
 for _ in $(seq 100); do [ -S "$tmp/sock" ] && break; sleep 0.05; done
-"$bin/xmig-send" --mem 8M --dirty uniform:10M/s --to "unix:$tmp/sock" -q ||
-  fail "xmig-send over a unix socket"
+"$bin/xmig-send" --mem 8M --dirty uniform:10M/s --to "unix:$tmp/sock" -q >"$tmp/q.out" 2>&1 ||
+  fail "xmig-send over a unix socket: $(cat "$tmp/q.out")"
 wait "$upid" || fail "xmig-recv over a unix socket: $(cat "$tmp/u.out")"
+# -q: the verdict alone ("only errors and the verdict")
+[ "$(cat "$tmp/q.out")" = "verdict      OK" ] || fail "xmig-send -q printed: $(cat "$tmp/q.out")"
+grep -qx 'verdict      OK' "$tmp/u.out" && ! grep -q 'round\|bytes' "$tmp/u.out" ||
+  fail "xmig-recv -q printed: $(cat "$tmp/u.out")"
+set +e; "$bin/xmig-send" --mem 8M --to "unix:$tmp/nosock" -q >"$tmp/q.out" 2>&1; rc=$?; set -e
+[ $rc -eq 1 ] && [ "$(grep -c . "$tmp/q.out")" -eq 1 ] && grep -q 'error:' "$tmp/q.out" ||
+  fail "xmig-send -q to nobody: exit $rc: $(cat "$tmp/q.out")"
 pass=$((pass+1))
 
 # 3. save to a file, inspect it, restore it
