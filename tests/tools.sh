@@ -439,4 +439,27 @@ set +e; wait "$recv_pid"; rc=$?; set -e
   fail "the deadline after a stray: exit $rc: $(cat "$tmp/recv.err")"
 pass=$((pass+1))
 
+# 13. JSON (docs/json.md, schema 1): every result above conforms, on success
+#     and on failure; a failure before any session writes its JSON too;
+#     --json - puts the JSON alone on stdout, the text on stderr.
+check_json="python3 $(dirname "$0")/json_check.py"
+$check_json "$tmp/send.json" "$tmp/recv.json" "$tmp/stray.json" || fail "JSON of sections 1 and 12"
+[ -f "$tmp/tls-send.json" ] && { $check_json "$tmp/tls-send.json" "$tmp/tls-recv.json" || fail "TLS JSON"; }
+set +e; "$bin/xmig-send" --mem 8M --to 127.0.0.1:1 --json "$tmp/refused.json" 2>/dev/null; rc=$?; set -e
+[ $rc -eq 1 ] && $check_json "$tmp/refused.json" || fail "no valid JSON from a refused connection"
+python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert not d['ok'] and 'refused' in d['error'] and d['guest_pages'] is None and d['downtime_ms'] is None, d" "$tmp/refused.json" ||
+  fail "the refused connection's JSON: $(cat "$tmp/refused.json")"
+set +e; "$bin/xmig-recv" --listen 127.0.0.1:0 --accept-timeout 300ms --json "$tmp/nobody.json" 2>/dev/null; rc=$?; set -e
+[ $rc -eq 1 ] && $check_json "$tmp/nobody.json" && grep -q '"error_code": "XMIG_ETIMEDOUT"' "$tmp/nobody.json" ||
+  fail "no valid JSON from a receiver nobody reached: $(cat "$tmp/nobody.json" 2>/dev/null)"
+start_recv --json "$tmp/j-recv.json"
+"$bin/xmig-send" --mem 16M --verify --to "127.0.0.1:$port" --json - >"$tmp/j-send.json" 2>"$tmp/j.err" ||
+  fail "--json -: $(cat "$tmp/j.err")"
+wait "$recv_pid" || fail "xmig-recv for --json -: $(cat "$tmp/recv.err")"
+$check_json "$tmp/j-send.json" "$tmp/j-recv.json" || fail "--json - is not JSON alone: $(head -c 300 "$tmp/j-send.json")"
+grep -q 'verdict      OK' "$tmp/j.err" || fail "--json -: the text did not go to stderr"
+python3 -c "import json,sys; s=json.load(open(sys.argv[1])); r=json.load(open(sys.argv[2])); assert s['verified'] is True and r['verified'] is True and r['policy'] is None and r['downtime_ms'] is None and s['downtime_ms'] > 0, (s, r)" "$tmp/j-send.json" "$tmp/j-recv.json" ||
+  fail "--verify: both sides' JSON say verified; the receiver's unknowns are null"
+pass=$((pass+1))
+
 echo "$pass passed, 0 failed"

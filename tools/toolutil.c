@@ -308,36 +308,90 @@ static void json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+/* A figure, or null when it is 0 and 0 means "did not happen / not known". */
+static void json_ms_or_null(FILE *f, uint64_t ns)
+{
+	if (ns)
+		fprintf(f, "%.3f", (double)ns / 1e6);
+	else
+		fputs("null", f);
+}
+
+static void json_str_or_null(FILE *f, const char *s)
+{
+	if (s && *s)
+		json_str(f, s);
+	else
+		fputs("null", f);
+}
+
+/*
+ * The sender does not hash the receiver's copy: a success with --verify means
+ * the receiver found the digests equal (it sends ERROR otherwise), a
+ * mismatch reaches it as the receiver's error.
+ */
+static const char *verified_json(const struct tool_report *r, int send)
+{
+	if (!send)
+		return r->stats->verified ? "true" : "false";
+	if (!r->verify)
+		return "false";
+	if (!r->result)
+		return "true";
+	if (r->result == XMIG_EVERIFY || (r->error && strstr(r->error, "(XMIG_EVERIFY)")))
+		return "false";
+	return "null";
+}
+
+/* docs/json.md is the schema; tests/json_check.py checks every tool against it. */
 int write_json(const char *path, const struct tool_report *r)
 {
-	const struct xmig_stats *st = r->stats;
+	static const struct xmig_stats none;
+	const struct xmig_stats *st = r->stats ? r->stats : &none;
 	const struct xmig_downtime *tl = &st->timeline;
+	struct tool_report rr = *r;
+	int send = !strcmp(r->role, "send");
 	FILE *f = strcmp(path, "-") ? fopen(path, "w") : stdout;
 	uint32_t i;
 
+	rr.stats = st;
 	if (!f) {
 		fprintf(stderr, "%s: error: cannot write %s: %s\n", tool_name, path,
 			strerror(errno));
 		return -1;
 	}
-	fprintf(f, "{\n  \"tool\": \"xmig-%s\",\n  \"version\": \"%s\",\n  \"backend\": ", r->role,
+	fprintf(f, "{\n  \"schema\": %d,\n  \"tool\": \"xmig-%s\",\n  \"role\": \"%s\",\n"
+		"  \"version\": \"%s\",\n  \"backend\": ", XMIG_TOOL_JSON_SCHEMA, r->role, r->role,
 		xmig_version());
-	json_str(f, r->backend);
+	json_str_or_null(f, r->backend);
 	fprintf(f, ",\n  \"transport\": ");
-	json_str(f, r->transport);
+	json_str_or_null(f, r->transport);
 	fprintf(f, ",\n  \"policy\": ");
-	json_str(f, r->policy ? r->policy : "");
+	json_str_or_null(f, send ? r->policy : NULL);
 	fprintf(f, ",\n  \"ok\": %s,\n  \"error\": ", r->result ? "false" : "true");
-	json_str(f, r->error);
+	json_str_or_null(f, r->result ? (r->error && *r->error ? r->error : "failed") : NULL);
 	fprintf(f, ",\n  \"error_code\": ");
-	json_str(f, r->result ? xmig_error_name(r->result) : "");
-	fprintf(f, ",\n  \"guest_pages\": %llu,\n  \"page_size\": %u,\n",
-		(unsigned long long)st->pages_total, st->page_size);
-	fprintf(f, "  \"total_ms\": %.3f,\n  \"bytes\": %llu,\n  \"rounds\": %u,\n",
+	json_str_or_null(f, r->result ? xmig_error_name(r->result) : NULL);
+	fprintf(f, ",\n  \"guest_pages\": ");
+	if (st->pages_total)
+		fprintf(f, "%llu", (unsigned long long)st->pages_total);
+	else
+		fputs("null", f);
+	fprintf(f, ",\n  \"page_size\": ");
+	if (st->page_size)
+		fprintf(f, "%u", st->page_size);
+	else
+		fputs("null", f);
+	fprintf(f, ",\n  \"total_ms\": %.3f,\n  \"bytes\": %llu,\n  \"rounds\": %u,\n",
 		(double)st->total_ns / 1e6, (unsigned long long)st->bytes, st->nr_rounds);
-	fprintf(f, "  \"downtime_ms\": %.3f,\n  \"target_downtime_ms\": %.1f,\n",
-		(double)st->downtime_ns / 1e6, r->target_downtime_ms);
-	fprintf(f, "  \"guest_downtime_ms\": ");
+	fprintf(f, "  \"downtime_ms\": ");
+	json_ms_or_null(f, send ? st->downtime_ns : 0);
+	fprintf(f, ",\n  \"target_downtime_ms\": ");
+	if (send)
+		fprintf(f, "%.1f", r->target_downtime_ms);
+	else
+		fputs("null", f);
+	fprintf(f, ",\n  \"guest_downtime_ms\": ");
 	if (r->guest_downtime_ms >= 0)
 		fprintf(f, "%.3f", r->guest_downtime_ms);
 	else
@@ -347,21 +401,29 @@ int write_json(const char *path, const struct tool_report *r)
 		(unsigned long long)(r->hb_last_seq ? r->hb_last_seq : r->hb_src_seq),
 		(unsigned long long)r->hb_last_ns, (unsigned long long)r->hb_first_seq,
 		(unsigned long long)r->hb_count, r->hb_max_gap_ms);
+	/* converged: the sender's policy's verdict, once the live phase ended */
 	fprintf(f, ",\n  \"converged\": %s,\n  \"verify_requested\": %s,\n  \"verified\": %s,\n",
-		st->converged ? "true" : "false", r->verify ? "true" : "false",
-		st->verified ? "true" : "false");
-	fprintf(f, "  \"digest_ms\": %.3f,\n  \"guest_check\": ", (double)st->digest_ns / 1e6);
-	if (r->guest_check)
-		json_str(f, r->guest_check);
-	else
-		fprintf(f, "null");
-	fprintf(f, ",\n  \"timeline_ms\": {\"pause_requested\": %.3f, \"paused\": %.3f, "
-		"\"last_page_sent\": %.3f, \"state_sent\": %.3f, \"receiver_ready\": %.3f, "
-		"\"commit_sent\": %.3f, \"dest_running\": %.3f},\n",
-		ms(tl->pause_requested), ms(tl->paused), ms(tl->last_page_sent),
-		ms(tl->state_sent), ms(tl->receiver_ready), ms(tl->commit_sent),
-		ms(tl->dest_running));
-	fprintf(f, "  \"per_round\": [\n");
+		!send || !tl->pause_requested ? "null" : st->converged ? "true" : "false",
+		r->verify ? "true" : "false", verified_json(&rr, send));
+	fprintf(f, "  \"digest_ms\": ");
+	json_ms_or_null(f, st->digest_ns);
+	fprintf(f, ",\n  \"guest_check\": ");
+	json_str_or_null(f, r->guest_check);
+	fprintf(f, ",\n  \"timeline_ms\": {\"pause_requested\": ");
+	json_ms_or_null(f, tl->pause_requested);
+	fprintf(f, ", \"paused\": ");
+	json_ms_or_null(f, tl->paused);
+	fprintf(f, ", \"last_page_sent\": ");
+	json_ms_or_null(f, tl->last_page_sent);
+	fprintf(f, ", \"state_sent\": ");
+	json_ms_or_null(f, tl->state_sent);
+	fprintf(f, ", \"receiver_ready\": ");
+	json_ms_or_null(f, tl->receiver_ready);
+	fprintf(f, ", \"commit_sent\": ");
+	json_ms_or_null(f, tl->commit_sent);
+	fprintf(f, ", \"dest_running\": ");
+	json_ms_or_null(f, tl->dest_running);
+	fprintf(f, "},\n  \"per_round\": [\n");
 	for (i = 0; i < st->nr_rounds; i++) {
 		const struct xmig_round_stats *rs = &st->rounds[i];
 
@@ -376,6 +438,8 @@ int write_json(const char *path, const struct tool_report *r)
 			i + 1 < st->nr_rounds ? "," : "");
 	}
 	fprintf(f, "  ]\n}\n");
+	if (f == stdout)
+		fflush(f);
 	if (f != stdout && fclose(f) != 0) {
 		fprintf(stderr, "%s: error: writing %s: %s\n", tool_name, path, strerror(errno));
 		return -1;

@@ -73,6 +73,9 @@ int tool_sleep_ms(uint64_t ms);
 void tool_running(struct xmig_session *s);
 
 void print_summary(FILE *f, const struct tool_report *r);
+/* The version of the tools' JSON (docs/json.md), its "schema" field. */
+#define XMIG_TOOL_JSON_SCHEMA 1
+/* r->stats may be NULL: a failure before any session (nothing measured). */
 int write_json(const char *path, const struct tool_report *r);
 
 /* Format a byte count as "1.50 GiB". */

@@ -244,6 +244,22 @@ static void close_stream(struct opts *o, struct xmig_transport *t)
 		xmig_transport_close(t);
 }
 
+/* A failure before any session: the JSON says so too (nothing was measured). */
+static int early_failure(const struct opts *o, struct tool_report *rep, int rc)
+{
+	char why[512];
+
+	snprintf(why, sizeof(why), "%s", xmig_error_last());
+	rep->backend = o->go.backend;
+	rep->transport = o->listen_addr ? o->listen_addr : o->from;
+	rep->result = rc < 0 ? rc : XMIG_EINVAL;
+	rep->error = why;
+	rep->stats = NULL;
+	if (o->json)
+		write_json(o->json, rep);
+	return rc;
+}
+
 /* Receive one guest into `b` and check it. Returns 0 or < 0. */
 static int receive_one(struct opts *o, struct xmig_backend *b, unsigned int hop)
 {
@@ -258,12 +274,12 @@ static int receive_one(struct opts *o, struct xmig_backend *b, unsigned int hop)
 	if (o->from) {
 		rc = endpoint_open(&o->from_ep, &t, 0);
 		if (rc < 0)
-			return rc;
+			return early_failure(o, &rep, rc);
 	} else {
 		rc = xmig_listener_open(&l, o->listen_addr);
 		if (rc < 0) {
 			fprintf(stderr, "%s: error: %s\n", tool_name, xmig_error_last());
-			return rc;
+			return early_failure(o, &rep, rc);
 		}
 		if (tool_verbosity > 0 || hop == 0)
 			fprintf(stderr, "%s: listening on %s (port %u)\n", tool_name,
@@ -282,7 +298,7 @@ static int receive_one(struct opts *o, struct xmig_backend *b, unsigned int hop)
 				fprintf(stderr, "%s: error: %s%s\n", tool_name, xmig_error_last(),
 					strays ? " (every connection so far was dropped)" : "");
 				xmig_listener_close(l);
-				return rc;
+				return early_failure(o, &rep, rc);
 			}
 		}
 		guest_forget(&o->go);
@@ -292,7 +308,7 @@ static int receive_one(struct opts *o, struct xmig_backend *b, unsigned int hop)
 			close_stream(o, t);
 			if (l)
 				xmig_listener_close(l);
-			return rc;
+			return early_failure(o, &rep, rc);
 		}
 		tool_running(s);
 		rc = tool_interrupted ? XMIG_ECANCELED : xmig_session_run(s);
@@ -359,7 +375,8 @@ static void check_endpoints(struct opts *o)
 	if (o->json && o->from && endpoint_holds(&o->from_ep, o->json))
 		usage_error("--json %s: that is the stream being restored (--from %s)", o->json,
 			    o->from);
-	o->out = o->from_ep.on_stdout ? stderr : stdout;
+	/* stdout carries the stream or the JSON: the text goes to stderr */
+	o->out = o->from_ep.on_stdout || (o->json && !strcmp(o->json, "-")) ? stderr : stdout;
 }
 
 int main(int argc, char **argv)

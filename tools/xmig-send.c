@@ -200,7 +200,22 @@ static void parse_command_line(struct send_opts *o, int argc, char **argv)
 	if (o->json && endpoint_holds(&o->ep, o->json))
 		usage_error("--json %s: the migration stream goes there (--to %s)", o->json, o->to);
 	guest_opts_check_send(&o->go);
-	o->out = o->ep.on_stdout ? stderr : stdout;
+	/* stdout carries the stream or the JSON: the text goes to stderr */
+	o->out = o->ep.on_stdout || (o->json && !strcmp(o->json, "-")) ? stderr : stdout;
+}
+
+/* A failure before the session: the JSON says so too (nothing was measured). */
+static int early_failure(const struct send_opts *o, struct tool_report *rep, int rc)
+{
+	char why[512];
+
+	snprintf(why, sizeof(why), "%s", xmig_error_last());
+	rep->result = rc < 0 ? rc : XMIG_EINVAL;
+	rep->error = why;
+	rep->stats = NULL;
+	if (o->json)
+		write_json(o->json, rep);
+	return tool_exit_status(EXIT_FAILED);
 }
 
 /*
@@ -271,7 +286,7 @@ int main(int argc, char **argv)
 	rc = guest_start(&o.go, &b);
 	if (rc < 0) {
 		guest_stop(&o.go, b);
-		return tool_exit_status(EXIT_FAILED);
+		return early_failure(&o, &rep, rc);
 	}
 	if (guest_run_for(&o.go, b, o.go.run_before_ms) < 0) {
 		if (tool_interrupted)
@@ -285,16 +300,16 @@ int main(int argc, char **argv)
 	o.sp.annotate_fn = guest_annotate;
 	o.sp.annotate_payload = &o.go;
 
-	if (endpoint_open(&o.ep, &t, (int)o.connect_ms) < 0) {
+	if ((rc = endpoint_open(&o.ep, &t, (int)o.connect_ms)) < 0) {
 		guest_stop(&o.go, b);
-		return tool_exit_status(EXIT_FAILED);
+		return early_failure(&o, &rep, rc);
 	}
 	rc = xmig_send_new(&s, b, t, &o.sp);
 	if (rc < 0) {
 		fprintf(stderr, "%s: error: %s\n", tool_name, xmig_error_last());
 		endpoint_close(&o.ep, t, 0);
 		guest_stop(&o.go, b);
-		return EXIT_FAILED;
+		return early_failure(&o, &rep, rc);
 	}
 	tool_running(s);
 	rc = tool_interrupted ? XMIG_ECANCELED : xmig_session_run(s);

@@ -97,8 +97,9 @@ def migrate(tools, backend, mem, policy, workdir, *, dirty=None, guest=None, app
         tl = s.get("timeline_ms") or {}
         t0 = tl.get("pause_requested")
         if t0 is not None and s.get("ok"):
-            res["timeline_ms"] = {k: round(v - t0, 3) for k, v in tl.items()
-                                  if k != "pause_requested"}
+            # null: that moment never came (docs/json.md)
+            res["timeline_ms"] = {k: None if v is None else round(v - t0, 3)
+                                  for k, v in tl.items() if k != "pause_requested"}
         res["downtime_ms"] = s.get("downtime_ms") if s.get("ok") else None
         res["digest_ms"] = s.get("digest_ms")
         res["total_ms"] = s.get("total_ms")

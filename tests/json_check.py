@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""Check xmig-send / xmig-recv JSON results against docs/json.md (schema 1).
+
+Usage: tests/json_check.py FILE...   (exit 1 naming the first file and field
+that does not conform). Every field must be present, of its type, and null
+only where the schema allows it; no field may be unknown.
+"""
+import json
+import sys
+
+NUM = (int, float)
+STR = (str,)
+BOOL = (bool,)
+INT = (int,)
+
+# field: (types, nullable)
+TOP = {
+    "schema": (INT, False), "tool": (STR, False), "role": (STR, False),
+    "version": (STR, False), "backend": (STR, True), "transport": (STR, True),
+    "policy": (STR, True), "ok": (BOOL, False), "error": (STR, True),
+    "error_code": (STR, True), "guest_pages": (INT, True), "page_size": (INT, True),
+    "total_ms": (NUM, False), "bytes": (INT, False), "rounds": (INT, False),
+    "downtime_ms": (NUM, True), "target_downtime_ms": (NUM, True),
+    "guest_downtime_ms": (NUM, True), "heartbeat": ((dict,), False),
+    "converged": (BOOL, True), "verify_requested": (BOOL, False),
+    "verified": (BOOL, True), "digest_ms": (NUM, True), "guest_check": (STR, True),
+    "timeline_ms": ((dict,), False), "per_round": ((list,), False),
+}
+HEARTBEAT = {k: (NUM, False) for k in ("source_last_seq", "source_last_realtime_ns",
+                                       "dest_first_seq", "dest_count", "dest_max_gap_ms")}
+TIMELINE = {k: (NUM, True) for k in ("pause_requested", "paused", "last_page_sent",
+                                     "state_sent", "receiver_ready", "commit_sent",
+                                     "dest_running")}
+ROUND = {"round": (INT, False), "final": (BOOL, False), "pages_dirty": (INT, False),
+         "pages_sent": (INT, False), "pages_zero": (INT, False),
+         "pages_absent": (INT, False), "bytes": (INT, False), "start_ms": (NUM, False),
+         "duration_ms": (NUM, False), "bandwidth_Bps": (NUM, False),
+         "dirty_rate_pps": (NUM, False)}
+
+
+def fields(obj, spec, where):
+    if not isinstance(obj, dict):
+        raise ValueError("%s: not an object" % where)
+    for k in obj:
+        if k not in spec:
+            raise ValueError("%s.%s: not in the schema" % (where, k))
+    for k, (types, nullable) in spec.items():
+        if k not in obj:
+            raise ValueError("%s.%s: missing" % (where, k))
+        v = obj[k]
+        if v is None:
+            if not nullable:
+                raise ValueError("%s.%s: null, which it may not be" % (where, k))
+        elif isinstance(v, bool) and bool not in types:
+            raise ValueError("%s.%s: a boolean where a number belongs" % (where, k))
+        elif not isinstance(v, types):
+            raise ValueError("%s.%s: %r is not %s" % (where, k, v,
+                                                      "/".join(t.__name__ for t in types)))
+
+
+def check(d):
+    fields(d, TOP, "$")
+    fields(d["heartbeat"], HEARTBEAT, "$.heartbeat")
+    fields(d["timeline_ms"], TIMELINE, "$.timeline_ms")
+    for i, r in enumerate(d["per_round"]):
+        fields(r, ROUND, "$.per_round[%d]" % i)
+    if d["schema"] != 1:
+        raise ValueError("$.schema: %r, this checker knows 1" % d["schema"])
+    if d["role"] not in ("send", "recv") or d["tool"] != "xmig-" + d["role"]:
+        raise ValueError("$.tool/$.role: %r/%r" % (d["tool"], d["role"]))
+    if d["ok"] != (d["error"] is None) or d["ok"] != (d["error_code"] is None):
+        raise ValueError("$.ok is %r but error is %r (%r)" % (d["ok"], d["error"],
+                                                               d["error_code"]))
+    if d["rounds"] != len(d["per_round"]):
+        raise ValueError("$.rounds %d, but %d per_round entries" % (d["rounds"],
+                                                                   len(d["per_round"])))
+    if d["role"] == "recv":
+        for k in ("policy", "downtime_ms", "target_downtime_ms", "converged"):
+            if d[k] is not None:
+                raise ValueError("$.%s: %r, but a receiver cannot know it: null" % (k, d[k]))
+    elif d["ok"] and d["rounds"] and (d["downtime_ms"] is None or d["converged"] is None):
+        raise ValueError("$: a sender's successful migration without downtime_ms/converged")
+    if d["verified"] is True and not d["verify_requested"]:
+        raise ValueError("$.verified true without verify_requested")
+
+
+def main(argv):
+    if len(argv) < 2:
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
+    for path in argv[1:]:
+        try:
+            with open(path) as f:
+                check(json.load(f))
+        except (OSError, ValueError) as e:
+            print("%s: %s" % (path, e), file=sys.stderr)
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
