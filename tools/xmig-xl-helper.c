@@ -473,8 +473,12 @@ static _Noreturn void restore(char **argv)
 
 		send_frame(&m, xlh_restore_results(&m, (unsigned long)restored.store_gfn,
 						   (unsigned long)restored.console_gfn));
-		say(XLH_INFO, "d%u restored by xmig (%s); libxl attaches its devices and "
-		    "unpauses it", domid, xmig_xen_notes(b));
+		const struct xmig_stats *rs = xmig_session_stats(s);
+
+		say(XLH_INFO, "d%u restored by xmig%s (%s); libxl attaches its devices and "
+		    "unpauses it", domid,
+		    rs->verified ? ", memory verified: the source's digest matches" : "",
+		    xmig_xen_notes(b));
 	} else {
 		say(XLH_ERROR, "restoring d%u failed: %s (libxl destroys the domain)", domid,
 		    xmig_session_error(s));

@@ -279,13 +279,14 @@ xlh_rec() { # name rc src dst
     tail -1 | tr -d '"\\\r')
   # a second copy of the guest left behind (the destination's, after a failure)
   left=$(xl list 2>/dev/null | grep -c -- '--incoming')
-  printf '{"rc":%d,"src_domid":%s,"dst_domid":%s,"bytes":%s,"wall_ms":%s,"tcp_alive":%s,"ping_after":%s,"disk_errors":%s,"disk":"%s","error":"%s","leftover_domains":%s,"fault":"%s","t0_wall":%s}\n' \
+  verified=false; grep -q "memory verified: the source's digest matches" $R/$1.log && verified=true
+  printf '{"rc":%d,"src_domid":%s,"dst_domid":%s,"bytes":%s,"wall_ms":%s,"tcp_alive":%s,"ping_after":%s,"disk_errors":%s,"disk":"%s","error":"%s","leftover_domains":%s,"fault":"%s","t0_wall":%s,"verified":%s}\n' \
     "$2" "${3:-0}" \
     "$([ "$2" = 0 ] && echo "${4:-0}" || echo 0)" "$(sed -n 's/^\([0-9][0-9]*\) bytes.*/\1/p' \
     $R/$1.dd 2>/dev/null | tail -1 | grep . || echo null)" \
     "$(awk "BEGIN{print ($XLH_T1 - $XLH_T0) * 1000}")" $tcp "${PING_AFTER:-0}" "${derr:-0}" \
     "$dlast" "$err" "$left" "$(cat $R/$1.fault 2>/dev/null | tr -d '"\\' | tr '\n' ' ')" \
-    "${XLH_W0:-null}" > $R/$1.json
+    "${XLH_W0:-null}" $verified > $R/$1.json
   xl list "$3" 2>/dev/null | awk 'NR == 2 { print "source_state=" $5 }' > $R/$1.after
   say "$1 rc=$2 wall=$(awk "BEGIN{print $XLH_T1 - $XLH_T0}") d$3 -> d$4 $(cat $R/$1.json)"
 }
@@ -456,7 +457,8 @@ CFG
   xlh_begin xlh-save
   # the save file, between save and restore, read by xmig-dump (xl's
   # header, libxl's records, the xmig stream in between: all valid)
-  { timeout $MIG_BUDGET xl -v save xh /var/lib/xen/images/xh.save &&
+  # with a digest in the file (XMIG_XL_VERIFY=1): the restore checks memory
+  { XMIG_XL_VERIFY=1 timeout $MIG_BUDGET xl -v save xh /var/lib/xen/images/xh.save &&
     { /usr/local/bin/xmig-dump -s /var/lib/xen/images/xh.save > $R/xlh-save.dump 2>&1 ||
       { echo "xmig-xl-helper: error: xmig-dump failed on the save file:" \
           "$(tail -1 $R/xlh-save.dump)"; false; }; } &&
