@@ -351,6 +351,13 @@ int write_json(const char *path, const struct tool_report *r)
 	const struct xmig_downtime *tl = &st->timeline;
 	struct tool_report rr = *r;
 	int send = !strcmp(r->role, "send");
+	const struct {
+		const char *name;
+		uint64_t ns;
+	} moments[] = { { "pause_requested", tl->pause_requested }, { "paused", tl->paused },
+			{ "last_page_sent", tl->last_page_sent }, { "state_sent", tl->state_sent },
+			{ "receiver_ready", tl->receiver_ready }, { "commit_sent", tl->commit_sent },
+			{ "dest_running", tl->dest_running } };
 	FILE *f = strcmp(path, "-") ? fopen(path, "w") : stdout;
 	uint32_t i;
 
@@ -409,20 +416,11 @@ int write_json(const char *path, const struct tool_report *r)
 	json_ms_or_null(f, st->digest_ns);
 	fprintf(f, ",\n  \"guest_check\": ");
 	json_str_or_null(f, r->guest_check);
-	fprintf(f, ",\n  \"timeline_ms\": {\"pause_requested\": ");
-	json_ms_or_null(f, tl->pause_requested);
-	fprintf(f, ", \"paused\": ");
-	json_ms_or_null(f, tl->paused);
-	fprintf(f, ", \"last_page_sent\": ");
-	json_ms_or_null(f, tl->last_page_sent);
-	fprintf(f, ", \"state_sent\": ");
-	json_ms_or_null(f, tl->state_sent);
-	fprintf(f, ", \"receiver_ready\": ");
-	json_ms_or_null(f, tl->receiver_ready);
-	fprintf(f, ", \"commit_sent\": ");
-	json_ms_or_null(f, tl->commit_sent);
-	fprintf(f, ", \"dest_running\": ");
-	json_ms_or_null(f, tl->dest_running);
+	fprintf(f, ",\n  \"timeline_ms\": {");
+	for (i = 0; i < sizeof(moments) / sizeof(moments[0]); i++) {
+		fprintf(f, "%s\"%s\": ", i ? ", " : "", moments[i].name);
+		json_ms_or_null(f, moments[i].ns);
+	}
 	fprintf(f, "},\n  \"per_round\": [\n");
 	for (i = 0; i < st->nr_rounds; i++) {
 		const struct xmig_round_stats *rs = &st->rounds[i];

@@ -276,33 +276,49 @@ static int map_source(struct xmig__xen *x, struct xmig__xen_map *m, const uint64
 }
 
 /*
+ * The next frames (at most a batch) of gfns[*i..n) that are populated here
+ * (`populated` 1) or not (0), into pfn[], *k of them; *i moves past those
+ * looked at. Fails on a gfn beyond the guest.
+ */
+static int next_batch(struct xmig__xen *x, const uint64_t *gfns, size_t n, size_t *i,
+		      int populated, uint64_t *pfn, unsigned int *k)
+{
+	for (*k = 0; *i < n && *k < XMIG__XEN_BATCH; ++*i) {
+		uint64_t g = gfns[*i];
+
+		if (g >= x->nr_pages)
+			return xmig__fail(XMIG_EINVAL, "xen: gfn 0x%llx beyond the guest",
+					  (unsigned long long)g);
+		if (!xmig__bitmap_test(x->dpopulated, g) == !populated)
+			pfn[(*k)++] = g;
+	}
+	return 0;
+}
+
+/*
  * Populate the frames of gfns[] not yet populated here. For a PV guest Xen
  * answers with the machine frames it gave, which become the guest's p2m.
  */
 int xmig__xen_populate(struct xmig__xen *x, const uint64_t *gfns, size_t n)
 {
-	xen_pfn_t todo[XMIG__XEN_BATCH], pfn[XMIG__XEN_BATCH];
+	xen_pfn_t todo[XMIG__XEN_BATCH];
+	uint64_t pfn[XMIG__XEN_BATCH];
+	unsigned int k;
 	size_t i = 0;
+	int err;
 
 	while (i < n) {
-		unsigned int k = 0;
-
-		for (; i < n && k < XMIG__XEN_BATCH; i++) {
-			if (gfns[i] >= x->nr_pages)
-				return xmig__fail(XMIG_EINVAL, "xen: gfn 0x%llx beyond the guest",
-						  (unsigned long long)gfns[i]);
-			if (!xmig__bitmap_test(x->dpopulated, gfns[i])) {
-				pfn[k] = gfns[i];
-				todo[k++] = gfns[i];
-			}
-		}
+		if ((err = next_batch(x, gfns, n, &i, 0, pfn, &k)))
+			return err;
 		if (!k)
 			continue;
+		for (unsigned int j = 0; j < k; j++)
+			todo[j] = pfn[j];
 		if (xc_domain_populate_physmap_exact(x->xch, x->domid, k, 0, 0, todo) < 0)
 			return xmig__fail_errno(XMIG_EBACKEND,
 						"xen: d%u: populating %u frames from gfn 0x%llx "
 						"(the domain's memory limit?)", x->domid, k,
-						(unsigned long long)todo[0]);
+						(unsigned long long)pfn[0]);
 		for (unsigned int j = 0; j < k; j++) {
 			xmig__bitmap_set(x->dpopulated, pfn[j]);
 			if (x->pv.p2m_dest)
@@ -321,22 +337,17 @@ int xmig__xen_release(struct xmig__xen *x, const uint64_t *gfns, size_t n)
 {
 	xen_pfn_t frame[XMIG__XEN_BATCH];
 	uint64_t pfn[XMIG__XEN_BATCH];
+	unsigned int k;
 	size_t i = 0;
+	int err;
 
 	while (i < n) {
-		unsigned int k = 0;
-
-		for (; i < n && k < XMIG__XEN_BATCH; i++) {
-			if (gfns[i] >= x->nr_pages)
-				return xmig__fail(XMIG_EINVAL, "xen: gfn 0x%llx beyond the guest",
-						  (unsigned long long)gfns[i]);
-			if (xmig__bitmap_test(x->dpopulated, gfns[i])) {
-				pfn[k] = gfns[i];
-				frame[k++] = x->pv.p2m_dest ? x->pv.p2m_dest[gfns[i]] : gfns[i];
-			}
-		}
+		if ((err = next_batch(x, gfns, n, &i, 1, pfn, &k)))
+			return err;
 		if (!k)
 			continue;
+		for (unsigned int j = 0; j < k; j++)
+			frame[j] = x->pv.p2m_dest ? x->pv.p2m_dest[pfn[j]] : pfn[j];
 		if (xc_domain_decrease_reservation_exact(x->xch, x->domid, k, 0, frame) < 0)
 			return xmig__fail_errno(XMIG_EBACKEND,
 						"xen: d%u: giving back %u frames from gfn 0x%llx "
