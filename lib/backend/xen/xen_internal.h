@@ -131,7 +131,6 @@ struct xmig__xen {
 	/* HVM: full frame scans (xen_mem.c hvm_frame_scan) */
 	int scan_done;
 	uint64_t scan_tot;          /* the domain's tot_pages when the last scan began */
-	int ballooned;              /* a scan after the first ran or saw frames come or go */
 	void *probe_buf;            /* XMIG__XEN_BATCH xen_pfn_t, for getpageframeinfo3 */
 	int paused;                 /* how: enum xmig_xen_suspend, 0 = running */
 	int evtchn_port;            /* local port bound to the guest's suspend channel */

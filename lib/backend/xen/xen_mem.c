@@ -543,13 +543,7 @@ static int hvm_frame_scan(struct xmig__xen *x, uint64_t *bitmap, int final)
 	}
 	if ((err = xmig__xen_dominfo(x, &di)))
 		return err;
-	/*
-	 * The page count is a cheap gate, not a proof: while the guest
-	 * balloons, frames go while a scan runs and their count can settle
-	 * where it was. Once the guest has ballooned during the migration,
-	 * the pause (the guest stopped, the scan exact) always scans.
-	 */
-	if (x->scan_done && di.tot_pages == x->scan_tot && !(final && x->ballooned)) {
+	if (x->scan_done && di.tot_pages == x->scan_tot) {
 		if (final)
 			xmig__xen_note(x, "at the pause: %llu pages, as at the last frame scan: "
 				       "no rescan", (unsigned long long)di.tot_pages);
@@ -588,8 +582,6 @@ static int hvm_frame_scan(struct xmig__xen *x, uint64_t *bitmap, int final)
 		}
 	}
 	/* the count read before the scan: a change during it shows next time */
-	if (x->scan_done || added || gone)
-		x->ballooned = 1;
 	x->scan_tot = di.tot_pages;
 	x->scan_done = 1;
 	if (final || added || gone)
