@@ -449,6 +449,41 @@ START_TEST(test_sim_release_checks)
 }
 END_TEST
 
+/*
+ * The populate hook's contract (sys/backend.h): the frames exist and read
+ * as zero. A frame the stream called absent, then zero again (given back,
+ * then repopulated and never written, at the source), must be there: the
+ * sim used to leave it absent, which the digest counts as a difference.
+ */
+START_TEST(test_sim_populate_after_release)
+{
+	struct xmig_sim_params sp = XMIG_SIM_PARAMS_INIT;
+	struct xmig_backend *b;
+	uint64_t pfn = 3;
+	void *ptr[1];
+
+	sp.mem_bytes = 16 * 4096;
+	ck_assert_int_eq(xmig_sim_new(&b, &sp), 0);
+	ck_assert_int_eq(b->ops->map_pages(b, &pfn, 1, ptr, XMIG_MAP_WRITE), 0);
+	memset(ptr[0], 0x5a, 4096);
+	b->ops->unmap_pages(b, ptr, 1);
+	ck_assert_int_eq(b->ops->pause(b), 0); /* as a destination: not running */
+	ck_assert_msg(b->ops->release(b, &pfn, 1) == 0, "%s", xmig_error_last());
+	ck_assert_int_eq(b->ops->map_pages(b, &pfn, 1, ptr, XMIG_MAP_READ), 0);
+	ck_assert_ptr_null(ptr[0]);
+	b->ops->unmap_pages(b, ptr, 1);
+	ck_assert_int_eq(b->ops->populate(b, &pfn, 1), 0);
+	ck_assert_int_eq(b->ops->map_pages(b, &pfn, 1, ptr, XMIG_MAP_READ), 0);
+	ck_assert_ptr_nonnull(ptr[0]);
+	for (size_t i = 0; i < 4096; i++)
+		ck_assert_uint_eq(((const uint8_t *)ptr[0])[i], 0);
+	b->ops->unmap_pages(b, ptr, 1);
+	pfn = 16;
+	ck_assert_int_eq(b->ops->populate(b, &pfn, 1), XMIG_EINVAL);
+	b->ops->free(b);
+}
+END_TEST
+
 static Suite *migrate_suite(void)
 {
 	Suite *s = suite_create("migrate");
@@ -466,6 +501,7 @@ static Suite *migrate_suite(void)
 	tcase_add_test(tc, test_device_writes_paused_memory);
 	tcase_add_test(tc, test_balloon_out_during_migration);
 	tcase_add_test(tc, test_sim_release_checks);
+	tcase_add_test(tc, test_sim_populate_after_release);
 	suite_add_tcase(s, tc);
 	return s;
 }

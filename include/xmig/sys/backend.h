@@ -164,7 +164,10 @@ struct xmig_backend_ops {
 	 * it for pages the stream announces as all-zero and that it has not
 	 * written since `create`, instead of mapping and clearing them. A
 	 * backend whose new guests have all their memory already, reading as
-	 * zero (sim, kvm), does nothing; Xen populates the frames.
+	 * zero, does nothing (kvm) or marks frames it had dropped present
+	 * again (sim, xmig_sim_release); Xen populates the frames
+	 * and clears them, since Xen hands out frames a live domain gave back
+	 * without scrubbing them (docs/xen.md).
 	 */
 	int (*populate)(struct xmig_backend *b, const uint64_t *pfns, unsigned int n);
 

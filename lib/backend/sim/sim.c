@@ -247,9 +247,20 @@ static int sim_resume(struct xmig_backend *b)
 }
 
 /* A new simulated guest has all its memory, reading as zero. */
+/* A frame given back (discard) already reads as zero: it only exists again. */
 static int sim_populate(struct xmig_backend *b, const uint64_t *pfns, unsigned int n)
 {
-	(void)b, (void)pfns, (void)n;
+	struct sim *s = to_sim(b);
+
+	if (!s->mem)
+		return xmig__fail(XMIG_EINVAL, "simulated guest: populate without a guest");
+	for (unsigned int i = 0; i < n; i++) {
+		if (pfns[i] >= s->nr_pages)
+			return xmig__fail(XMIG_EINVAL, "simulated guest: populate of pfn 0x%llx "
+					  "beyond 0x%llx", (unsigned long long)pfns[i],
+					  (unsigned long long)s->nr_pages);
+		xmig__bitmap_clear(s->absent, pfns[i]);
+	}
 	return 0;
 }
 

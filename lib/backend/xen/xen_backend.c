@@ -146,14 +146,14 @@ static int xen_save_state(struct xmig_backend *b, xmig_state_emit_fn emit, void 
 	return x->type->save(x, emit, ctx);
 }
 
-/* Zero frames the engine does not write still have to exist in the domain. */
+/* Zero frames the engine does not write still have to exist, as zeros. */
 static int xen_populate(struct xmig_backend *b, const uint64_t *pfns, unsigned int n)
 {
 	struct xmig__xen *x = xmig__xen_of(b);
 
 	if (x->side != XMIG__XEN_DEST || x->dstate != XMIG__XEN_D_CREATED)
 		return xmig__fail(XMIG_EINVAL, "xen: populate before create");
-	return xmig__xen_populate(x, pfns, n);
+	return xmig__xen_populate_zero(x, pfns, n);
 }
 
 /* Frames the source gave back after they were sent leave this domain too. */

@@ -518,7 +518,7 @@ static int load_populated(struct xmig__xen *x, const void *body, size_t len)
 
 			while (g < end && k < XMIG__XEN_BATCH)
 				buf[k++] = g++;
-			err = xmig__xen_populate(x, buf, k);
+			err = xmig__xen_populate_zero(x, buf, k);
 		}
 	}
 	free(r);

@@ -171,6 +171,7 @@ int xmig__xen_map(struct xmig__xen *x, const uint64_t *pfns, unsigned int n, voi
 		  unsigned int flags);
 void xmig__xen_unmap(struct xmig__xen *x, void **ptrs, unsigned int n);
 int xmig__xen_populate(struct xmig__xen *x, const uint64_t *gfns, size_t n);
+int xmig__xen_populate_zero(struct xmig__xen *x, const uint64_t *gfns, size_t n);
 int xmig__xen_release(struct xmig__xen *x, const uint64_t *gfns, size_t n);
 int xmig__xen_clear_page(struct xmig__xen *x, uint64_t gfn);
 int xmig__xen_log_start(struct xmig__xen *x);

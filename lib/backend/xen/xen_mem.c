@@ -296,10 +296,42 @@ static int next_batch(struct xmig__xen *x, const uint64_t *gfns, size_t n, size_
 }
 
 /*
- * Populate the frames of gfns[] not yet populated here. For a PV guest Xen
- * answers with the machine frames it gave, which become the guest's p2m.
+ * Write zeros over frames[0..k-1] of this domain (machine frames for PV).
+ * Xen scrubs only what a dying domain gives back: a frame a live domain
+ * freed (a guest ballooning out, or this destination in xmig__xen_release)
+ * goes back to the heap with its content, and populate_physmap may hand it
+ * to any domain as it is.
  */
-int xmig__xen_populate(struct xmig__xen *x, const uint64_t *gfns, size_t n)
+static int clear_frames(struct xmig__xen *x, const xen_pfn_t *frames, unsigned int k,
+			const char *why)
+{
+	int errs[XMIG__XEN_BATCH];
+	void *p = xenforeignmemory_map(x->fmem, x->domid, PROT_READ | PROT_WRITE, k, frames,
+				       errs);
+
+	if (!p)
+		return xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: mapping %u frames from 0x%llx "
+					"to clear them (%s)", x->domid, k,
+					(unsigned long long)frames[0], why);
+	for (unsigned int j = 0; j < k; j++)
+		if (errs[j]) {
+			xenforeignmemory_unmap(x->fmem, p, k);
+			return xmig__fail(XMIG_EBACKEND, "xen: d%u: cannot map frame 0x%llx to "
+					  "clear it (%s): %s", x->domid,
+					  (unsigned long long)frames[j], why, strerror(-errs[j]));
+		}
+	memset(p, 0, (size_t)k * XMIG__XEN_PAGE);
+	xenforeignmemory_unmap(x->fmem, p, k);
+	return 0;
+}
+
+/*
+ * Populate the frames of gfns[] not yet populated here; with `zero`, clear
+ * the new ones too (Xen may give frames with another domain's data, see
+ * clear_frames). For a PV guest Xen answers with the machine frames it
+ * gave, which become the guest's p2m.
+ */
+static int populate(struct xmig__xen *x, const uint64_t *gfns, size_t n, int zero)
 {
 	xen_pfn_t todo[XMIG__XEN_BATCH];
 	uint64_t pfn[XMIG__XEN_BATCH];
@@ -323,15 +355,34 @@ int xmig__xen_populate(struct xmig__xen *x, const uint64_t *gfns, size_t n)
 			xmig__bitmap_set(x->dpopulated, pfn[j]);
 			if (x->pv.p2m_dest)
 				x->pv.p2m_dest[pfn[j]] = todo[j];
+			else
+				todo[j] = pfn[j];
 		}
+		if (zero && (err = clear_frames(x, todo, k, "new frames read as zero")))
+			return err;
 	}
 	return 0;
+}
+
+/* For frames the engine writes itself (map_pages with XMIG_MAP_WRITE). */
+int xmig__xen_populate(struct xmig__xen *x, const uint64_t *gfns, size_t n)
+{
+	return populate(x, gfns, n, 0);
+}
+
+/* For frames that must read as zero: the backend's populate hook. */
+int xmig__xen_populate_zero(struct xmig__xen *x, const uint64_t *gfns, size_t n)
+{
+	return populate(x, gfns, n, 1);
 }
 
 /*
  * Give back to Xen the frames of gfns[] this destination populated: the
  * source says they are absent (ballooned out after they were sent). Frames
  * not populated here (holes, or placed by the toolstack) are left alone.
+ * They are cleared first: they hold the guest's data as it was last sent
+ * (the guest, on the source, may well have scrubbed it since), and Xen does
+ * not scrub what a live domain gives back (clear_frames).
  */
 int xmig__xen_release(struct xmig__xen *x, const uint64_t *gfns, size_t n)
 {
@@ -348,6 +399,8 @@ int xmig__xen_release(struct xmig__xen *x, const uint64_t *gfns, size_t n)
 			continue;
 		for (unsigned int j = 0; j < k; j++)
 			frame[j] = x->pv.p2m_dest ? x->pv.p2m_dest[pfn[j]] : pfn[j];
+		if ((err = clear_frames(x, frame, k, "given back")))
+			return err;
 		if (xc_domain_decrease_reservation_exact(x->xch, x->domid, k, 0, frame) < 0)
 			return xmig__fail_errno(XMIG_EBACKEND,
 						"xen: d%u: giving back %u frames from gfn 0x%llx "
