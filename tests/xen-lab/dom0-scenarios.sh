@@ -31,6 +31,13 @@
 #           (PVH) the Linux guest takes the suspend request in time but its
 #           suspend is seen only after the first limit: the wait goes on and
 #           the migration succeeds, memory verified
+#   linux-dirty-heap
+#           (after the first linux-W) the Linux guest migrates, --verify,
+#           and during round 0 a scratch domain gives back frames full of a
+#           pattern while it lives (Xen does not scrub those; 2 x
+#           DIRTY_HEAP_MIB, 64, MiB cycled): the destination must clear the
+#           new frames it does not write (without that, 448 pages of the
+#           pattern on the destination)
 #   linux-balloon-down
 #           (PVH, after the first linux-W) told to balloon down to 3/4 once
 #           round 0 has sent every frame, the guest gives back frames already
@@ -136,11 +143,19 @@ fi
 C=/var/log/xen/console
 conmark() { for f in $C/guest-$1.log $C/guest-$1--incoming.log; do
   if [ -f $f ]; then wc -c < $f; else echo 0; fi; done | tr '\n' ' '; }
-conkeep() { # migration guest marks
-  local n=$1 g=$2; set -- $3
+# conkeep NAME GUEST MARKS ENDMARKS: after a settle time, what the guest's
+# consoles got since MARKS (conmark before the scenario) in NAME.console,
+# and since ENDMARKS (conmark at its end) in NAME.console-after: a source
+# that lives on after a failure beats there (once a second)
+concut() { # guest marks
+  local g=$1; set -- $2
+  tail -c +$(( $1 + 1 )) $C/guest-$g.log 2>/dev/null
+  tail -c +$(( $2 + 1 )) $C/guest-$g--incoming.log 2>/dev/null
+}
+conkeep() {
   sleep ${PV_SETTLE:-4}
-  { tail -c +$(( $1 + 1 )) $C/guest-$g.log 2>/dev/null
-    tail -c +$(( $2 + 1 )) $C/guest-$g--incoming.log 2>/dev/null; } > $R/$n.console
+  concut $2 "$3" > $R/$1.console
+  concut $2 "$4" > $R/$1.console-after
 }
 
 # lx_cfg FILE NAME TYPE KNOBS: the xl config of a Linux lab guest (the
@@ -173,6 +188,7 @@ mig() { # name args...
   rc=$?
   t1=$(now)
   step_end $rc
+  [ -n "$PV" ] && [ -n "$g" ] && emarks=$(conmark $g)
   # what became of the source: a failed migration must leave it running
   xl list "$dom" 2>/dev/null | awk 'NR == 2 { print "source_state=" $5 }' > $R/$n.after
   MIG_T0=$t0; MIG_T1=$t1
@@ -180,7 +196,7 @@ mig() { # name args...
   echo "=== $n done rc=$rc t=$t1" >> $R/dmesg.txt
   say "$n rc=$rc wall=$(awk "BEGIN{print $t1 - $t0}") $(head -c 600 $R/$n.json)"
   xl list >> $R/$n.log 2>&1
-  [ -n "$PV" ] && [ -n "$g" ] && conkeep $n $g "$marks"
+  [ -n "$PV" ] && [ -n "$g" ] && conkeep $n $g "$marks" "$emarks"
 }
 newdom() { sed -n 's/.*"dst_domid":\([0-9]*\).*/\1/p' $R/$1.json; }
 
@@ -308,13 +324,14 @@ xlh_begin() { # name
 xlh_end() { # name rc
   XLH_T1=$(now)
   step_end $2
+  [ -n "$PV" ] && emarks=$(conmark xh)
   sleep 2; kill -INT $PING_PID 2>/dev/null; wait $PING_PID 2>/dev/null
   kill $ARP_PID 2>/dev/null; wait $ARP_PID 2>/dev/null
   # does the guest answer where it now runs (or, after a failure, still)?
   PING_AFTER=$(ping -n -c 3 -i 0.2 -W 1 $XH_IP 2>/dev/null | grep -c "bytes from")
   xl dmesg -c >> $R/dmesg.txt 2>/dev/null
   echo "=== $1 done rc=$2 t=$XLH_T1" >> $R/dmesg.txt
-  [ -n "$PV" ] && conkeep $1 xh "$marks"
+  [ -n "$PV" ] && conkeep $1 xh "$marks" "$emarks"
 }
 # xlh_migrate NAME HELPER [RELAY]: xl -vvv migrate of xh to localhost on
 # HELPER (both ends), RELAY (a command) in the receiving pipe if given; xl's
@@ -538,6 +555,7 @@ xlmig() { # name domain guest workload rep
   rc=$?
   t1=$(now)
   step_end $rc
+  [ -n "$PV" ] && emarks=$(conmark $d)
   xl dmesg -c >> $R/dmesg.txt 2>/dev/null
   to=$(xl domid $d 2>/dev/null)
   # dd prints its count when the stream closes, which may be just after xl returns
@@ -550,7 +568,7 @@ xlmig() { # name domain guest workload rep
   printf '{"rc":%d,"src_domid":%s,"dst_domid":%s,"bytes":%s}\n' $rc "${from:-0}" \
     "$([ $rc = 0 ] && echo "${to:-0}" || echo 0)" "${bytes:-null}" > $R/$n.json
   meta $n xl $3 $4 $5 $t0 $t1
-  [ -n "$PV" ] && conkeep $n $d "$marks"
+  [ -n "$PV" ] && conkeep $n $d "$marks" "$emarks"
   say "$n rc=$rc wall=$(awk "BEGIN{print $t1 - $t0}") bytes=${bytes:-?} d$from -> d$to"
 }
 xmigmig() { # name domain guest workload rep policy
@@ -640,6 +658,15 @@ if [ -f $H/vmlinuz-guest ] && [ -z "$SKIP_LINUX" ]; then
     GMEM=${LX_MEM:-256}M
     mig linux-$w --verify --name $LX
     sleep ${BENCH_GAP:-3}
+    # frames a live domain gave back come out of Xen unscrubbed: the
+    # destination must clear the new frames it does not write (--verify)
+    if [ -z "$heap_done" ]; then
+      heap_done=1
+      plan linux-dirty-heap
+      dom=$(xl domid $LX 2>/dev/null)
+      mig linux-dirty-heap --verify --dirty-heap ${DIRTY_HEAP_MIB:-64} --name $LX
+      sleep ${BENCH_GAP:-3}
+    fi
     # PVH: the guest balloons up while it migrates; the new domain must have
     # every frame (--verify covers the set of frames) and the added memory
     if [ -z "$PV" ] && [ -z "$balloon_done" ] && [ -z "$SKIP_BALLOON" ]; then

@@ -7,7 +7,7 @@
  *
  *   xen-lab-migrate DOMID [--verify] [--name NAME] [--suspend MODE]
  *                   [--downtime MS] [--policy downtime|xen-classic] [--fail-load]
- *                   [--adopt] [--fault KIND]
+ *                   [--adopt] [--fault KIND] [--balloon-to MIB] [--dirty-heap MIB]
  *
  * --fail-load makes the destination refuse the first state blob (after the
  * source was paused): the migration must fail and the source run again.
@@ -406,6 +406,150 @@ out:
 		xc_interface_close(xch);
 }
 
+/*
+ * How many of 64 frames populated now into scratch domain d (from pfn
+ * base) hold the pattern: whether frames given back come out of Xen as
+ * they were, and, after the migration, whether the destination left any.
+ */
+static int heap_probe(xc_interface *xch, xenforeignmemory_handle *fm, uint32_t d,
+		      xen_pfn_t base)
+{
+	xen_pfn_t fr[64];
+	int errs[64], pat = 0;
+	void *p;
+
+	for (unsigned int j = 0; j < 64; j++)
+		fr[j] = base + j;
+	if (xc_domain_populate_physmap_exact(xch, d, 64, 0, 0, fr) < 0 ||
+	    !(p = xenforeignmemory_map(fm, d, PROT_READ, 64, fr, errs)))
+		return -1;
+	for (unsigned int j = 0; j < 64; j++)
+		pat += !errs[j] && ((const uint8_t *)p)[(size_t)j * 4096 + 100] == 0xa5;
+	xenforeignmemory_unmap(fm, p, 64);
+	return pat;
+}
+
+static int heap_probed = -1, heap_left = -1;
+
+/*
+ * --dirty-heap MIB: leave frames holding a pattern in Xen's free heap. A
+ * scratch PV domain (never run) is given 2 x MIB MiB in batches of 2 MiB;
+ * it writes the pattern into each batch and gives back the frames of even
+ * machine number while it lives. Xen scrubs only what a dying domain
+ * frees, and a freed frame whose buddy is still in use cannot merge into a
+ * larger chunk: it waits at the head of the order-0 free list, where the
+ * next batch (which takes most of them again) and, after the last one, the
+ * destination's populate_physmap calls take their frames from. A receiver
+ * that took a new frame to read as zero then holds the pattern where the
+ * source has zeros, and --verify says so (in the lab, without the clearing,
+ * 448 pages of the pattern on the destination). The scratch domain (*dom)
+ * lives on until dirty_heap_end. Returns the frames given back, or -1.
+ */
+static long dirty_heap(unsigned long mib, uint32_t *dom)
+{
+	struct xen_domctl_createdomain cfg = { 0 };
+	xc_interface *xch = xc_interface_open(NULL, NULL, 0);
+	xenforeignmemory_handle *fm = xenforeignmemory_open(NULL, 0);
+	xen_pfn_t fr[512], back[512];
+	int errs[512];
+	uint32_t d = 0;
+	long given = -1, want = (long)mib * 512;
+
+	if (!xch || !fm)
+		goto out;
+	cfg.max_vcpus = 1;
+	cfg.max_evtchn_port = 1023;
+	cfg.max_grant_frames = 1;
+	cfg.max_maptrack_frames = 0;
+	cfg.grant_opts = XEN_DOMCTL_GRANT_version(1);
+	if (xc_domain_create(xch, &d, &cfg) < 0 ||
+	    xc_domain_setmaxmem(xch, d, mib * 2048 + 4096) < 0) {
+		perror("xen-lab-migrate: dirty-heap: scratch domain");
+		goto out;
+	}
+	given = 0;
+	for (long done = 0; done < want; done += 512) {
+		unsigned int k = 512, nb = 0;
+		void *p;
+
+		for (unsigned int j = 0; j < k; j++)
+			fr[j] = (xen_pfn_t)(done + j);
+		if (xc_domain_populate_physmap_exact(xch, d, k, 0, 0, fr) < 0) {
+			perror("xen-lab-migrate: dirty-heap: populate");
+			given = -1;
+			break;
+		}
+		p = xenforeignmemory_map(fm, d, PROT_READ | PROT_WRITE, k, fr, errs);
+		if (!p) {
+			perror("xen-lab-migrate: dirty-heap: map");
+			given = -1;
+			break;
+		}
+		memset(p, 0xa5, (size_t)k * 4096);
+		xenforeignmemory_unmap(fm, p, k);
+		for (unsigned int j = 0; j < k; j++)
+			if (!(fr[j] & 1))
+				back[nb++] = fr[j];
+		if (nb && xc_domain_decrease_reservation_exact(xch, d, nb, 0, back) < 0) {
+			perror("xen-lab-migrate: dirty-heap: decrease_reservation");
+			given = -1;
+			break;
+		}
+		given += nb;
+	}
+	fprintf(stderr, "xen-lab-migrate: dirty-heap: %ld frames of 0xa5 given back by scratch "
+		"d%u while it lives\n", given, d);
+	if (given > 0)
+		heap_probed = heap_probe(xch, fm, d, (xen_pfn_t)want);
+out:
+	if (given < 0 && d) {
+		xc_domain_destroy(xch, d);
+		d = 0;
+	}
+	*dom = d;
+	if (fm)
+		xenforeignmemory_close(fm);
+	if (xch)
+		xc_interface_close(xch);
+	return given;
+}
+
+static void dirty_heap_end(uint32_t dom, unsigned long mib)
+{
+	xc_interface *xch = xc_interface_open(NULL, NULL, 0);
+	xenforeignmemory_handle *fm = xenforeignmemory_open(NULL, 0);
+
+	if (xch && fm)
+		heap_left = heap_probe(xch, fm, dom, (xen_pfn_t)mib * 512 + 64);
+	if (fm)
+		xenforeignmemory_close(fm);
+
+	if (xch && xc_domain_destroy(xch, dom) < 0)
+		perror("xen-lab-migrate: dirty-heap: destroying the scratch domain");
+	if (xch)
+		xc_interface_close(xch);
+}
+
+/* The --dirty-heap work, done during round 0 (the destination exists). */
+static struct {
+	unsigned long mib;
+	long frames;
+	uint32_t dom;
+	int done;
+} heap;
+
+static void heap_progress(const struct xmig_progress *pr, void *payload)
+{
+	(void)payload;
+	if (heap.done || pr->phase != XMIG_PHASE_LIVE || pr->round != 0 ||
+	    pr->round_pages_done >= pr->round_pages)
+		return;
+	heap.done = 1;
+	heap.frames = dirty_heap(heap.mib, &heap.dom);
+	fprintf(stderr, "xen-lab-migrate: dirty-heap: during round 0, at %llu of %llu pages\n",
+		(unsigned long long)pr->round_pages_done, (unsigned long long)pr->round_pages);
+}
+
 static void *recv_main(void *arg)
 {
 	struct side *r = arg;
@@ -449,11 +593,13 @@ int main(int argc, char **argv)
 	uint32_t domid, new_domid = 0;
 	const struct xmig_stats *st, *rst;
 	struct balloon bl = { 0 };
+	unsigned long heap_mib = 0;
 
 	if (argc < 2) {
 		fprintf(stderr, "usage: %s DOMID [--verify] [--name N] [--suspend MODE] "
 			"[--suspend-timeout MS] [--suspend-ack-timeout MS] [--downtime MS] "
-			"[--policy P] [--fail-load] [--adopt] [--fault KIND] [--balloon-to MIB]\n",
+			"[--policy P] [--fail-load] [--adopt] [--fault KIND] [--balloon-to MIB] "
+			"[--dirty-heap MIB]\n",
 			argv[0]);
 		return 2;
 	}
@@ -471,6 +617,8 @@ int main(int argc, char **argv)
 			fail = 1;
 		else if (!strcmp(argv[i], "--balloon-to") && i + 1 < argc)
 			bl.mib = strtoul(argv[++i], NULL, 10);
+		else if (!strcmp(argv[i], "--dirty-heap") && i + 1 < argc)
+			heap_mib = strtoul(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "--adopt"))
 			adopt = 1;
 		else if (!strcmp(argv[i], "--suspend") && i + 1 < argc) {
@@ -554,6 +702,10 @@ int main(int argc, char **argv)
 		};
 		fb.base.ops = &fb.ops;
 	}
+	if (heap_mib) {
+		heap.mib = heap_mib;
+		p.progress_fn = heap_progress;
+	}
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0 ||
 	    xmig_transport_fd(&s.t, sv[0], sv[0], XMIG_FD_OWN) < 0 ||
 	    xmig_transport_fd(&r.t, sv[1], sv[1], XMIG_FD_OWN) < 0) {
@@ -608,6 +760,12 @@ int main(int argc, char **argv)
 		       "\"balloon_wait_ms\":%.1f,\"balloon_pages\":[%llu,%llu],", bl.mib, bl.asked,
 		       bl.at_ms, bl.waited_ms, (unsigned long long)bl.pages_before,
 		       (unsigned long long)bl.pages_after);
+	if (heap.dom)
+		dirty_heap_end(heap.dom, heap.mib);
+	if (heap_mib)
+		printf("\"dirty_heap_frames\":%ld,\"dirty_heap_probe\":%d,"
+		       "\"dirty_heap_left\":%d,", heap.done ? heap.frames : 0, heap_probed,
+		       heap_left);
 	if (fault_name) {
 		json_str("fault", fault_name, 0);
 		printf("\"fault_hits\":%d,", fault_hits);
