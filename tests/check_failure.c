@@ -5,6 +5,7 @@
  * destination's partial guest is gone; after COMMIT without DONE the source
  * stays paused and the destination runs it.
  */
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -164,6 +165,187 @@ START_TEST(test_done_lost)
 	ck_assert_uint_eq(xmig_sim_writes(f.src), w);
 	ck_assert(strstr(f.snd.err, "left paused"));
 	fx_teardown(&f);
+}
+END_TEST
+
+/* A receiver keeping `rec` answers one query on `t`. */
+struct answerer {
+	struct xmig_transport *t;
+	struct xmig_outcome_record rec;
+	int rc;
+	pthread_t thread;
+};
+
+static void *answer_main(void *arg)
+{
+	struct answerer *a = arg;
+
+	a->rc = xmig_outcome_answer(a->t, &a->rec, 5000);
+	return NULL;
+}
+
+/*
+ * Ask the receiver that holds `held` (its record, maybe altered by the
+ * test) about the sender's ambiguous migration, over a new connection.
+ * Returns what xmig_session_resolve returned; *answered what the receiver's
+ * side returned.
+ */
+static int resolve_with(struct fx *f, const struct xmig_outcome_record *held, int *answered)
+{
+	struct xmig_transport *qa, *qb;
+	struct answerer a = { .rec = *held };
+	int rc;
+
+	transport_pair(&qa, &qb, 0);
+	a.t = qb;
+	ck_assert_int_eq(pthread_create(&a.thread, NULL, answer_main, &a), 0);
+	rc = xmig_session_resolve(f->snd.s, qa, 5000);
+	pthread_join(a.thread, NULL);
+	*answered = a.rc;
+	xmig_transport_close(qa);
+	xmig_transport_close(qb);
+	return rc;
+}
+
+/*
+ * DONE lost, then asked for: the receiver kept "running" for its sender,
+ * which then destroys its paused copy. The guest runs on exactly one side.
+ */
+START_TEST(test_done_lost_resolved)
+{
+	struct xmig_outcome_record rec;
+	struct fx f;
+	int answered;
+
+	fx_setup(&f, "hot:4M:50M/s");
+	f.rp.timeout_ms = 1500; /* how long the receiver waits for FINISHED */
+	cut_transport_init(&f.cut, f.ta, XMIG_REC_COMMIT, 1, 1);
+	fx_run(&f, &f.cut.base);
+	ck_assert_msg(f.snd.rc == XMIG_EAMBIGUOUS, "sender rc %d: %s", f.snd.rc, f.snd.err);
+	ck_assert_msg(f.rcv.rc == 0, "receiver: %s", f.rcv.err);
+	ck_assert_int_eq(xmig_session_unsettled(f.rcv.s, &rec), 1);
+	ck_assert_int_eq(rec.outcome, XMIG_OUTCOME_RUNNING);
+	ck_assert_int_eq(resolve_with(&f, &rec, &answered), 0);
+	ck_assert_int_eq(answered, 1);
+	ck_assert_int_eq(xmig_session_stats(f.snd.s)->resolved, 1);
+	ck_assert_int_eq(f.ssrc.destroys, 1);
+	ck_assert_int_eq(f.ssrc.resumes, 0);
+	ck_assert_int_eq(f.sdst.unpauses, 1);
+	ck_assert_ptr_nonnull(xmig_sim_memory(f.dst, NULL));
+	/* resolved once: a second call is refused, nothing happens twice */
+	ck_assert_int_eq(xmig_session_resolve(f.snd.s, f.ta, 100), XMIG_EINVAL);
+	fx_teardown(&f);
+}
+END_TEST
+
+/*
+ * COMMIT written but never delivered: the receiver destroyed its copy and
+ * says so when asked; the sender resumes its guest, which runs on intact.
+ * Before this existed, the sender left the guest paused with nowhere to run.
+ */
+START_TEST(test_commit_lost_resolved)
+{
+	struct xmig_outcome_record rec;
+	struct fx f;
+	int answered;
+
+	fx_setup(&f, "hot:4M:50M/s");
+	f.rp.timeout_ms = 1500; /* the receiver gives up waiting for COMMIT */
+	cut_transport_init(&f.cut, f.ta, XMIG_REC_COMMIT, 1, 0);
+	f.cut.drop = 1;
+	fx_run(&f, &f.cut.base);
+	ck_assert_msg(f.snd.rc == XMIG_EAMBIGUOUS, "sender rc %d: %s", f.snd.rc, f.snd.err);
+	ck_assert_msg(strstr(f.snd.err, "cannot be known"), "%s", f.snd.err);
+	ck_assert_msg(f.rcv.rc < 0, "the receiver ran a guest it got no COMMIT for");
+	assert_dest_gone(&f);
+	ck_assert_int_eq(xmig_session_unsettled(f.rcv.s, &rec), 1);
+	ck_assert_int_eq(rec.outcome, XMIG_OUTCOME_DESTROYED);
+	ck_assert_int_eq(resolve_with(&f, &rec, &answered), XMIG_EREMOTE);
+	ck_assert_int_eq(answered, 1);
+	ck_assert_msg(strstr(xmig_session_error(f.snd.s), "runs here again"), "%s",
+		      xmig_session_error(f.snd.s));
+	ck_assert_int_eq(f.ssrc.pauses, 1);
+	assert_source_alive(&f);
+	ck_assert_int_eq(f.ssrc.log_stops, 1);
+	fx_teardown(&f);
+}
+END_TEST
+
+/* A receiver that knows nothing of this migration: still ambiguous, still paused. */
+START_TEST(test_resolve_unknown)
+{
+	struct xmig_outcome_record rec;
+	struct fx f;
+	int answered;
+	uint64_t w;
+
+	fx_setup(&f, "hot:4M:50M/s");
+	f.rp.timeout_ms = 1500;
+	cut_transport_init(&f.cut, f.ta, XMIG_REC_COMMIT, 1, 1);
+	fx_run(&f, &f.cut.base);
+	ck_assert_int_eq(f.snd.rc, XMIG_EAMBIGUOUS);
+	ck_assert_int_eq(xmig_session_unsettled(f.rcv.s, &rec), 1);
+	rec.id[0] ^= 1; /* another migration's */
+	ck_assert_int_eq(resolve_with(&f, &rec, &answered), XMIG_EAMBIGUOUS);
+	ck_assert_int_eq(answered, 0);
+	ck_assert_msg(strstr(xmig_session_error(f.snd.s), "holds no outcome"), "%s",
+		      xmig_session_error(f.snd.s));
+	ck_assert_int_eq(f.ssrc.resumes, 0);
+	ck_assert_int_eq(f.ssrc.destroys, 0);
+	w = xmig_sim_writes(f.src);
+	usleep(30000);
+	ck_assert_uint_eq(xmig_sim_writes(f.src), w);
+	/* the right receiver answers the next try */
+	rec.id[0] ^= 1;
+	ck_assert_int_eq(resolve_with(&f, &rec, &answered), 0);
+	ck_assert_int_eq(f.ssrc.destroys, 1);
+	fx_teardown(&f);
+}
+END_TEST
+
+/* A clean migration leaves nothing to ask: the sender said FINISHED. */
+START_TEST(test_clean_run_settled)
+{
+	struct xmig_outcome_record rec;
+	struct fx f;
+
+	fx_setup(&f, "hot:4M:50M/s");
+	fx_run(&f, f.ta);
+	ck_assert_msg(f.snd.rc == 0, "sender: %s", f.snd.err);
+	ck_assert_msg(f.rcv.rc == 0, "receiver: %s", f.rcv.err);
+	ck_assert_int_eq(xmig_session_unsettled(f.rcv.s, &rec), 0);
+	ck_assert_int_eq(xmig_session_resolve(f.snd.s, f.ta, 100), XMIG_EINVAL);
+	fx_teardown(&f);
+}
+END_TEST
+
+/* A migration that arrives while an outcome is kept is refused, with a reason. */
+START_TEST(test_answer_refuses_migration)
+{
+	struct xmig_outcome_record rec = { .outcome = XMIG_OUTCOME_RUNNING };
+	struct xmig_transport *qa, *qb;
+	struct xmig_backend *src;
+	struct xmig_session *s;
+	struct xmig_sim_params sp = XMIG_SIM_PARAMS_INIT;
+	struct xmig_send_params p = XMIG_SEND_PARAMS_INIT;
+	struct answerer a = { .rec = rec };
+
+	sp.mem_bytes = 1 << 20;
+	ck_assert_int_eq(xmig_sim_new(&src, &sp), 0);
+	transport_pair(&qa, &qb, 0);
+	a.t = qb;
+	ck_assert_int_eq(pthread_create(&a.thread, NULL, answer_main, &a), 0);
+	p.log_fn = test_log;
+	p.log_payload = "send";
+	ck_assert_int_eq(xmig_send_new(&s, src, qa, &p), 0);
+	ck_assert_int_eq(xmig_session_run(s), XMIG_EREMOTE);
+	ck_assert_msg(strstr(xmig_session_error(s), "busy"), "%s", xmig_session_error(s));
+	pthread_join(a.thread, NULL);
+	ck_assert_int_eq(a.rc, XMIG_EPROTO);
+	xmig_session_free(s);
+	xmig_transport_close(qa);
+	xmig_transport_close(qb);
+	src->ops->free(src);
 }
 END_TEST
 
@@ -456,6 +638,11 @@ static Suite *failure_suite(void)
 	tcase_add_test(tc, test_cut_in_stop_and_copy);
 	tcase_add_test(tc, test_cut_after_ready);
 	tcase_add_test(tc, test_done_lost);
+	tcase_add_test(tc, test_done_lost_resolved);
+	tcase_add_test(tc, test_commit_lost_resolved);
+	tcase_add_test(tc, test_resolve_unknown);
+	tcase_add_test(tc, test_clean_run_settled);
+	tcase_add_test(tc, test_answer_refuses_migration);
 	tcase_add_test(tc, test_commit_damaged);
 	tcase_add_test(tc, test_receiver_stops_reading);
 	tcase_add_test(tc, test_receiver_refuses);

@@ -495,6 +495,84 @@ START_TEST(test_annotations)
 }
 END_TEST
 
+START_TEST(test_migration_id)
+{
+	static const uint8_t id[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+	uint64_t pfn = 1;
+	unsigned int enc = XMIG_PAGE_ZERO;
+	struct sample s;
+	int n;
+
+	/* right after HEADER, once: accepted, the id carried through */
+	sample_init(&s);
+	put_header(&s, NR_PAGES, 0);
+	put_rec(&s, XMIG_REC_MIGRATION_ID, id, sizeof(id));
+	put_round_end(&s, 0, 1);
+	put_rec(&s, XMIG_REC_END, NULL, 0);
+	ck_assert_int_eq(decode_all(s.w.out, s.w.out_len, &n), 0);
+	ck_assert_int_eq(n, 4);
+	mem_transport_fini(&s.w);
+
+	sample_init(&s);
+	put_header(&s, NR_PAGES, 0);
+	put_rec(&s, XMIG_REC_MIGRATION_ID, id, sizeof(id));
+	put_rec(&s, XMIG_REC_MIGRATION_ID, id, sizeof(id));
+	finish(&s);
+	expect_reject(&s, XMIG_EPROTO, "second MIGRATION_ID");
+
+	/* a sender cannot change its id once pages flowed */
+	sample_init(&s);
+	put_header(&s, NR_PAGES, 0);
+	put_batch(&s, 0, 1, &pfn, &enc);
+	put_rec(&s, XMIG_REC_MIGRATION_ID, id, sizeof(id));
+	finish(&s);
+	expect_reject(&s, XMIG_EPROTO, "MIGRATION_ID must follow HEADER");
+
+	sample_init(&s);
+	put_header(&s, NR_PAGES, 0);
+	put_rec(&s, XMIG_REC_MIGRATION_ID, id, 8);
+	finish(&s);
+	expect_reject(&s, XMIG_EPROTO, "length 8, expected 16");
+}
+END_TEST
+
+/* The handshake's newer records, decoded from bodies made by hand. */
+static int handshake(uint32_t type, const void *body, uint32_t len, struct xmig__item *it)
+{
+	struct xmig__rec rec = { .type = type, .length = len, .body = body };
+
+	return xmig__decode_handshake(&rec, it);
+}
+
+START_TEST(test_outcome_records)
+{
+	uint8_t b[24] = { 0 };
+	struct xmig__item it;
+
+	ck_assert_int_eq(handshake(XMIG_REC_FINISHED, b, 0, &it), 0);
+	ck_assert_int_eq(handshake(XMIG_REC_FINISHED, b, 8, &it), XMIG_EPROTO);
+	b[0] = 0xab;
+	ck_assert_int_eq(handshake(XMIG_REC_QUERY, b, 16, &it), 0);
+	ck_assert_uint_eq(it.u.outcome.id[0], 0xab);
+	ck_assert_int_eq(handshake(XMIG_REC_QUERY, b, 24, &it), XMIG_EPROTO);
+	xmig__put_le32(b, 1); /* RUNNING */
+	b[8] = 0xcd;
+	ck_assert_int_eq(handshake(XMIG_REC_OUTCOME, b, 24, &it), 0);
+	ck_assert_uint_eq(it.u.outcome.outcome, 1);
+	ck_assert_uint_eq(it.u.outcome.id[0], 0xcd);
+	ck_assert_int_eq(handshake(XMIG_REC_OUTCOME, b, 16, &it), XMIG_EPROTO);
+	xmig__put_le32(b, 0);
+	ck_assert_int_eq(handshake(XMIG_REC_OUTCOME, b, 24, &it), XMIG_EPROTO);
+	ck_assert_msg(strstr(xmig_error_last(), "unknown outcome 0"), "%s", xmig_error_last());
+	xmig__put_le32(b, 4);
+	ck_assert_int_eq(handshake(XMIG_REC_OUTCOME, b, 24, &it), XMIG_EPROTO);
+	xmig__put_le32(b, 2);
+	xmig__put_le32(b + 4, 1);
+	ck_assert_int_eq(handshake(XMIG_REC_OUTCOME, b, 24, &it), XMIG_EPROTO);
+	ck_assert_msg(strstr(xmig_error_last(), "reserved"), "%s", xmig_error_last());
+}
+END_TEST
+
 START_TEST(test_nonzero_padding)
 {
 	struct sample s;
@@ -596,6 +674,8 @@ static Suite *stream_suite(void)
 	tcase_add_test(tc, test_header_checks);
 	tcase_add_test(tc, test_order_checks);
 	tcase_add_test(tc, test_annotations);
+	tcase_add_test(tc, test_migration_id);
+	tcase_add_test(tc, test_outcome_records);
 	tcase_add_test(tc, test_nonzero_padding);
 	tcase_add_test(tc, test_error_record_sanitised);
 	tcase_add_test(tc, test_checksum_ignores_stack_garbage);

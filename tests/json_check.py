@@ -24,6 +24,7 @@ TOP = {
     "guest_downtime_ms": (NUM, True), "heartbeat": ((dict,), False),
     "converged": (BOOL, True), "verify_requested": (BOOL, False),
     "verified": (BOOL, True), "digest_ms": (NUM, True), "guest_check": (STR, True),
+    "outcome_by_query": (BOOL, False),
     "timeline_ms": ((dict,), False), "per_round": ((list,), False),
 }
 HEARTBEAT = {k: (NUM, False) for k in ("source_last_seq", "source_last_realtime_ns",
@@ -78,8 +79,13 @@ def check(d):
         for k in ("policy", "downtime_ms", "target_downtime_ms", "converged"):
             if d[k] is not None:
                 raise ValueError("$.%s: %r, but a receiver cannot know it: null" % (k, d[k]))
-    elif d["ok"] and d["rounds"] and (d["downtime_ms"] is None or d["converged"] is None):
-        raise ValueError("$: a sender's successful migration without downtime_ms/converged")
+    elif d["ok"] and d["rounds"] and d["converged"] is None:
+        raise ValueError("$: a sender's successful migration without converged")
+    elif d["ok"] and d["rounds"] and (d["downtime_ms"] is None) != d["outcome_by_query"]:
+        raise ValueError("$: a sender's successful migration has downtime_ms exactly "
+                         "when DONE came (outcome_by_query false)")
+    if d["outcome_by_query"] and d["role"] != "send":
+        raise ValueError("$.outcome_by_query: only a sender asks")
     if d["verified"] is True and not d["verify_requested"]:
         raise ValueError("$.verified true without verify_requested")
 

@@ -171,6 +171,10 @@ static int cut_writev(struct xmig_transport *t, const struct iovec *iov, int iov
 	}
 	if (type == c->type && c->seen == c->nth && !c->corrupt) {
 		c->cut = 1;
+		if (c->drop) {
+			c->inner->ops->shutdown(c->inner);
+			return 0;
+		}
 		if (c->after_write) {
 			rc = c->inner->ops->writev(c->inner, iov, iovcnt);
 			c->inner->ops->shutdown(c->inner);

@@ -129,6 +129,7 @@ struct cut_transport {
 	unsigned int nth;
 	int after_write;
 	int corrupt;  /* instead of cutting: send that record with a bad checksum */
+	int drop;     /* cut without writing that record, yet report it written */
 	unsigned int seen;
 	int cut;
 };

@@ -462,4 +462,53 @@ python3 -c "import json,sys; s=json.load(open(sys.argv[1])); r=json.load(open(sy
   fail "--verify: both sides' JSON say verified; the receiver's unknowns are null"
 pass=$((pass+1))
 
+# 14. the ambiguous window (COMMIT out, its answer lost) is resolved by an
+#     outcome query: a relay loses COMMIT, then DONE, and closes both ends.
+#     The sender asks the receiver, which kept the outcome (--linger), and
+#     resumes its copy (COMMIT lost: exit 1, nothing started there) or
+#     destroys it (DONE lost: exit 0, the guest runs on the destination);
+#     with nobody left to ask it exits 4 and says what cannot be known.
+relay() { # MODE: relays to $port; sets relay_pid and rport
+  rm -f "$tmp/relay.port"
+  python3 "$(dirname "$0")/relay_cut.py" "$1" "$tmp/relay.port" "$port" >"$tmp/relay.out" 2>&1 &
+  relay_pid=$!
+  for _ in $(seq 100); do [ -s "$tmp/relay.port" ] && break; sleep 0.05; done
+  rport=$(cat "$tmp/relay.port") || fail "the relay did not start: $(cat "$tmp/relay.out")"
+}
+ambiguous_run() { # expected sender and receiver exit; sender options
+  local want_s=$1 want_r=$2; shift 2
+  set +e
+  "$bin/xmig-send" --mem 8M --to "127.0.0.1:$rport" "$@" >"$tmp/a.out" 2>"$tmp/a.err"; rc=$?
+  wait "$recv_pid"; rrc=$?
+  set -e
+  kill "$relay_pid" 2>/dev/null || true
+  wait "$relay_pid" 2>/dev/null || true
+  [ "$rc" -eq "$want_s" ] && [ "$rrc" -eq "$want_r" ] ||
+    fail "ambiguous window: sender exit $rc (want $want_s), receiver exit $rrc (want $want_r): $(cat "$tmp/a.err" "$tmp/recv.err")"
+}
+start_recv --linger 20s
+relay commit
+ambiguous_run 1 1
+grep -q 'cut COMMIT' "$tmp/relay.out" || fail "the relay did not cut COMMIT: $(cat "$tmp/relay.out")"
+grep -q 'runs here again' "$tmp/a.err" || fail "COMMIT lost: $(cat "$tmp/a.err")"
+grep -q 'was told that the guest was not started here' "$tmp/recv.err" ||
+  fail "COMMIT lost, receiver: $(cat "$tmp/recv.err")"
+start_recv --linger 20s --run-after 100ms
+relay done
+ambiguous_run 0 0 --json "$tmp/amb.json"
+$check_json "$tmp/amb.json" && python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['ok'] and d['outcome_by_query'] is True and d['downtime_ms'] is None, d" "$tmp/amb.json" ||
+  fail "DONE lost: the JSON does not say the outcome came by query: $(cat "$tmp/amb.json")"
+grep -q 'cut DONE' "$tmp/relay.out" || fail "the relay did not cut DONE: $(cat "$tmp/relay.out")"
+grep -q 'answers that it started the guest' "$tmp/a.err" || fail "DONE lost: $(cat "$tmp/a.err")"
+grep -q 'verdict      OK' "$tmp/a.out" || fail "DONE lost: no OK verdict: $(cat "$tmp/a.out")"
+grep -q 'was told that the guest runs here' "$tmp/recv.err" && grep -q 'guest check  clean' "$tmp/recv.out" ||
+  fail "DONE lost, receiver: $(cat "$tmp/recv.err" "$tmp/recv.out")"
+start_recv --linger 0
+relay done
+ambiguous_run 4 0 --resolve-timeout 2s
+grep -q 'cannot be known from here' "$tmp/a.err" && grep -q 'check the destination' "$tmp/a.err" ||
+  fail "nobody to ask: $(cat "$tmp/a.err")"
+if grep -q 'most likely' "$tmp/a.err"; then fail "the sender still guesses: $(cat "$tmp/a.err")"; fi
+pass=$((pass+1))
+
 echo "$pass passed, 0 failed"

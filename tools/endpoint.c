@@ -14,6 +14,7 @@
 #include "tls_opts.h"
 #include "toolutil.h"
 #include "transport/internal.h"
+#include "xmig/sys/backend.h"
 #include "xmig/transport.h"
 
 static void set_id(struct endpoint *ep, const struct stat *st)
@@ -250,6 +251,17 @@ int endpoint_open(struct endpoint *ep, struct xmig_transport **out, int connect_
 	if (rc < 0)
 		fprintf(stderr, "%s: error: %s\n", tool_name, xmig_error_last());
 	return rc;
+}
+
+int endpoint_reconnect(struct endpoint *ep, struct xmig_transport **out, int connect_ms)
+{
+	*out = NULL;
+	if (ep->kind != ENDPOINT_NET)
+		return xmig_backend_error(XMIG_EINVAL, "%s %s is no address to connect to again",
+					  ep->opt, ep->spec);
+	if (ep->tls && tls_opts_on(ep->tls))
+		return tls_opts_connect(ep->tls, out, ep->spec, connect_ms);
+	return xmig_transport_connect(out, ep->spec, connect_ms);
 }
 
 int endpoint_close(struct endpoint *ep, struct xmig_transport *t, int keep)

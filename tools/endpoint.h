@@ -74,6 +74,13 @@ int endpoint_holds(const struct endpoint *ep, const char *path);
 int endpoint_open(struct endpoint *ep, struct xmig_transport **out, int connect_ms);
 
 /*
+ * A new connection to a network endpoint (ENDPOINT_NET: HOST:PORT or
+ * unix:PATH), TLS as for endpoint_open: for an outcome query after a lost
+ * connection. 0, or < 0 with the reason in xmig_error_last() (not printed).
+ */
+int endpoint_reconnect(struct endpoint *ep, struct xmig_transport **out, int connect_ms);
+
+/*
  * Close the transport. `keep`: the stream is complete, so a saved file is
  * synced and renamed into place; otherwise what was written of it is
  * removed. A stream on stdout is followed by /dev/null there, so its reader

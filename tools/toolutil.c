@@ -287,6 +287,8 @@ void print_summary(FILE *f, const struct tool_report *r)
 			!strcmp(r->role, "send") ? "checked by the receiver" : "not checked");
 	if (r->guest_check)
 		fprintf(f, "guest check  %s\n", r->guest_check);
+	if (st->resolved)
+		fprintf(f, "outcome      learnt by query (DONE was lost; downtime not measured)\n");
 verdict:
 	fprintf(f, "verdict      %s%s%s\n", r->result ? "FAILED" : "OK", r->result ? ": " : "",
 		r->result ? r->error : "");
@@ -416,6 +418,7 @@ int write_json(const char *path, const struct tool_report *r)
 	json_ms_or_null(f, st->digest_ns);
 	fprintf(f, ",\n  \"guest_check\": ");
 	json_str_or_null(f, r->guest_check);
+	fprintf(f, ",\n  \"outcome_by_query\": %s", st->resolved ? "true" : "false");
 	fprintf(f, ",\n  \"timeline_ms\": {");
 	for (i = 0; i < sizeof(moments) / sizeof(moments[0]); i++) {
 		fprintf(f, "%s\"%s\": ", i ? ", " : "", moments[i].name);

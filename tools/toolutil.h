@@ -13,6 +13,7 @@
 #define EXIT_USAGE 2  /* bad command line */
 #define EXIT_FAILED 1 /* the migration failed */
 #define EXIT_SRCLEFT 3 /* migrated, but the source copy could not be destroyed */
+#define EXIT_AMBIGUOUS 4 /* COMMIT sent, not confirmed: where the guest runs is unknown */
 
 extern const char *tool_name;
 extern int tool_verbosity; /* 0 quiet, 1 normal, 2 verbose */

@@ -40,6 +40,10 @@ static const char usage_text[] =
 	"                          what it cannot give)\n"
 	"  --require-verify        refuse streams without a memory digest (and send one\n"
 	"                          when forwarding)\n"
+	"  --linger DUR            if the sender may not have learnt how the migration\n"
+	"                          ended (its confirmation was lost), keep answering its\n"
+	"                          outcome query on --listen for so long (default 60s;\n"
+	"                          0: never)\n"
 	"\n"
 	TLS_OPTS_USAGE
 	"                          (the receiver is the TLS server, on --listen or\n"
@@ -74,7 +78,7 @@ static const char usage_text[] =
 enum {
 	OPT_LISTEN = 256, OPT_FROM, OPT_ACCEPT_TIMEOUT, OPT_TIMEOUT, OPT_BACKEND, OPT_MAX_MEM,
 	OPT_REQUIRE_VERIFY, OPT_RUN_AFTER, OPT_UNTIL_EXIT, OPT_FORWARD, OPT_HOPS, OPT_KEEP_LAST,
-	OPT_EXIT_TIMEOUT, OPT_NAME, OPT_JSON, OPT_MIN_RATE,
+	OPT_EXIT_TIMEOUT, OPT_NAME, OPT_JSON, OPT_MIN_RATE, OPT_LINGER,
 };
 
 static const struct option long_opts[] = {
@@ -86,6 +90,7 @@ static const struct option long_opts[] = {
 	{ "max-mem", required_argument, NULL, OPT_MAX_MEM },
 	{ "min-rate", required_argument, NULL, OPT_MIN_RATE },
 	{ "require-verify", no_argument, NULL, OPT_REQUIRE_VERIFY },
+	{ "linger", required_argument, NULL, OPT_LINGER },
 	{ "run-after", required_argument, NULL, OPT_RUN_AFTER },
 	{ "until-exit", no_argument, NULL, OPT_UNTIL_EXIT },
 	{ "forward-to", required_argument, NULL, OPT_FORWARD },
@@ -109,6 +114,7 @@ struct opts {
 	int64_t accept_ms;
 	uint64_t run_after_ms;
 	uint64_t exit_timeout_ms;
+	uint64_t linger_ms;
 	int until_exit;
 	int keep_last;
 	unsigned int hops;
@@ -244,6 +250,55 @@ static void close_stream(struct opts *o, struct xmig_transport *t)
 		xmig_transport_close(t);
 }
 
+/*
+ * The sender may not know how the migration ended (its confirmation was
+ * lost): keep the answer for its outcome query (docs/stream-format.md,
+ * "Outcome queries") on the same address until it asks or --linger passes.
+ * A query for another migration is told "unknown"; a new migration is
+ * refused as busy.
+ */
+static void linger(const struct opts *o, struct xmig_listener *l,
+		   const struct xmig_outcome_record *held)
+{
+	const char *what = held->outcome == XMIG_OUTCOME_RUNNING ? "runs here"
+								 : "was not started here";
+	int64_t deadline = mono_ms() + (int64_t)o->linger_ms;
+	struct xmig_transport *t;
+	int rc, arrived;
+
+	fprintf(stderr, "%s: the sender did not confirm that it learnt the outcome (the guest "
+		"%s); answering its query for up to %.0f s (--linger)\n", tool_name, what,
+		(double)o->linger_ms / 1e3);
+	for (;;) {
+		rc = accept_interruptible(o, l, &t, deadline, &arrived);
+		if (rc < 0 && arrived && !tool_interrupted)
+			continue; /* its TLS handshake failed */
+		if (rc < 0) {
+			fprintf(stderr, "%s: %s: no query came; the sender %s\n", tool_name,
+				tool_interrupted ? "interrupted" : "--linger passed",
+				held->outcome == XMIG_OUTCOME_RUNNING
+					? "may still hold a paused copy, to destroy there (the "
+					  "guest runs here)"
+					: "may still hold the guest paused, the only copy: resume it "
+					  "there");
+			return;
+		}
+		rc = xmig_outcome_answer(t, held, 5000);
+		xmig_transport_close(t);
+		if (rc == 1) {
+			fprintf(stderr, "%s: the sender asked and was told that the guest %s\n",
+				tool_name, what);
+			return;
+		}
+		if (rc == 0)
+			fprintf(stderr, "%s: answered a query for another migration (unknown "
+				"here); still waiting for this one's\n", tool_name);
+		else
+			fprintf(stderr, "%s: dropped a connection that was no outcome query: %s\n",
+				tool_name, xmig_error_last());
+	}
+}
+
 /* A failure before any session: the JSON says so too (nothing was measured). */
 static int early_failure(const struct opts *o, struct tool_report *rep, int rc)
 {
@@ -267,6 +322,7 @@ static int receive_one(struct opts *o, struct xmig_backend *b, unsigned int hop)
 	struct xmig_listener *l = NULL;
 	struct xmig_transport *t = NULL;
 	struct xmig_session *s = NULL;
+	struct xmig_outcome_record held;
 	unsigned int strays = 0;
 	int64_t deadline = -1;
 	int rc, arrived;
@@ -321,6 +377,8 @@ static int receive_one(struct opts *o, struct xmig_backend *b, unsigned int hop)
 		close_stream(o, t);
 		t = NULL;
 	}
+	if (l && o->linger_ms && !tool_interrupted && xmig_session_unsettled(s, &held))
+		linger(o, l, &held);
 	if (l)
 		xmig_listener_close(l);
 	if (tool_interrupted && rc < 0)
@@ -382,7 +440,7 @@ static void check_endpoints(struct opts *o)
 int main(int argc, char **argv)
 {
 	struct opts o = { .go = GUEST_OPTS_INIT, .rp = XMIG_RECV_PARAMS_INIT, .accept_ms = -1,
-			  .hops = 1, .exit_timeout_ms = 300000 };
+			  .hops = 1, .exit_timeout_ms = 300000, .linger_ms = 60000 };
 	struct xmig_backend *b = NULL;
 	unsigned int hop;
 	int c, rc = 0, max_mem_set = 0;
@@ -411,6 +469,7 @@ int main(int argc, char **argv)
 			o.rp.min_rate = strcmp(optarg, "0") ? parse_rate_arg("--min-rate", optarg) : 0;
 			break;
 		case OPT_REQUIRE_VERIFY: o.rp.require_verify = 1; break;
+		case OPT_LINGER: o.linger_ms = parse_duration_ms("--linger", optarg); break;
 		case OPT_RUN_AFTER: o.run_after_ms = parse_duration_ms("--run-after", optarg); break;
 		case OPT_UNTIL_EXIT: o.until_exit = 1; break;
 		case OPT_FORWARD: o.forward_to = optarg; break;

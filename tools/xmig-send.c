@@ -28,6 +28,10 @@ static const char usage_text[] =
 	"  --force                 with file:PATH, overwrite an existing PATH\n"
 	"  --connect-timeout DUR   give up connecting after DUR (default 10s)\n"
 	"  --timeout DUR           max wait for any answer of the receiver (default 30s)\n"
+	"  --resolve-timeout DUR   if COMMIT went out and its confirmation was lost, ask\n"
+	"                          the receiver at ADDRESS over a new connection for so\n"
+	"                          long what became of the guest, then resume or destroy\n"
+	"                          the source copy by its answer (default 60s; 0: never)\n"
 	"\n"
 	TLS_OPTS_USAGE
 	"                          (the sender is the TLS client: --tls-peer-name names\n"
@@ -65,11 +69,13 @@ static const char usage_text[] =
 	"The whole command line is checked before the guest starts. Exit status:\n"
 	"0 migrated (or saved), 1 migration failed (the guest keeps running on the\n"
 	"source), 2 bad command line, 3 migrated but the paused source copy could not\n"
-	"be destroyed (after one retry; the message names it), 130/143 interrupted by\n"
+	"be destroyed (after one retry; the message names it), 4 COMMIT went out but\n"
+	"was not confirmed: whether the guest runs on the destination is unknown (the\n"
+	"source copy stays paused; check the destination), 130/143 interrupted by\n"
 	"SIGINT/SIGTERM (a migration under way is cancelled: the guest stays here).\n";
 
 enum {
-	OPT_TO = 256, OPT_CONNECT_TIMEOUT, OPT_TIMEOUT, OPT_BACKEND, OPT_MEM, OPT_VCPUS,
+	OPT_TO = 256, OPT_CONNECT_TIMEOUT, OPT_RESOLVE_TIMEOUT, OPT_TIMEOUT, OPT_BACKEND, OPT_MEM, OPT_VCPUS,
 	OPT_RUN_BEFORE, OPT_DIRTY, OPT_SEED, OPT_POLICY, OPT_DOWNTIME, OPT_MAX_ROUNDS,
 	OPT_MAX_TIME, OPT_NOCONV, OPT_MAX_BW, OPT_VERIFY, OPT_KEEP, OPT_JSON,
 	OPT_GUEST, OPT_APPEND, OPT_DOMAIN, OPT_XEN_SUSPEND, OPT_FORCE,
@@ -79,6 +85,7 @@ static const struct option long_opts[] = {
 	{ "to", required_argument, NULL, OPT_TO },
 	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
+	{ "resolve-timeout", required_argument, NULL, OPT_RESOLVE_TIMEOUT },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "backend", required_argument, NULL, OPT_BACKEND },
 	{ "mem", required_argument, NULL, OPT_MEM },
@@ -112,6 +119,7 @@ struct send_opts {
 	struct xmig_send_params sp;
 	const char *to, *json;
 	uint64_t connect_ms;
+	uint64_t resolve_ms;
 	int keep, force;
 	struct endpoint ep;
 	struct tls_opts tls;
@@ -124,6 +132,9 @@ static void parse_option(struct send_opts *o, int c, const char *arg)
 	case OPT_TO: o->to = arg; break;
 	case OPT_FORCE: o->force = 1; break;
 	case OPT_CONNECT_TIMEOUT: o->connect_ms = parse_duration_ms("--connect-timeout", arg); break;
+	case OPT_RESOLVE_TIMEOUT:
+		o->resolve_ms = parse_duration_ms("--resolve-timeout", arg);
+		break;
 	case OPT_TIMEOUT:
 		o->sp.timeout_ms = (uint32_t)parse_duration_ms("--timeout", arg);
 		if (!o->sp.timeout_ms)
@@ -261,10 +272,67 @@ static int finish_save(struct send_opts *o, struct xmig_backend *b, struct xmig_
 	return rc;
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * COMMIT went out, its confirmation did not come back: ask the receiver
+ * over a new connection what became of the guest (docs/stream-format.md,
+ * "Outcome queries"); xmig_session_resolve resumes or destroys the source
+ * copy by the answer. A receiver that cannot be reached yet (it may still
+ * be waiting on the old connection) is tried again until --resolve-timeout;
+ * the first answer decides. The session's transport is closed first, so
+ * the receiver sees that stream end.
+ */
+static int resolve(struct send_opts *o, struct xmig_session *s, struct xmig_transport **t)
+{
+	int64_t deadline = mono_ms() + (int64_t)o->resolve_ms;
+	struct xmig_transport *q = NULL;
+	int rc, tries = 0;
+
+	endpoint_close(&o->ep, *t, 0);
+	*t = NULL;
+	if (o->ep.kind != ENDPOINT_NET || !o->resolve_ms)
+		return XMIG_EAMBIGUOUS;
+	fprintf(stderr, "%s: COMMIT went out but its confirmation was lost; asking the receiver "
+		"at %s what became of the guest\n", tool_name, o->to);
+	for (;;) {
+		int64_t left = deadline - mono_ms();
+
+		/* interrupted: one try only */
+		if (left <= 0 || (tries && tool_interrupted)) {
+			fprintf(stderr, "%s: no answer from %s within --resolve-timeout (%d "
+				"attempts): %s\n", tool_name, o->to, tries, xmig_error_last());
+			return XMIG_EAMBIGUOUS;
+		}
+		tries++;
+		rc = endpoint_reconnect(&o->ep, &q, left < 5000 ? (int)left : 5000);
+		if (rc == 0)
+			break;
+		usleep(500000);
+	}
+	tool_running(s);
+	rc = xmig_session_resolve(s, q, (int)(deadline - mono_ms()));
+	tool_running(NULL);
+	xmig_transport_close(q);
+	if (rc == 0)
+		fprintf(stderr, "%s: the receiver answers that it started the guest: the source "
+			"copy was destroyed\n", tool_name);
+	else if (rc != XMIG_EAMBIGUOUS)
+		fprintf(stderr, "%s: the receiver answered: %s\n", tool_name,
+			xmig_session_error(s));
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct send_opts o = { .go = GUEST_OPTS_INIT, .sp = XMIG_SEND_PARAMS_INIT,
-			       .connect_ms = 10000 };
+			       .connect_ms = 10000, .resolve_ms = 60000 };
 	struct tool_report rep = { .role = "send", .guest_downtime_ms = -1 };
 	struct xmig_backend *b = NULL;
 	struct xmig_transport *t = NULL;
@@ -320,6 +388,8 @@ int main(int argc, char **argv)
 			rc == XMIG_EAMBIGUOUS ? "COMMIT had gone out (see below)"
 					      : "the guest keeps running on the source");
 
+	if (rc == XMIG_EAMBIGUOUS)
+		rc = resolve(&o, s, &t);
 	if (rc == XMIG_ESRCLEFT) {
 		/* The guest runs on the destination; this copy must not come back. */
 		fprintf(stderr, "%s: warning: %s; retrying once\n", tool_name,
@@ -334,20 +404,32 @@ int main(int argc, char **argv)
 	rep.error = rc == 0 ? NULL : xmig_session_error(s);
 	rep.stats = xmig_session_stats(s);
 	guest_report_send(&o.go, b, &rep);
-	if (o.ep.duplex)
+	if (o.ep.duplex && t)
 		endpoint_close(&o.ep, t, rc == 0);
 	else
 		rc = finish_save(&o, b, t, rc, &rep);
 	print_summary(rc < 0 ? stderr : o.out, &rep);
 	if (o.json && write_json(o.json, &rep) < 0 && rc == 0)
 		rc = -1;
-	if (rc == XMIG_EAMBIGUOUS)
-		fprintf(stderr, "%s: COMMIT went out but its confirmation did not come back: the "
-			"guest most likely runs on the destination. The paused copy here lives in "
-			"this process and ends with it; check the destination.\n", tool_name);
+	if (rc == XMIG_EAMBIGUOUS) {
+		fprintf(stderr, "%s: COMMIT went out but the receiver's confirmation did not come "
+			"back: whether the guest runs on the destination cannot be known from "
+			"here (the receiver may have started it, or failed before it read "
+			"COMMIT); check the destination.\n", tool_name);
+		if (!strcmp(o.go.backend, "xen"))
+			fprintf(stderr, "%s: domain %s stays paused here: if the guest runs on the "
+				"destination, destroy this copy (xl destroy %s); if it does not, "
+				"resume it (xl unpause %s).\n", tool_name, o.go.domain,
+				o.go.domain, o.go.domain);
+		else
+			fprintf(stderr, "%s: the paused copy here lives in this process and ends "
+				"with it.\n", tool_name);
+	}
 	xmig_session_free(s);
 	guest_stop(&o.go, b);
 	if (rc == XMIG_ESRCLEFT)
 		return EXIT_SRCLEFT;
+	if (rc == XMIG_EAMBIGUOUS) /* even when interrupted: this matters more */
+		return EXIT_AMBIGUOUS;
 	return tool_exit_status(rc < 0 ? EXIT_FAILED : 0);
 }

@@ -29,8 +29,10 @@
  *   again) or has the operator do it.
  * - sender returns XMIG_EAMBIGUOUS: COMMIT was sent but DONE never arrived.
  *   The destination may or may not have started the guest, so the source
- *   guest is left paused, neither resumed nor destroyed: the caller must
- *   ask the destination (or its operator) and then resume or destroy it.
+ *   guest is left paused, neither resumed nor destroyed. The caller asks
+ *   the destination with xmig_session_resolve(), which resumes or destroys
+ *   the source copy by the answer; if no answer comes, the caller (or its
+ *   operator) must find out and then resume or destroy it.
  * - receiver returns 0: the guest runs here. It unpauses on COMMIT even if
  *   it then fails to send DONE (the sender then reports XMIG_EAMBIGUOUS).
  * - receiver returns an error: its partial guest has been destroyed (if the
@@ -204,6 +206,63 @@ const char *xmig_session_error(const struct xmig_session *s);
  * "" if none came. Valid until xmig_session_free.
  */
 const char *xmig_session_annotations(const struct xmig_session *s);
+
+/*
+ * Outcome queries (docs/stream-format.md, "Outcome queries"). A sender that
+ * lost the connection after COMMIT cannot tell whether the receiver read
+ * it. Every duplex migration carries a random id; a receiver that cannot
+ * be sure its sender learnt the outcome keeps it (xmig_session_unsettled)
+ * and answers, on a new connection, a QUERY for that id.
+ */
+enum xmig_outcome {
+	XMIG_OUTCOME_NONE = 0,      /* nothing a sender could need to ask */
+	XMIG_OUTCOME_RUNNING = 1,   /* COMMIT arrived: the guest was started here */
+	XMIG_OUTCOME_DESTROYED = 2, /* COMMIT never arrived (or the guest could not
+				       start): the copy here was destroyed */
+	XMIG_OUTCOME_UNKNOWN = 3,   /* in an answer: no such migration here */
+};
+
+#define XMIG_MIGRATION_ID_SIZE 16
+
+struct xmig_outcome_record {
+	unsigned char id[XMIG_MIGRATION_ID_SIZE]; /* chosen by the sender */
+	int outcome;                               /* RUNNING or DESTROYED */
+};
+
+/*
+ * Receiver, after xmig_session_run: 1 and *rec if the migration got past
+ * READY and its sender may not know how it ended (it never confirmed DONE,
+ * or never sent COMMIT nor ERROR); 0 if there is nothing to answer for.
+ * Keep *rec and answer queries with xmig_outcome_answer() for a while.
+ */
+int xmig_session_unsettled(const struct xmig_session *s, struct xmig_outcome_record *rec);
+
+/*
+ * Receiver: serve one new connection `t` while holding `rec`. Its first
+ * record must arrive within timeout_ms (< 0: no limit). A QUERY gets an
+ * OUTCOME: rec's if the id matches, else UNKNOWN; a HEADER (a migration)
+ * gets an ERROR saying the receiver is busy. Returns 1 if the query was for
+ * `rec` (its sender now knows), 0 if it was for another id, or < 0 (not a
+ * query, or I/O failed; message in xmig_error_last()). `t` is not closed.
+ */
+int xmig_outcome_answer(struct xmig_transport *t, const struct xmig_outcome_record *rec,
+			int timeout_ms);
+
+/*
+ * Sender, after xmig_session_run returned XMIG_EAMBIGUOUS: ask the receiver
+ * over `t`, a new connection to it, what became of the guest (close the
+ * session's own transport first: a receiver still waiting on it answers
+ * only once it sees that stream end), waiting at most timeout_ms (< 0: no
+ * limit) for the answer, and act on it:
+ * - RUNNING: the source copy is destroyed; returns 0 (XMIG_ESRCLEFT if it
+ *   cannot be destroyed, as after DONE);
+ * - DESTROYED: the source guest is resumed; returns XMIG_EREMOTE (the
+ *   migration failed, the guest runs here);
+ * - UNKNOWN, a malformed answer or none: returns XMIG_EAMBIGUOUS and the
+ *   guest stays paused (another try may get an answer).
+ * xmig_session_error() then describes the outcome. Not for other states.
+ */
+int xmig_session_resolve(struct xmig_session *s, struct xmig_transport *t, int timeout_ms);
 
 /* The figures of the run so far (valid until xmig_session_free). */
 const struct xmig_stats *xmig_session_stats(const struct xmig_session *s);

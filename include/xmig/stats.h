@@ -59,6 +59,8 @@ struct xmig_stats {
 	int converged;         /* 1: stopped with the expected downtime within
 				  the target; 0: a limit forced the stop */
 	int verified;          /* 1: memory digests matched; 0: not checked */
+	int resolved;          /* sender: 1 if the outcome came from an outcome
+				  query (xmig_session_resolve), DONE being lost */
 };
 
 #ifdef __cplusplus

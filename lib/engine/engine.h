@@ -33,6 +33,13 @@ struct xmig_session {
 	char err[1024];
 	char *annotations; /* receiver: what the sender attached */
 
+	/* Outcome queries (xmig_session_resolve / xmig_session_unsettled). */
+	uint8_t mig_id[XMIG_MIGRATION_ID_LEN];
+	int have_mig_id; /* sender: sent one; receiver: the sender sent one */
+	int ambiguous;   /* sender: EAMBIGUOUS, not yet resolved */
+	int outcome;     /* receiver: enum xmig_outcome once READY was sent */
+	int settled;     /* receiver: the sender knows the outcome */
+
 	uint64_t t0;
 	struct xmig_guest_info info;
 	struct xmig_stats stats;

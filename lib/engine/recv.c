@@ -371,6 +371,10 @@ static int receive_stream(struct xmig_session *s, struct recv_state *st)
 			memcpy(s->annotations, item.u.annotations.text, item.u.annotations.len);
 			s->annotations[item.u.annotations.len] = '\0';
 			break;
+		case XMIG_REC_MIGRATION_ID:
+			memcpy(s->mig_id, item.u.outcome.id, sizeof(s->mig_id));
+			s->have_mig_id = 1;
+			break;
 		case XMIG_REC_DIGEST:
 			st->digest = item.u.digest;
 			st->have_digest = 1;
@@ -393,6 +397,31 @@ static int send_done(struct xmig_session *s, int status, uint64_t unpause_ns)
 	xmig__put_le32(body, (uint32_t)status);
 	xmig__put_le64(body + 8, unpause_ns);
 	return xmig__rec_write_simple(s->t, XMIG_REC_DONE, body, sizeof(body), NULL);
+}
+
+/*
+ * After DONE (or our ERROR once READY was out): a sender that read it says
+ * FINISHED at once. Without it, the sender may not know the outcome: keep
+ * it for a query (xmig_session_unsettled). A live sender answers within a
+ * round trip, so the wait is short whatever timeout_ms is.
+ */
+static void wait_finished(struct xmig_session *s)
+{
+	uint32_t ms = s->rp.timeout_ms && s->rp.timeout_ms < 10000 ? s->rp.timeout_ms : 10000;
+	struct xmig__rec rec;
+	int rc;
+
+	if (!s->have_mig_id)
+		return; /* an older sender: it cannot ask */
+	rc = xmig__rec_read(&s->reader, &rec, (int)ms);
+	if (rc == 0 && rec.type == XMIG_REC_FINISHED && rec.length == 0) {
+		s->settled = 1;
+		return;
+	}
+	xmig__log(s, XMIG_LOG_WARN, "the sender did not confirm that it learnt the outcome "
+		  "(%s): the guest %s here; keeping that answer for its query",
+		  rc < 0 ? xmig__last_message() : xmig__rec_name(rec.type),
+		  s->outcome == XMIG_OUTCOME_RUNNING ? "runs" : "was destroyed");
 }
 
 /* After a failure: the partial guest goes. If the backend cannot destroy it,
@@ -439,6 +468,8 @@ int xmig__recv_run(struct xmig_session *s)
 			goto fail;
 		}
 		tl->receiver_ready = xmig__elapsed(s);
+		/* From here the sender may write COMMIT and lose our answer. */
+		s->outcome = XMIG_OUTCOME_DESTROYED;
 		/* The guest is restored and paused; nothing runs until COMMIT. */
 		rc = xmig__rec_read(&s->reader, &rec,
 				    s->rp.timeout_ms ? (int)s->rp.timeout_ms : -1);
@@ -453,6 +484,7 @@ int xmig__recv_run(struct xmig_session *s)
 			goto fail;
 		}
 		if (item.type == XMIG_REC_ERROR) {
+			s->settled = 1; /* it knows: it failed */
 			rc = xmig__serr(s, XMIG_EREMOTE, "the sender failed: %s",
 					item.u.error.message);
 			goto fail;
@@ -471,17 +503,22 @@ int xmig__recv_run(struct xmig_session *s)
 	if (rc < 0) {
 		rc = xmig__serr_backend(s, rc, "unpause");
 		partial_destroy(s);
-		if (duplex)
-			(void)send_done(s, rc, 0);
+		if (duplex && send_done(s, rc, 0) == 0)
+			wait_finished(s);
 		return rc;
 	}
 	st.started = 1;
 	tl->dest_running = xmig__elapsed(s);
-	if (duplex && send_done(s, 0, xmig__now_ns() - t) < 0)
-		xmig__log(s, XMIG_LOG_WARN,
-			  "the guest runs here, but DONE could not be sent: %s (the sender will "
-			  "report the outcome as ambiguous and keep its copy paused)",
-			  xmig__last_message());
+	if (duplex) {
+		s->outcome = XMIG_OUTCOME_RUNNING;
+		if (send_done(s, 0, xmig__now_ns() - t) < 0)
+			xmig__log(s, XMIG_LOG_WARN,
+				  "the guest runs here, but DONE could not be sent: %s (the sender "
+				  "keeps its copy paused until it learns the outcome)",
+				  xmig__last_message());
+		else
+			wait_finished(s);
+	}
 	xmig__log(s, XMIG_LOG_INFO, rc == 1 ? "guest restored on the destination and committed; "
 		  "its toolstack unpauses it" : "guest running on the destination");
 	return 0;
@@ -490,5 +527,59 @@ fail:
 	xmig__send_error_rec(s);
 	if (st.created)
 		partial_destroy(s);
+	if (s->outcome && !s->settled && rc != XMIG_ECANCELED)
+		wait_finished(s);
 	return rc;
+}
+
+XMIG__API int xmig_session_unsettled(const struct xmig_session *s,
+				     struct xmig_outcome_record *rec)
+{
+	if (!s || s->role != XMIG__RECEIVER || !s->have_mig_id || !s->outcome || s->settled)
+		return 0;
+	if (rec) {
+		memcpy(rec->id, s->mig_id, sizeof(rec->id));
+		rec->outcome = s->outcome;
+	}
+	return 1;
+}
+
+XMIG__API int xmig_outcome_answer(struct xmig_transport *t, const struct xmig_outcome_record *rec,
+				  int timeout_ms)
+{
+	static const char busy[] = "this receiver is busy: it keeps the outcome of its last "
+				   "migration until that sender asks for it; try again later";
+	uint8_t body[8 + sizeof(busy)];
+	struct xmig__reader r;
+	struct xmig__rec rr;
+	struct xmig__item item;
+	int rc, match;
+
+	if (!t || !rec)
+		return xmig__fail(XMIG_EINVAL, "xmig_outcome_answer: NULL argument");
+	t->write_timeout_ms = timeout_ms < 0 ? 0 : timeout_ms;
+	xmig__reader_init(&r, t);
+	rc = xmig__rec_read(&r, &rr, timeout_ms);
+	if (rc == 0 && rr.type == XMIG_REC_HEADER) {
+		xmig__put_le32(body, (uint32_t)XMIG_EREMOTE);
+		xmig__put_le32(body + 4, 0);
+		memcpy(body + 8, busy, sizeof(busy) - 1);
+		(void)xmig__rec_write_simple(t, XMIG_REC_ERROR, body, 8 + sizeof(busy) - 1, NULL);
+		rc = xmig__fail(XMIG_EPROTO, "a migration arrived while this receiver keeps an "
+				"outcome for its last sender: refused (busy)");
+	} else if (rc == 0) {
+		rc = xmig__decode_handshake(&rr, &item);
+		if (rc == 0 && item.type != XMIG_REC_QUERY)
+			rc = xmig__fail(XMIG_EPROTO, "expected a QUERY, got %s",
+					xmig__rec_name(item.type));
+	}
+	xmig__reader_fini(&r);
+	if (rc < 0)
+		return rc;
+	match = !memcmp(item.u.outcome.id, rec->id, sizeof(rec->id));
+	xmig__put_le32(body, (uint32_t)(match ? rec->outcome : XMIG_OUTCOME_UNKNOWN));
+	xmig__put_le32(body + 4, 0);
+	memcpy(body + 8, item.u.outcome.id, XMIG_MIGRATION_ID_LEN);
+	rc = xmig__rec_write_simple(t, XMIG_REC_OUTCOME, body, 8 + XMIG_MIGRATION_ID_LEN, NULL);
+	return rc < 0 ? rc : match;
 }

@@ -17,7 +17,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bitmap.h"
 #include "engine.h"
@@ -471,6 +473,7 @@ static int commit(struct xmig_session *s, struct send_state *st)
 {
 	struct xmig_downtime *tl = &s->stats.timeline;
 	struct xmig__item item;
+	uint64_t done_at;
 	int rc;
 
 	rc = expect(s, XMIG_REC_READY, &item);
@@ -486,6 +489,10 @@ static int commit(struct xmig_session *s, struct send_state *st)
 	st->committed = 1;
 	tl->commit_sent = xmig__elapsed(s);
 	rc = expect(s, XMIG_REC_DONE, &item);
+	done_at = xmig__elapsed(s);
+	/* The answer came: tell the receiver it need not keep the outcome. */
+	if ((rc == 0 || rc == XMIG_EREMOTE) && s->have_mig_id)
+		(void)xmig__rec_write_simple(s->t, XMIG_REC_FINISHED, NULL, 0, NULL);
 	if (rc < 0) {
 		char why[sizeof(s->err)];
 
@@ -501,10 +508,11 @@ static int commit(struct xmig_session *s, struct send_state *st)
 
 		snprintf(why, sizeof(why), "%s", s->err);
 		s->err_code = 0;
+		s->ambiguous = 1;
 		return xmig__serr(s, XMIG_EAMBIGUOUS,
-				  "COMMIT sent but no DONE came back (%s): the guest may be "
-				  "running on the destination; the source guest is left paused",
-				  why);
+				  "COMMIT sent but no DONE came back (%s): whether the "
+				  "destination started the guest cannot be known from here; the "
+				  "source guest is left paused", why);
 	}
 	if (item.u.done.status != 0) {
 		st->committed = 0; /* the receiver says its guest was destroyed */
@@ -512,9 +520,29 @@ static int commit(struct xmig_session *s, struct send_state *st)
 				  "the receiver could not start the guest (%s)",
 				  xmig_error_name(item.u.done.status));
 	}
-	tl->dest_running = xmig__elapsed(s);
+	tl->dest_running = done_at;
 	s->stats.downtime_ns = tl->dest_running - tl->pause_requested;
 	return 0;
+}
+
+/*
+ * A migration's id: random, so that a receiver that outlives several
+ * migrations (or hears from several senders) never answers for the wrong
+ * one. Without the kernel's generator, time and pid are unique enough for
+ * one host's receivers.
+ */
+static void new_migration_id(uint8_t id[XMIG_MIGRATION_ID_LEN])
+{
+	struct timespec ts;
+	uint64_t a, b;
+
+	if (getrandom(id, XMIG_MIGRATION_ID_LEN, GRND_NONBLOCK) == XMIG_MIGRATION_ID_LEN)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	a = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	b = xmig__now_ns() ^ ((uint64_t)getpid() << 32);
+	xmig__put_le64(id, a);
+	xmig__put_le64(id + 8, b);
 }
 
 int xmig__send_run(struct xmig_session *s)
@@ -554,6 +582,15 @@ int xmig__send_run(struct xmig_session *s)
 	/* Until a pause is measured, assume 1 ms for pause and state. */
 	st.fixed_cost_ns = 1000000;
 	if (duplex) {
+		/* optional: an older receiver skips it and never hears a query */
+		new_migration_id(s->mig_id);
+		rc = xmig__rec_write_simple(s->t, XMIG_REC_MIGRATION_ID, s->mig_id,
+					    sizeof(s->mig_id), &s->stats.bytes);
+		if (rc < 0) {
+			rc = write_failed(s, rc, "MIGRATION_ID");
+			goto fail;
+		}
+		s->have_mig_id = 1;
 		rc = expect(s, XMIG_REC_ACCEPT, &item);
 		if (rc < 0)
 			goto fail;
@@ -604,4 +641,88 @@ fail:
 			xmig__log(s, XMIG_LOG_WARN, "migration failed; the source guest runs again");
 	}
 	return rc;
+}
+
+/* Still ambiguous after asking: the session's error says why. */
+static int still_ambiguous(struct xmig_session *s, const char *why)
+{
+	s->err_code = 0;
+	return xmig__serr(s, XMIG_EAMBIGUOUS,
+			  "COMMIT sent but no DONE came back, and the receiver's outcome could "
+			  "not be learnt (%s): whether it started the guest cannot be known "
+			  "from here; the source guest is left paused", why);
+}
+
+XMIG__API int xmig_session_resolve(struct xmig_session *s, struct xmig_transport *t,
+				   int timeout_ms)
+{
+	const struct xmig_backend_ops *ops;
+	struct xmig__reader r;
+	struct xmig__rec rec;
+	struct xmig__item item;
+	char why[600];
+	int rc;
+
+	if (!s || !t)
+		return xmig__fail(XMIG_EINVAL, "xmig_session_resolve: NULL argument");
+	if (s->role != XMIG__SENDER || !s->ambiguous)
+		return xmig__fail(XMIG_EINVAL, "xmig_session_resolve: the session's "
+				  "outcome is not ambiguous");
+	ops = s->b->ops;
+	s->t = t; /* xmig_session_cancel now interrupts the query */
+	t->write_timeout_ms = timeout_ms < 0 ? 0 : timeout_ms;
+	rc = xmig__rec_write_simple(t, XMIG_REC_QUERY, s->mig_id, sizeof(s->mig_id), NULL);
+	if (rc < 0) {
+		snprintf(why, sizeof(why), "asking: %s", xmig__last_message());
+		return still_ambiguous(s, why);
+	}
+	xmig__reader_init(&r, t);
+	rc = xmig__rec_read(&r, &rec, timeout_ms);
+	if (rc == 0)
+		rc = xmig__decode_handshake(&rec, &item);
+	if (rc == 0 && item.type == XMIG_REC_ERROR)
+		snprintf(why, sizeof(why), "the receiver answered: %s", item.u.error.message);
+	else if (rc == 0 && item.type != XMIG_REC_OUTCOME)
+		snprintf(why, sizeof(why), "the receiver answered with %s",
+			 xmig__rec_name(item.type));
+	else if (rc == 0 && memcmp(item.u.outcome.id, s->mig_id, sizeof(s->mig_id)))
+		snprintf(why, sizeof(why), "the answer is for another migration");
+	else if (rc == 0 && item.u.outcome.outcome == XMIG_OUTCOME_UNKNOWN)
+		snprintf(why, sizeof(why), "the receiver holds no outcome for this migration: "
+			 "it was restarted, or stopped keeping it");
+	else if (rc < 0)
+		snprintf(why, sizeof(why), "waiting for the answer: %s", xmig__last_message());
+	xmig__reader_fini(&r);
+	if (rc < 0 || item.type != XMIG_REC_OUTCOME ||
+	    memcmp(item.u.outcome.id, s->mig_id, sizeof(s->mig_id)) ||
+	    item.u.outcome.outcome == XMIG_OUTCOME_UNKNOWN)
+		return still_ambiguous(s, why);
+
+	s->ambiguous = 0;
+	s->stats.resolved = 1;
+	s->err_code = 0;
+	s->err[0] = '\0';
+	ops->log_dirty_stop(s->b);
+	if (item.u.outcome.outcome == XMIG_OUTCOME_RUNNING) {
+		xmig__log(s, XMIG_LOG_INFO, "the receiver answers that it started the guest "
+			  "(its DONE was lost): destroying the source copy");
+		rc = XMIG__HOOK(s, destroy);
+		if (rc < 0)
+			return xmig__serr(s, XMIG_ESRCLEFT, "the guest runs on the destination "
+					  "(its receiver says so), but its source copy could not be "
+					  "destroyed (it stays paused here; destroy it by hand or "
+					  "retry): %s", xmig__last_message());
+		xmig__log(s, XMIG_LOG_INFO, "migration complete (outcome confirmed by query), "
+			  "%u rounds", s->stats.nr_rounds);
+		return 0;
+	}
+	rc = XMIG__HOOK(s, resume);
+	if (rc < 0)
+		return xmig__serr(s, XMIG_EBACKEND, "the receiver never started the guest and "
+				  "destroyed its copy, but the source guest could not be resumed "
+				  "(it is paused here, the only copy: resume it by hand): %s",
+				  xmig__last_message());
+	return xmig__serr(s, XMIG_EREMOTE, "the receiver never started the guest (COMMIT did "
+			  "not reach it, or the guest could not start there) and destroyed its "
+			  "copy; the guest runs here again");
 }

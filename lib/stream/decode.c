@@ -9,6 +9,7 @@
 
 #include "common.h"
 #include "stream.h"
+#include "xmig/session.h"
 
 /* Fail with the record's identity in front of the reason. */
 static int XMIG__PRINTF(3, 4) reject(const struct xmig__rec *rec, int err, const char *fmt, ...)
@@ -249,6 +250,7 @@ int xmig__decode_handshake(const struct xmig__rec *rec, struct xmig__item *item)
 		return 0;
 	case XMIG_REC_READY:
 	case XMIG_REC_COMMIT:
+	case XMIG_REC_FINISHED:
 		if (rec->length != 0)
 			return reject(rec, XMIG_EPROTO, "length %u, expected 0", rec->length);
 		return 0;
@@ -265,6 +267,26 @@ int xmig__decode_handshake(const struct xmig__rec *rec, struct xmig__item *item)
 		return 0;
 	case XMIG_REC_ERROR:
 		return decode_error(rec, &item->u.error);
+	case XMIG_REC_QUERY:
+		if (rec->length != XMIG_MIGRATION_ID_LEN)
+			return reject(rec, XMIG_EPROTO, "length %u, expected %u", rec->length,
+				      XMIG_MIGRATION_ID_LEN);
+		memcpy(item->u.outcome.id, rec->body, XMIG_MIGRATION_ID_LEN);
+		return 0;
+	case XMIG_REC_OUTCOME:
+		if (rec->length != 8 + XMIG_MIGRATION_ID_LEN)
+			return reject(rec, XMIG_EPROTO, "length %u, expected %u", rec->length,
+				      8 + XMIG_MIGRATION_ID_LEN);
+		item->u.outcome.outcome = xmig__le32(rec->body);
+		if (item->u.outcome.outcome < XMIG_OUTCOME_RUNNING ||
+		    item->u.outcome.outcome > XMIG_OUTCOME_UNKNOWN)
+			return reject(rec, XMIG_EPROTO, "unknown outcome %u",
+				      item->u.outcome.outcome);
+		if (xmig__le32(rec->body + 4) != 0)
+			return reject(rec, XMIG_EPROTO, "reserved field 0x%x, must be zero",
+				      xmig__le32(rec->body + 4));
+		memcpy(item->u.outcome.id, rec->body + 8, XMIG_MIGRATION_ID_LEN);
+		return 0;
 	}
 	return reject(rec, XMIG_EPROTO, "unexpected record type 0x%x in the handshake",
 		      rec->type);
@@ -331,11 +353,25 @@ int xmig__decoder_feed(struct xmig__decoder *d, const struct xmig__rec *rec,
 		item->u.annotations.text = (const char *)rec->body;
 		item->u.annotations.len = rec->length;
 		return 0;
+	case XMIG_REC_MIGRATION_ID:
+		if (d->seen_id)
+			return reject(rec, XMIG_EPROTO, "second MIGRATION_ID");
+		if (d->phase != XMIG_DEC_PAGES || d->batches || d->round_open || d->round)
+			return reject(rec, XMIG_EPROTO, "MIGRATION_ID must follow HEADER");
+		if (rec->length != XMIG_MIGRATION_ID_LEN)
+			return reject(rec, XMIG_EPROTO, "length %u, expected %u", rec->length,
+				      XMIG_MIGRATION_ID_LEN);
+		d->seen_id = 1;
+		memcpy(item->u.outcome.id, rec->body, XMIG_MIGRATION_ID_LEN);
+		return 0;
 	case XMIG_REC_ACCEPT:
 	case XMIG_REC_READY:
 	case XMIG_REC_COMMIT:
 	case XMIG_REC_DONE:
 	case XMIG_REC_ROUND_ACK:
+	case XMIG_REC_FINISHED:
+	case XMIG_REC_QUERY:
+	case XMIG_REC_OUTCOME:
 		return reject(rec, XMIG_EPROTO, "handshake record inside the stream");
 	}
 	if (rec->type & XMIG_REC_OPTIONAL)

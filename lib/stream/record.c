@@ -30,6 +30,10 @@ const char *xmig__rec_name(uint32_t type)
 	case XMIG_REC_DONE: return "DONE";
 	case XMIG_REC_ERROR: return "ERROR";
 	case XMIG_REC_ROUND_ACK: return "ROUND_ACK";
+	case XMIG_REC_MIGRATION_ID: return "MIGRATION_ID";
+	case XMIG_REC_FINISHED: return "FINISHED";
+	case XMIG_REC_QUERY: return "QUERY";
+	case XMIG_REC_OUTCOME: return "OUTCOME";
 	}
 	return (type & XMIG_REC_OPTIONAL) ? "unknown optional" : "unknown";
 }

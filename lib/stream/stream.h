@@ -32,13 +32,19 @@ enum xmig_rec_type {
 	XMIG_REC_DIGEST = 6,
 	XMIG_REC_END = 7,
 	XMIG_REC_ANNOTATIONS = 0x80000008u, /* optional */
+	XMIG_REC_MIGRATION_ID = 0x80000009u, /* optional */
 	XMIG_REC_ACCEPT = 16,
 	XMIG_REC_READY = 17,
 	XMIG_REC_COMMIT = 18,
 	XMIG_REC_DONE = 19,
 	XMIG_REC_ERROR = 20,
 	XMIG_REC_ROUND_ACK = 21,
+	XMIG_REC_FINISHED = 22,
+	XMIG_REC_QUERY = 23,
+	XMIG_REC_OUTCOME = 24,
 };
+
+#define XMIG_MIGRATION_ID_LEN 16u
 
 #define XMIG_HDR_F_DIGEST 0x1u
 #define XMIG_HDR_F_DUPLEX 0x2u
@@ -181,6 +187,12 @@ struct xmig__annotations {
 	size_t len;
 };
 
+/* MIGRATION_ID and QUERY: the id; OUTCOME: the id and the answer. */
+struct xmig__outcome {
+	uint32_t outcome; /* enum xmig_outcome (OUTCOME only) */
+	uint8_t id[XMIG_MIGRATION_ID_LEN];
+};
+
 struct xmig__error_rec {
 	int32_t code;
 	char message[XMIG_ERROR_MSG_MAX + 1]; /* sanitised, NUL-terminated */
@@ -199,6 +211,7 @@ struct xmig__item {
 		struct xmig__round_ack round_ack;
 		struct xmig__error_rec error;
 		struct xmig__annotations annotations;
+		struct xmig__outcome outcome;
 	} u;
 };
 
@@ -220,6 +233,7 @@ struct xmig__decoder {
 	uint32_t round;      /* round of the last batch or ROUND_END */
 	int round_open;      /* a batch of `round` came after the last ROUND_END */
 	int seen_digest;
+	int seen_id;         /* MIGRATION_ID came */
 	uint64_t batches;
 };
 
@@ -234,7 +248,10 @@ void xmig__decoder_init(struct xmig__decoder *d);
 int xmig__decoder_feed(struct xmig__decoder *d, const struct xmig__rec *rec,
 		       struct xmig__item *item);
 
-/* Decode a handshake record body (ACCEPT, ROUND_ACK, READY, COMMIT, DONE, ERROR). */
+/*
+ * Decode a handshake record body (ACCEPT, ROUND_ACK, READY, COMMIT, DONE,
+ * FINISHED, ERROR) or an outcome query's (QUERY, OUTCOME).
+ */
 int xmig__decode_handshake(const struct xmig__rec *rec, struct xmig__item *item);
 
 #endif
