@@ -208,6 +208,29 @@ static int resolve_with(struct fx *f, const struct xmig_outcome_record *held, in
 }
 
 /*
+ * Run a migration whose COMMIT is written and then the connection cut: COMMIT
+ * delivered (DONE lost) or, with `drop`, lost itself. The sender must be left
+ * ambiguous, and the receiver keep `outcome` for it in *rec.
+ */
+static void ambiguous_run(struct fx *f, int drop, int outcome, struct xmig_outcome_record *rec)
+{
+	fx_setup(f, "hot:4M:50M/s");
+	/* how long the receiver waits for COMMIT, then for FINISHED */
+	f->rp.timeout_ms = 1500;
+	cut_transport_init(&f->cut, f->ta, XMIG_REC_COMMIT, 1, !drop);
+	f->cut.drop = drop;
+	fx_run(f, &f->cut.base);
+	ck_assert_msg(f->snd.rc == XMIG_EAMBIGUOUS, "sender rc %d: %s", f->snd.rc, f->snd.err);
+	ck_assert_msg(strstr(f->snd.err, "cannot be known"), "%s", f->snd.err);
+	if (outcome == XMIG_OUTCOME_RUNNING)
+		ck_assert_msg(f->rcv.rc == 0, "receiver: %s", f->rcv.err);
+	else
+		ck_assert_msg(f->rcv.rc < 0, "the receiver ran a guest it got no COMMIT for");
+	ck_assert_int_eq(xmig_session_unsettled(f->rcv.s, rec), 1);
+	ck_assert_int_eq(rec->outcome, outcome);
+}
+
+/*
  * DONE lost, then asked for: the receiver kept "running" for its sender,
  * which then destroys its paused copy. The guest runs on exactly one side.
  */
@@ -217,14 +240,7 @@ START_TEST(test_done_lost_resolved)
 	struct fx f;
 	int answered;
 
-	fx_setup(&f, "hot:4M:50M/s");
-	f.rp.timeout_ms = 1500; /* how long the receiver waits for FINISHED */
-	cut_transport_init(&f.cut, f.ta, XMIG_REC_COMMIT, 1, 1);
-	fx_run(&f, &f.cut.base);
-	ck_assert_msg(f.snd.rc == XMIG_EAMBIGUOUS, "sender rc %d: %s", f.snd.rc, f.snd.err);
-	ck_assert_msg(f.rcv.rc == 0, "receiver: %s", f.rcv.err);
-	ck_assert_int_eq(xmig_session_unsettled(f.rcv.s, &rec), 1);
-	ck_assert_int_eq(rec.outcome, XMIG_OUTCOME_RUNNING);
+	ambiguous_run(&f, 0, XMIG_OUTCOME_RUNNING, &rec);
 	ck_assert_int_eq(resolve_with(&f, &rec, &answered), 0);
 	ck_assert_int_eq(answered, 1);
 	ck_assert_int_eq(xmig_session_stats(f.snd.s)->resolved, 1);
@@ -249,17 +265,8 @@ START_TEST(test_commit_lost_resolved)
 	struct fx f;
 	int answered;
 
-	fx_setup(&f, "hot:4M:50M/s");
-	f.rp.timeout_ms = 1500; /* the receiver gives up waiting for COMMIT */
-	cut_transport_init(&f.cut, f.ta, XMIG_REC_COMMIT, 1, 0);
-	f.cut.drop = 1;
-	fx_run(&f, &f.cut.base);
-	ck_assert_msg(f.snd.rc == XMIG_EAMBIGUOUS, "sender rc %d: %s", f.snd.rc, f.snd.err);
-	ck_assert_msg(strstr(f.snd.err, "cannot be known"), "%s", f.snd.err);
-	ck_assert_msg(f.rcv.rc < 0, "the receiver ran a guest it got no COMMIT for");
+	ambiguous_run(&f, 1, XMIG_OUTCOME_DESTROYED, &rec);
 	assert_dest_gone(&f);
-	ck_assert_int_eq(xmig_session_unsettled(f.rcv.s, &rec), 1);
-	ck_assert_int_eq(rec.outcome, XMIG_OUTCOME_DESTROYED);
 	ck_assert_int_eq(resolve_with(&f, &rec, &answered), XMIG_EREMOTE);
 	ck_assert_int_eq(answered, 1);
 	ck_assert_msg(strstr(xmig_session_error(f.snd.s), "runs here again"), "%s",
@@ -279,12 +286,7 @@ START_TEST(test_resolve_unknown)
 	int answered;
 	uint64_t w;
 
-	fx_setup(&f, "hot:4M:50M/s");
-	f.rp.timeout_ms = 1500;
-	cut_transport_init(&f.cut, f.ta, XMIG_REC_COMMIT, 1, 1);
-	fx_run(&f, &f.cut.base);
-	ck_assert_int_eq(f.snd.rc, XMIG_EAMBIGUOUS);
-	ck_assert_int_eq(xmig_session_unsettled(f.rcv.s, &rec), 1);
+	ambiguous_run(&f, 0, XMIG_OUTCOME_RUNNING, &rec);
 	rec.id[0] ^= 1; /* another migration's */
 	ck_assert_int_eq(resolve_with(&f, &rec, &answered), XMIG_EAMBIGUOUS);
 	ck_assert_int_eq(answered, 0);

@@ -108,6 +108,54 @@ echo 'source_state=-b----' > "$tmp/left/fault-destroy-src.after"
 python3 "$here/xen-lab/summarize.py" "$tmp/left" --verdict "t" >/dev/null && fail "source left"
 [ "$(status "$tmp/left" fault-destroy-src)" = fail ] || fail "a source left behind passes"
 
+# the connection cut after COMMIT: settled by an outcome query, the guest
+# on exactly one side; not settled, or the source left behind, fails
+mkasked() { # DIR
+  mkrun "$1"
+  printf 'fault-commit-lost\nfault-done-lost\n' >> "$1/plan.txt"
+  echo '{"rc":-12,"src_domid":5,"dst_domid":0,"fault":"commit-lost","fault_hits":1,"domains_before":2,"domains_after":2,"ambiguous":1,"unsettled":1,"outcome":2,"answered":1,"resolved":1,"error":"the receiver never started the guest (COMMIT did not reach it, or the guest could not start there) and destroyed its copy; the guest runs here again"}' \
+    > "$1/fault-commit-lost.json"
+  echo '--fault commit-lost' > "$1/fault-commit-lost.args"
+  echo 'source_state=-b----' > "$1/fault-commit-lost.after"
+  echo '{"rc":0,"src_domid":5,"dst_domid":6,"verified":1,"fault":"done-lost","fault_hits":1,"domains_before":2,"domains_after":2,"ambiguous":1,"unsettled":1,"outcome":1,"answered":1,"resolved":1}' \
+    > "$1/fault-done-lost.json"
+  echo '--fault done-lost --verify --name xg' > "$1/fault-done-lost.args"
+  : > "$1/fault-done-lost.after"
+  printf '=== fault-commit-lost t=31 dom=5\n=== fault-commit-lost done rc=1 t=32\n(d5) [   32.5] XG HB 75\n(d6) [   35.0] XG HB 80\n' \
+    >> "$1/dmesg.txt"
+}
+mkasked "$tmp/asked"
+python3 "$here/xen-lab/summarize.py" "$tmp/asked" --verdict "t" > "$tmp/asked.out" ||
+  fail "good outcome-query scenarios fail: $(cat "$tmp/asked.out")"
+for s in fault-commit-lost fault-done-lost; do
+  [ "$(status "$tmp/asked" $s)" = pass ] || fail "clean $s"
+done
+mkasked "$tmp/asked-bad"
+sed -i 's/"answered":1/"answered":-100/' "$tmp/asked-bad/fault-commit-lost.json"
+echo 'source_state=--p---' > "$tmp/asked-bad/fault-done-lost.after"   # running twice
+python3 "$here/xen-lab/summarize.py" "$tmp/asked-bad" --verdict "t" >/dev/null &&
+  fail "unsettled outcomes pass"
+[ "$(status "$tmp/asked-bad" fault-commit-lost)" = fail ] || fail "an unanswered query passes"
+[ "$(status "$tmp/asked-bad" fault-done-lost)" = fail ] || fail "a source left beside a running destination passes"
+mkasked "$tmp/asked-left"
+printf 'fault-cut-state\n' >> "$tmp/asked-left/plan.txt"
+sed -i 's/"domains_after":2/"domains_after":3/' "$tmp/asked-left/fault-commit-lost.json"
+echo '{"rc":-3,"src_domid":5,"dst_domid":0,"fault":"cut-state","fault_hits":1,"domains_before":2,"domains_after":3,"error":"x"}' \
+  > "$tmp/asked-left/fault-cut-state.json"
+echo 'source_state=-b----' > "$tmp/asked-left/fault-cut-state.after"
+printf '=== fault-cut-state t=36 dom=5\n=== fault-cut-state done rc=1 t=37\n(d5) [   37.5] XG HB 81\n' \
+  >> "$tmp/asked-left/dmesg.txt"
+python3 "$here/xen-lab/summarize.py" "$tmp/asked-left" --verdict "t" >/dev/null && fail "domain left"
+[ "$(status "$tmp/asked-left" fault-commit-lost)" = fail ] || fail "a leftover domain passes (commit-lost)"
+[ "$(status "$tmp/asked-left" fault-cut-state)" = fail ] || fail "a leftover domain passes (cut-state)"
+sed -i 's/"domains_after":3/"domains_after":2/' "$tmp/asked-left/fault-cut-state.json"
+python3 "$here/xen-lab/summarize.py" "$tmp/asked-left" --verdict "t" >/dev/null || true
+[ "$(status "$tmp/asked-left" fault-cut-state)" = pass ] || fail "a clean cut-state fails"
+mkasked "$tmp/asked-unres"
+sed -i 's/"resolved":1/"resolved":0/' "$tmp/asked-unres/fault-done-lost.json"
+python3 "$here/xen-lab/summarize.py" "$tmp/asked-unres" --verdict "t" >/dev/null && fail "unresolved"
+[ "$(status "$tmp/asked-unres" fault-done-lost)" = fail ] || fail "an unresolved done-lost passes"
+
 # a balloon scenario in which the guest did not grow tested nothing
 mkrun "$tmp/balloon"
 echo linux-balloon >> "$tmp/balloon/plan.txt"

@@ -80,7 +80,10 @@ void guest_opts_check_send(struct guest_opts *go)
 		const char *def = XMIG_DEFAULT_GUEST;
 
 		if (!def[0] || access(def, R_OK) != 0)
-			usage_error("--guest PATH is required (this build has no test guest)");
+			def = XMIG_INSTALLED_GUEST;
+		if (!def[0] || access(def, R_OK) != 0)
+			usage_error("--guest PATH is required (this build has no test guest%s%s)",
+				    def[0] ? ", and none is installed at " : "", def);
 		go->guest = def;
 	}
 	if (access(go->guest, R_OK) != 0)

@@ -18,6 +18,16 @@
 #   fault-destroy-src
 #           the source's destroy fails once after the commit: XMIG_ESRCLEFT,
 #           the guest runs on the destination, the second destroy removes it
+#   fault-cut-setup, -round0, -round-end, -state, -ready
+#           the connection is cut as the sender writes (after HEADER, inside
+#           round 0, at its end, with the guest paused and its state going
+#           out, COMMIT after READY): the source runs on, the destination's
+#           domain is gone (the host has as many domains as before)
+#   fault-commit-lost, fault-done-lost
+#           the connection is cut after the sender wrote COMMIT, the COMMIT
+#           lost with it / delivered and the DONE lost: the sender, left not
+#           knowing, asks the receiver (an outcome query) and resumes the
+#           source / destroys it; the guest runs on exactly one side
 #   rep1-5  five migrations in a row of the same guest
 #   adopt   restored into a domain the driver created and connects itself
 #           (a toolstack's way: params.domid + before_unpause)
@@ -127,6 +137,8 @@ say "xmig xen lab: $(uname -r), $(xl info | grep -E '^xen_version' | tr -s ' ')"
 say "host speed: a fixed loop took $CALIB s (reference $CALIB_REF s): budgets x $SCALE, $MIG_BUDGET s a migration"
 if [ -z "$SKIP_XG" ]; then
   plan m1 fail suspend-noack fault-map-eio fault-clean-short fault-map-enoent fault-destroy-src
+  plan fault-cut-setup fault-cut-round0 fault-cut-round-end fault-cut-state fault-cut-ready
+  plan fault-commit-lost fault-done-lost
   i=1; while [ $i -le $REPEAT ]; do plan rep$i; i=$((i+1)); done
   [ -n "$SKIP_ADOPT" ] || plan adopt
   say "guest: $(grep cmdline /etc/xen/xg.cfg)"
@@ -219,6 +231,15 @@ if [ -z "$SKIP_XG" ]; then
     nd=$(newdom fault-$f); [ -n "$nd" ] && [ "$nd" != 0 ] && dom=$nd
     sleep 2
   done
+  # (should a cut not fire, the guest moved: follow it, and the verdict fails)
+  for f in cut-setup cut-round0 cut-round-end cut-state cut-ready commit-lost; do
+    mig fault-$f --fault $f
+    nd=$(newdom fault-$f); [ -n "$nd" ] && [ "$nd" != 0 ] && dom=$nd
+    sleep 2
+  done
+  mig fault-done-lost --fault done-lost --verify --name xg
+  nd=$(newdom fault-done-lost); [ -n "$nd" ] && [ "$nd" != 0 ] && dom=$nd
+  sleep 2
   i=1
   while [ $i -le $REPEAT ]; do
     mig rep$i --verify --name xg

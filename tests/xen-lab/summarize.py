@@ -285,7 +285,16 @@ REFUSED = {
     "suspend-noack": (-10, "did not take the suspend request"),
     "fault-map-eio": (-8, "stopping rather than send it as a hole"),
     "fault-clean-short": (-8, "the dirty state of the others is unknown"),
+    "fault-commit-lost": (-12, "the receiver never started the guest"),
 }
+
+# The connection cut after COMMIT: the outcome must come from a query.
+ASKED = ("fault-commit-lost", "fault-done-lost")
+
+# The connection cut at each phase before COMMIT left: the migration fails,
+# the source runs on, and no destination domain is left behind.
+CUT = ("fault-cut-setup", "fault-cut-round0", "fault-cut-round-end", "fault-cut-state",
+       "fault-cut-ready")
 
 
 PING_REPLY = re.compile(r"^\[([0-9.]+)\] \d+ bytes from .*icmp_seq=(\d+)")
@@ -473,6 +482,26 @@ def judge(rdir, s, handed):
     if name.startswith("fault-") and not s.get("fault_hits"):
         return "fail", "the injected fault (%s) never fired: nothing was tested" % (
             s.get("fault") or "?")
+    if name in CUT + ASKED and s.get("domains_before") != s.get("domains_after"):
+        return "fail", "the host had %s domains before and %s after: a copy of the " \
+            "guest was left behind" % (s.get("domains_before"), s.get("domains_after"))
+    if name in CUT:
+        if rc is None or rc >= 0 or rc == -14:
+            return "fail", "expected a definite failure, got rc %s: %s" % (
+                rc, s.get("error", ""))
+        return source_ran_on(rdir, name, s)
+    if name in ASKED and not (s.get("ambiguous") == 1 and s.get("unsettled") == 1 and
+                              s.get("answered") == 1 and s.get("resolved") == 1):
+        return "fail", "the lost outcome was not settled by a query (ambiguous %s, " \
+            "receiver kept it %s, answered %s, resolved %s): %s" % (
+                s.get("ambiguous"), s.get("unsettled"), s.get("answered"),
+                s.get("resolved"), s.get("error", ""))
+    if name == "fault-done-lost":
+        if s.get("outcome") != 1:
+            return "fail", "the receiver kept outcome %s, not 1 (running)" % s.get("outcome")
+        if source_state(rdir, name):
+            return "fail", "the source domain still exists although the guest runs on " \
+                "the destination (state %s)" % source_state(rdir, name)
     if name in REFUSED:
         # failed after the pause, and the source runs on
         want, text = REFUSED[name]

@@ -32,6 +32,23 @@
  *   destroy-src  the source domain's destroy fails once (EBUSY) after the
  *                commit: XMIG_ESRCLEFT, the guest runs on the destination;
  *                the driver then destroys the source with a second call
+ *   cut-setup, cut-round0, cut-round-end, cut-state, cut-ready
+ *                the connection is cut as the sender writes, in that order:
+ *                MIGRATION_ID (right after HEADER: the destination domain
+ *                exists), the second PAGE_BATCH of round 0, the first
+ *                ROUND_END (before its ACK), the first PLATFORM_STATE (the
+ *                guest paused; a Xen guest's state is all platform blobs) or COMMIT (after READY; the write fails, so
+ *                COMMIT never left): the sender must fail with the source
+ *                running, the receiver destroy its domain (the JSON's
+ *                "domains_before"/"domains_after" count the host's domains)
+ *   commit-lost  the sender's COMMIT is dropped (reported written) and the
+ *                connection cut: the receiver never starts its guest; the
+ *                sender, left ambiguous, asks it over a second connection
+ *                (xmig_session_resolve / xmig_outcome_answer) and must
+ *                resume the source
+ *   done-lost    COMMIT arrives, the receiver's DONE is lost with the
+ *                connection: asked, the receiver says the guest runs there
+ *                and the sender must destroy its paused copy
  *   suspend-late (a guest with PV drivers, xenstore suspend) the guest's
  *                suspend is hidden from xmig until 1.5 s after the first
  *                limit (--suspend-timeout MS): it took the request in time,
@@ -61,11 +78,15 @@
 #include "xmig/backend/xen.h"
 #include "xmig/session.h"
 #include "xmig/sys/backend.h"
+#include "xmig/sys/transport.h"
 #include "xmig/transport.h"
 #include "xmig/xmig.h"
 
 /* --fault: see the head of this file. */
-enum fault { F_NONE, F_MAP_EIO, F_MAP_ENOENT, F_CLEAN_SHORT, F_DESTROY_SRC, F_SUSPEND_LATE };
+enum fault {
+	F_NONE, F_MAP_EIO, F_MAP_ENOENT, F_CLEAN_SHORT, F_DESTROY_SRC, F_SUSPEND_LATE,
+	F_COMMIT_LOST, F_DONE_LOST, F_CUT,
+};
 static enum fault fault_kind;
 static uint32_t fault_dom;       /* the source domain */
 static int fault_after_final;    /* the final CLEAN has been made */
@@ -335,6 +356,154 @@ struct side {
 	int rc;
 	char err[1024];
 };
+
+/*
+ * commit-lost / done-lost: the sender's transport, wrapping the socket, loses
+ * COMMIT or what comes after it, then cuts the connection (both ways, so
+ * the receiver sees it end).
+ */
+struct lossy {
+	struct xmig_transport base;
+	struct xmig_transport *in;
+	int fd;  /* the socket, to cut */
+	uint32_t type;      /* the record to cut at (stream types, little-endian) */
+	unsigned int nth;   /* its nth write, 1-based */
+	unsigned int seen;
+	int cut; /* reads fail from now on */
+};
+
+static int lossy_writev(struct xmig_transport *t, const struct iovec *iov, int iovcnt)
+{
+	struct lossy *l = (struct lossy *)t;
+	uint32_t type = 0;
+	int rc;
+
+	if (l->cut)
+		return XMIG_EIO;
+	if (iovcnt > 0 && iov[0].iov_len >= 4)
+		memcpy(&type, iov[0].iov_base, 4); /* little-endian, as x86 */
+	if (type != l->type || ++l->seen != l->nth)
+		return l->in->ops->writev(l->in, iov, iovcnt);
+	fault_hits++;
+	l->cut = 1;
+	/* done-lost delivers it; commit-lost says it went; a cut fails the write */
+	rc = fault_kind == F_DONE_LOST ? l->in->ops->writev(l->in, iov, iovcnt)
+	     : fault_kind == F_COMMIT_LOST ? 0
+					   : XMIG_EIO;
+	shutdown(l->fd, SHUT_RDWR);
+	fprintf(stderr, "xen-lab-migrate: fault: record type 0x%x (write %u) %s, then the "
+		"connection cut\n", type, l->nth,
+		fault_kind == F_DONE_LOST ? "delivered" : fault_kind == F_COMMIT_LOST
+			? "dropped" : "made to fail");
+	return rc;
+}
+
+static int lossy_read(struct xmig_transport *t, void *buf, size_t len, int timeout_ms)
+{
+	struct lossy *l = (struct lossy *)t;
+
+	if (l->cut)
+		return XMIG_EIO;
+	return l->in->ops->read(l->in, buf, len, timeout_ms);
+}
+
+static void lossy_shutdown(struct xmig_transport *t)
+{
+	struct lossy *l = (struct lossy *)t;
+
+	l->in->ops->shutdown(l->in);
+}
+
+static void lossy_close(struct xmig_transport *t)
+{
+	(void)t; /* the inner transport is closed by its owner */
+}
+
+static const struct xmig_transport_ops lossy_ops = {
+	.version = XMIG_TRANSPORT_OPS_VERSION, .name = "lossy", .writev = lossy_writev,
+	.read = lossy_read, .shutdown = lossy_shutdown, .close = lossy_close,
+};
+
+/* cut-*: where (see the head of this file). */
+static int cut_point(const char *k, uint32_t *type, unsigned int *nth)
+{
+	static const struct { const char *name; uint32_t type; unsigned int nth; } pts[] = {
+		{ "cut-setup", 0x80000009u, 1 },  /* MIGRATION_ID */
+		{ "cut-round0", 2, 2 },           /* PAGE_BATCH */
+		{ "cut-round-end", 3, 1 },        /* ROUND_END */
+		{ "cut-state", 5, 1 },            /* PLATFORM_STATE (Xen's are all platform) */
+		{ "cut-ready", 18, 1 },           /* COMMIT */
+	};
+
+	for (size_t i = 0; i < sizeof(pts) / sizeof(pts[0]); i++)
+		if (!strcmp(k, pts[i].name)) {
+			*type = pts[i].type;
+			*nth = pts[i].nth;
+			return 0;
+		}
+	return -1;
+}
+
+/* The host's domains (dom0 included), or -1. */
+static int count_domains(void)
+{
+	static xc_domaininfo_t di[256];
+	xc_interface *xch = xc_interface_open(NULL, NULL, 0);
+	int n;
+
+	if (!xch)
+		return -1;
+	n = xc_domain_getinfolist(xch, 0, 256, di);
+	xc_interface_close(xch);
+	return n;
+}
+
+struct answer {
+	struct xmig_transport *t;
+	struct xmig_outcome_record rec;
+	int rc;
+};
+
+static void *answer_main(void *arg)
+{
+	struct answer *a = arg;
+
+	a->rc = xmig_outcome_answer(a->t, &a->rec, 30000);
+	return NULL;
+}
+
+/*
+ * After XMIG_EAMBIGUOUS: the receiver's session keeps the outcome; ask it
+ * over a new socketpair, as xmig-send asks xmig-recv over a new connection.
+ * Returns what xmig_session_resolve returned.
+ */
+static int ask_receiver(struct xmig_session *snd, struct xmig_session *rcv, int *unsettled,
+			int *outcome, int *answered)
+{
+	struct answer a = { 0 };
+	struct xmig_transport *q = NULL;
+	pthread_t th;
+	int qv[2], rc;
+
+	*unsettled = xmig_session_unsettled(rcv, &a.rec);
+	*outcome = *unsettled ? a.rec.outcome : 0;
+	*answered = -100;
+	if (!*unsettled)
+		return XMIG_EAMBIGUOUS;
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, qv) < 0 ||
+	    xmig_transport_fd(&q, qv[0], qv[0], XMIG_FD_OWN) < 0 ||
+	    xmig_transport_fd(&a.t, qv[1], qv[1], XMIG_FD_OWN) < 0) {
+		perror("xen-lab-migrate: query socketpair");
+		return XMIG_EAMBIGUOUS;
+	}
+	pthread_create(&th, NULL, answer_main, &a);
+	rc = xmig_session_resolve(snd, q, 30000);
+	pthread_join(th, NULL);
+	*answered = a.rc;
+	xmig_transport_close(q);
+	xmig_transport_close(a.t);
+	return rc;
+}
 
 static void log_cb(int level, const char *msg, void *payload)
 {
@@ -641,6 +810,9 @@ int main(int argc, char **argv)
 				     : !strcmp(k, "clean-short") ? F_CLEAN_SHORT
 				     : !strcmp(k, "destroy-src") ? F_DESTROY_SRC
 				     : !strcmp(k, "suspend-late") ? F_SUSPEND_LATE
+				     : !strcmp(k, "commit-lost") ? F_COMMIT_LOST
+				     : !strcmp(k, "done-lost")   ? F_DONE_LOST
+				     : !strncmp(k, "cut-", 4)    ? F_CUT
 								 : F_NONE;
 			if (fault_kind == F_NONE) {
 				fprintf(stderr, "unknown fault %s\n", k);
@@ -713,15 +885,32 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	struct side rr = r;
+	struct lossy lossy = { .base = { .ops = &lossy_ops, .flags = s.t->flags },
+			       .in = s.t, .fd = sv[0], .type = 18, .nth = 1 };
+	int ambiguous = 0, unsettled = 0, outcome = 0, answered = 0;
+	int lossy_on = fault_kind == F_COMMIT_LOST || fault_kind == F_DONE_LOST ||
+		       fault_kind == F_CUT;
+	int domains_before = count_domains(), domains_after;
+
+	if (fault_kind == F_CUT && cut_point(fault_name, &lossy.type, &lossy.nth) < 0) {
+		fprintf(stderr, "unknown fault %s\n", fault_name);
+		return 2;
+	}
 
 	if (fail)
 		rr.b = &fb.base;
 	pthread_create(&th, NULL, recv_main, &rr);
-	s.rc = xmig_send_new(&s.s, s.b, s.t, &p);
+	s.rc = xmig_send_new(&s.s, s.b, lossy_on ? &lossy.base : s.t, &p);
 	if (s.rc == 0)
 		s.rc = xmig_session_run(s.s);
 	snprintf(s.err, sizeof(s.err), "%s", s.s ? xmig_session_error(s.s) : xmig_error_last());
 	pthread_join(th, NULL);
+	if (s.rc == XMIG_EAMBIGUOUS && rr.s) {
+		fprintf(stderr, "xen-lab-migrate: ambiguous (%s); asking the receiver\n", s.err);
+		ambiguous = 1;
+		s.rc = ask_receiver(s.s, rr.s, &unsettled, &outcome, &answered);
+		snprintf(s.err, sizeof(s.err), "%s", xmig_session_error(s.s));
+	}
 	new_domid = xmig_xen_domid(r.b);
 	/* the guest runs on the destination; the source copy is still ours */
 	if (s.rc == XMIG_ESRCLEFT)
@@ -771,6 +960,15 @@ int main(int argc, char **argv)
 		printf("\"fault_hits\":%d,", fault_hits);
 		if (fault_kind == F_DESTROY_SRC)
 			printf("\"src_retry_rc\":%d,", src_retry_rc);
+		if (fault_kind == F_COMMIT_LOST || fault_kind == F_DONE_LOST)
+			printf("\"ambiguous\":%d,\"unsettled\":%d,\"outcome\":%d,"
+			       "\"answered\":%d,\"resolved\":%d,", ambiguous, unsettled, outcome,
+			       answered, st ? st->resolved : 0);
+		if (lossy_on) {
+			domains_after = count_domains();
+			printf("\"domains_before\":%d,\"domains_after\":%d,", domains_before,
+			       domains_after);
+		}
 	}
 	json_str("policy", p.policy, 0);
 	json_str("error", s.err, 0);
