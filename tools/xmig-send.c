@@ -316,8 +316,11 @@ static int resolve(struct send_opts *o, struct xmig_session *s, struct xmig_tran
 			break;
 		usleep(500000);
 	}
+	/* at least 1 s for the answer, even when connecting took the rest (a
+	 * negative time would mean no limit) */
 	tool_running(s);
-	rc = xmig_session_resolve(s, q, (int)(deadline - mono_ms()));
+	rc = xmig_session_resolve(s, q, (int)(deadline - mono_ms() > 1000 ? deadline - mono_ms()
+									   : 1000));
 	tool_running(NULL);
 	xmig_transport_close(q);
 	if (rc == 0)
