@@ -218,6 +218,63 @@ START_TEST(test_paths)
 }
 END_TEST
 
+/* Claims: what a dead process left noted in xenstore is read back exactly,
+ * and anything else is refused (the cleanup acts only on a claim it parsed). */
+START_TEST(test_claims)
+{
+	struct xmig__xen_claim c, r;
+	char buf[XMIG__XEN_CLAIM_MAX + 1];
+	int n;
+
+	memset(&c, 0, sizeof(c));
+	c.pid = 4242;
+	c.start = 1234567ull;
+	snprintf(c.uuid, sizeof(c.uuid), "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f0");
+	snprintf(c.state, sizeof(c.state), "incoming");
+	n = xmig__xen_claim_format(&c, buf, sizeof(buf));
+	ck_assert_int_gt(n, 0);
+	ck_assert_str_eq(buf, "xmig-claim 1 pid=4242 start=1234567 "
+			      "uuid=0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f0 state=incoming");
+	ck_assert_int_eq(xmig__xen_claim_parse(buf, (size_t)n, &r), 0);
+	ck_assert_int_eq(r.pid, 4242);
+	ck_assert_uint_eq(r.start, 1234567ull);
+	ck_assert_str_eq(r.uuid, c.uuid);
+	ck_assert_str_eq(r.state, "incoming");
+	/* xenstore values are not NUL-terminated: the length rules */
+	ck_assert_int_eq(xmig__xen_claim_parse("xmig-claim 1 pid=1 start=0 uuid=a state=live",
+					       44, &r), 0);
+	ck_assert_str_eq(r.state, "live");
+	ck_assert_int_ne(xmig__xen_claim_parse(buf, (size_t)n - 1, &r), 0); /* "incomin" */
+	{
+		static const char *const bad[] = {
+			"",
+			"xmig-claim 2 pid=1 start=0 uuid=a state=live",      /* version */
+			"xmig-claim 1 pid=1 start=0 uuid=a",                 /* no state */
+			"xmig-claim 1 pid=1 start=0 uuid=a state=stopped",   /* unknown state */
+			"xmig-claim 1 pid=0 start=0 uuid=a state=live",      /* pid 0 */
+			"xmig-claim 1 pid=-1 start=0 uuid=a state=live",
+			"xmig-claim 1 pid=1 pid=2 start=0 uuid=a state=live", /* twice */
+			"xmig-claim 1 pid=1 start=0 uuid=a/b state=live",   /* a path */
+			"xmig-claim 1 pid=1 start=0 uuid=A state=live",     /* not lower case */
+			"xmig-claim 1 pid=1 start=99999999999999999999999 uuid=a state=live",
+			"xmig-claim 1 pid=1 start=0 uuid=a state=live extra=1",
+			"xmig-claim 1 pid=1 start=0 uuid=a state=live ",     /* empty field */
+			"xmig-claim 1 pid=1x start=0 uuid=a state=live",
+			"xmig-claim  1 pid=1 start=0 uuid=a state=live",
+		};
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+			ck_assert_msg(xmig__xen_claim_parse(bad[i], strlen(bad[i]), &r) != 0,
+				      "accepted '%s'", bad[i]);
+	}
+	ck_assert_int_ne(xmig__xen_claim_parse("xmig-claim 1\0pid=1", 18, &r), 0);
+	memset(buf, 'a', sizeof(buf));
+	ck_assert_int_ne(xmig__xen_claim_parse(buf, sizeof(buf), &r), 0); /* too long */
+	/* a format that does not fit is refused, not cut */
+	ck_assert_int_eq(xmig__xen_claim_format(&c, buf, 40), -1);
+}
+END_TEST
+
 /* A CPU_POLICY body of nl leaves and nm MSRs (contents: arbitrary numbers). */
 static size_t policy_body(uint8_t *buf, uint32_t nl, uint32_t nm)
 {
@@ -569,6 +626,7 @@ static Suite *xen_format_suite(void)
 	tcase_add_test(tc, test_pv_p2m_leaf);
 	tcase_add_test(tc, test_pv_blobs);
 	tcase_add_test(tc, test_map_verdict);
+	tcase_add_test(tc, test_claims);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -221,6 +221,21 @@ expect_usage "xmig-recv --from a missing file" "cannot read '$tmp/nothing'" \
   "$bin/xmig-recv" --from "file:$tmp/nothing"
 expect_usage "xmig-recv --listen without a port" "--listen: address '127.0.0.1': missing port" \
   "$bin/xmig-recv" --listen 127.0.0.1 --accept-timeout 1s
+# --cleanup (xen leftovers) stands alone, and --dry-run / --resume need it
+expect_usage "xmig-send --cleanup --to" "--cleanup takes no other options" \
+  "$bin/xmig-send" --cleanup --to 127.0.0.1:1
+expect_usage "xmig-recv --cleanup --listen" "--cleanup takes no other options" \
+  "$bin/xmig-recv" --cleanup --listen 127.0.0.1:1
+expect_usage "xmig-recv --dry-run alone" "--dry-run is for --cleanup" "$bin/xmig-recv" --dry-run
+expect_usage "xmig-send --resume alone" "--resume is for --cleanup" "$bin/xmig-send" --resume 5
+expect_usage "--cleanup --dry-run --resume" "not with --dry-run" \
+  "$bin/xmig-send" --cleanup --dry-run --resume 5
+expect_usage "--cleanup --resume 0" "--resume: '0' is not the id of a guest domain" \
+  "$bin/xmig-recv" --cleanup --resume 0
+# off Xen (this machine): a clear failure, never "no leftovers"
+set +e; "$bin/xmig-recv" --cleanup >"$tmp/cl.out" 2>&1; rc=$?; set -e
+[ $rc -eq 1 ] && grep -qE "xen backend|Xen control interface" "$tmp/cl.out" ||
+  fail "xmig-recv --cleanup off Xen: exit $rc: $(cat "$tmp/cl.out")"
 expect_usage "xmig-recv --forward-to out of range" "--forward-to: address '127.0.0.1:70000'" \
   "$bin/xmig-recv" --listen 127.0.0.1:0 --accept-timeout 1s --forward-to 127.0.0.1:70000
 pass=$((pass+1))

@@ -156,6 +156,40 @@ sed -i 's/"resolved":1/"resolved":0/' "$tmp/asked-unres/fault-done-lost.json"
 python3 "$here/xen-lab/summarize.py" "$tmp/asked-unres" --verdict "t" >/dev/null && fail "unresolved"
 [ "$(status "$tmp/asked-unres" fault-done-lost)" = fail ] || fail "an unresolved done-lost passes"
 
+# xmig's tools killed -9: the survivor fails cleanly, the cleanup puts right
+# what the dead one left, the host ends with as many domains, the source runs
+mkkill() { # DIR
+  mkrun "$1"
+  printf 'kill-recv-live\nkill-send-stopped\n' >> "$1/plan.txt"
+  echo '{"kill":"recv-live","fired":"killed xmig-recv (pid 9) in round 0 after 4194400 bytes (rchar), source in state -b----","sender_rc":1,"receiver_rc":137,"domains_before":2,"domains_killed":3,"domains_after":2,"cleanup_rc":0,"resume_rc":null,"cleanup":"xmig-recv: d7 (xg--incoming): a destination the dead pid 9 created and never started: destroyed (if its source is still stopped, it was never started here: resume it there)|xmig-recv: 1 leftover: 1 destroyed, 0 resumed, 0 stopped sources left alone|","src_domid":5}' \
+    > "$1/kill-recv-live.json"
+  echo 'source_state=-b----' > "$1/kill-recv-live.after"
+  echo '{"kill":"send-ready","fired":"killed xmig-send (pid 11) with READY held back, source in state --p---","sender_rc":137,"receiver_rc":1,"domains_before":2,"domains_killed":2,"domains_after":2,"cleanup_rc":0,"resume_rc":0,"cleanup":"xmig-recv: d5 (xg): a source the dead pid 11 left stopped for stop-and-copy: left alone. Whether ...|source after cleanup: --p---|xmig-send: d5 (xg): a source the dead pid 11 left stopped: resumed|","src_domid":5}' \
+    > "$1/kill-send-stopped.json"
+  echo 'source_state=-b----' > "$1/kill-send-stopped.after"
+  printf '=== kill-recv-live t=40 dom=5\n=== kill-recv-live done rc=1 t=41\n(d5) [   41.5] XG HB 90\n=== kill-send-stopped t=42 dom=5\n=== kill-send-stopped done rc=137 t=43\n(d5) [   43.5] XG HB 91\n' \
+    >> "$1/dmesg.txt"
+}
+mkkill "$tmp/kill"
+python3 "$here/xen-lab/summarize.py" "$tmp/kill" --verdict "t" > "$tmp/kill.out" ||
+  fail "good kill scenarios fail: $(cat "$tmp/kill.out")"
+for s in kill-recv-live kill-send-stopped; do
+  [ "$(status "$tmp/kill" $s)" = pass ] || fail "clean $s"
+done
+mkkill "$tmp/kill-left"     # the cleanup left the dead receiver's domain
+sed -i 's/"domains_after":2/"domains_after":3/; s/never started: destroyed/never started: kept/' \
+  "$tmp/kill-left/kill-recv-live.json"
+sed -i 's/left stopped: resumed/left stopped: kept/' "$tmp/kill-left/kill-send-stopped.json"
+python3 "$here/xen-lab/summarize.py" "$tmp/kill-left" --verdict "t" >/dev/null && fail "kill leftovers pass"
+[ "$(status "$tmp/kill-left" kill-recv-live)" = fail ] || fail "a dead receiver's domain left passes"
+[ "$(status "$tmp/kill-left" kill-send-stopped)" = fail ] || fail "a stopped source not resumed passes"
+mkkill "$tmp/kill-nofire"   # nobody killed, or not with -9
+sed -i 's/"fired":"[^"]*"/"fired":""/' "$tmp/kill-nofire/kill-recv-live.json"
+sed -i 's/"sender_rc":137/"sender_rc":1/' "$tmp/kill-nofire/kill-send-stopped.json"
+python3 "$here/xen-lab/summarize.py" "$tmp/kill-nofire" --verdict "t" >/dev/null && fail "kill not fired passes"
+[ "$(status "$tmp/kill-nofire" kill-recv-live)" = fail ] || fail "a kill that never fired passes"
+[ "$(status "$tmp/kill-nofire" kill-send-stopped)" = fail ] || fail "a sender not killed passes"
+
 # a balloon scenario in which the guest did not grow tested nothing
 mkrun "$tmp/balloon"
 echo linux-balloon >> "$tmp/balloon/plan.txt"

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +132,29 @@ int guest_start(struct guest_opts *go, struct xmig_backend **out)
 			"dirty model '%s'\n", tool_name, (unsigned long long)(go->mem >> 20),
 			go->vcpus, go->dirty);
 	return 0;
+}
+
+int guest_cleanup(int dry_run, const char *resume_domid)
+{
+	unsigned long d = 0;
+
+	if (resume_domid) {
+		char *end;
+
+		errno = 0;
+		d = strtoul(resume_domid, &end, 10);
+		if (errno || *end || d == 0 || d >= 0x7ff0)
+			usage_error("--resume: '%s' is not the id of a guest domain", resume_domid);
+	}
+#ifdef XMIG_HAVE_XEN
+	return xen_guest_cleanup(dry_run, (uint32_t)d) < 0 ? EXIT_FAILED : 0;
+#else
+	(void)dry_run;
+	fprintf(stderr, "%s: error: --cleanup: this build has no xen backend (only Xen "
+		"domains outlive a dead xmig process; sim and kvm guests die with it)\n",
+		tool_name);
+	return EXIT_FAILED;
+#endif
 }
 
 int guest_dest(struct guest_opts *go, struct xmig_backend **out)

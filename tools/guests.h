@@ -60,6 +60,12 @@ int guest_start(struct guest_opts *go, struct xmig_backend **out);
 /* An empty destination of go->backend. */
 int guest_dest(struct guest_opts *go, struct xmig_backend **out);
 
+/*
+ * --cleanup [--dry-run] [--resume DOMID]: the leftovers of dead xmig
+ * processes (xen only; see xen_guest_cleanup). Returns the exit status.
+ */
+int guest_cleanup(int dry_run, const char *resume_domid);
+
 /* Let the guest run for `ms`; < 0 if it stopped or failed meanwhile. */
 int guest_run_for(struct guest_opts *go, struct xmig_backend *b, uint64_t ms);
 

@@ -13,6 +13,7 @@
 #define XMIG_TOOLS_GUESTS_XEN_H
 
 #ifdef XMIG_HAVE_XEN
+#include <stdint.h>
 #include <stdio.h>
 
 struct xmig_backend;
@@ -35,6 +36,14 @@ int xen_guest_start_mode(const char *domid_str, const char *suspend,
 
 /* A destination that builds its own PVH domain named `name` (NULL: default). */
 int xen_guest_dest(const char *name, struct xmig_backend **out);
+
+/*
+ * --cleanup: the leftovers of dead xmig processes on this host
+ * (xmig_xen_cleanup), one line each on stdout and a summary; `resume_domid`
+ * (--resume DOMID, or 0) names a stopped source to resume. 0, or < 0 after
+ * printing why.
+ */
+int xen_guest_cleanup(int dry_run, uint32_t resume_domid);
 
 /* Check a --xen-suspend value: 0, or < 0 after printing why. */
 int xen_guest_check_suspend(const char *mode);

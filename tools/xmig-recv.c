@@ -63,6 +63,16 @@ static const char usage_text[] =
 	"  --keep-last             with --hops: keep the guest of the last hop (do not\n"
 	"                          forward it; --until-exit and --run-after then apply)\n"
 	"\n"
+	"Leftovers (xen):\n"
+	"  --cleanup               put right what dead xmig processes (kill -9, a crash)\n"
+	"                          left on this host: destroy destinations they created\n"
+	"                          and never started, turn log-dirty off on running\n"
+	"                          sources, report sources left stopped; then exit\n"
+	"  --dry-run               with --cleanup: only report\n"
+	"  --resume DOMID          with --cleanup: resume DOMID, a source left stopped,\n"
+	"                          once you have seen that the destination does not run\n"
+	"                          the guest\n"
+	"\n"
 	"Output:\n"
 	"  --json FILE             write the results as JSON (- for stdout)\n"
 	"  -q, --quiet             only errors and the verdict\n"
@@ -78,7 +88,8 @@ static const char usage_text[] =
 enum {
 	OPT_LISTEN = 256, OPT_FROM, OPT_ACCEPT_TIMEOUT, OPT_TIMEOUT, OPT_BACKEND, OPT_MAX_MEM,
 	OPT_REQUIRE_VERIFY, OPT_RUN_AFTER, OPT_UNTIL_EXIT, OPT_FORWARD, OPT_HOPS, OPT_KEEP_LAST,
-	OPT_EXIT_TIMEOUT, OPT_NAME, OPT_JSON, OPT_MIN_RATE, OPT_LINGER,
+	OPT_EXIT_TIMEOUT, OPT_NAME, OPT_JSON, OPT_MIN_RATE, OPT_LINGER, OPT_CLEANUP, OPT_DRY_RUN,
+	OPT_RESUME,
 };
 
 static const struct option long_opts[] = {
@@ -99,6 +110,9 @@ static const struct option long_opts[] = {
 	{ "exit-timeout", required_argument, NULL, OPT_EXIT_TIMEOUT },
 	{ "name", required_argument, NULL, OPT_NAME },
 	{ "json", required_argument, NULL, OPT_JSON },
+	{ "cleanup", no_argument, NULL, OPT_CLEANUP },
+	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+	{ "resume", required_argument, NULL, OPT_RESUME },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -443,13 +457,19 @@ int main(int argc, char **argv)
 			  .hops = 1, .exit_timeout_ms = 300000, .linger_ms = 60000 };
 	struct xmig_backend *b = NULL;
 	unsigned int hop;
-	int c, rc = 0, max_mem_set = 0;
+	int c, rc = 0, max_mem_set = 0, cleanup = 0, dry_run = 0, others = 0;
+	const char *resume = NULL;
 
 	opterr = 0;
 	tool_name = "xmig-recv";
 	tls_opts_init(&o.tls);
 	while ((c = getopt_long(argc, argv, ":qvh", long_opts, NULL)) != -1) {
+		others += c != OPT_CLEANUP && c != OPT_DRY_RUN && c != OPT_RESUME && c != 'q' &&
+			  c != 'v';
 		switch (c) {
+		case OPT_CLEANUP: cleanup = 1; break;
+		case OPT_DRY_RUN: dry_run = 1; break;
+		case OPT_RESUME: resume = optarg; break;
 		case OPT_LISTEN: o.listen_addr = optarg; break;
 		case OPT_FROM: o.from = optarg; break;
 		case OPT_ACCEPT_TIMEOUT:
@@ -493,6 +513,14 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		usage_error("unexpected argument '%s'", argv[optind]);
+	if ((dry_run || resume) && !cleanup)
+		usage_error("%s is for --cleanup", dry_run ? "--dry-run" : "--resume");
+	if (cleanup && others)
+		usage_error("--cleanup takes no other options (but --dry-run, --resume, -q, -v)");
+	if (cleanup && dry_run && resume)
+		usage_error("--resume changes a domain: not with --dry-run");
+	if (cleanup)
+		return guest_cleanup(dry_run, resume);
 	if (!!o.listen_addr == !!o.from)
 		usage_error("give exactly one of --listen ADDRESS and --from SOURCE");
 	if (o.hops > 1 && (!o.forward_to || o.from))

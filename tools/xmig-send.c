@@ -59,6 +59,17 @@ static const char usage_text[] =
 	"  --verify                send a digest of guest memory; the receiver checks it\n"
 	"  --keep-running          when saving, resume the guest after saving it\n"
 	"\n"
+	"Leftovers (xen):\n"
+	"  --cleanup               put right what dead xmig processes (kill -9, a crash)\n"
+	"                          left on this host: destroy destinations never started,\n"
+	"                          turn log-dirty off on running sources, and report\n"
+	"                          sources left stopped; then exit (the same as\n"
+	"                          xmig-recv --cleanup)\n"
+	"  --dry-run               with --cleanup: only report\n"
+	"  --resume DOMID          with --cleanup: resume DOMID, a source left stopped,\n"
+	"                          once you have seen that the destination does not run\n"
+	"                          the guest\n"
+	"\n"
 	"Output:\n"
 	"  --json FILE             write the results as JSON (- for stdout)\n"
 	"  -q, --quiet             only errors and the verdict\n"
@@ -78,7 +89,8 @@ enum {
 	OPT_TO = 256, OPT_CONNECT_TIMEOUT, OPT_RESOLVE_TIMEOUT, OPT_TIMEOUT, OPT_BACKEND, OPT_MEM, OPT_VCPUS,
 	OPT_RUN_BEFORE, OPT_DIRTY, OPT_SEED, OPT_POLICY, OPT_DOWNTIME, OPT_MAX_ROUNDS,
 	OPT_MAX_TIME, OPT_NOCONV, OPT_MAX_BW, OPT_VERIFY, OPT_KEEP, OPT_JSON,
-	OPT_GUEST, OPT_APPEND, OPT_DOMAIN, OPT_XEN_SUSPEND, OPT_FORCE,
+	OPT_GUEST, OPT_APPEND, OPT_DOMAIN, OPT_XEN_SUSPEND, OPT_FORCE, OPT_CLEANUP, OPT_DRY_RUN,
+	OPT_RESUME,
 };
 
 static const struct option long_opts[] = {
@@ -106,6 +118,9 @@ static const struct option long_opts[] = {
 	{ "verify", no_argument, NULL, OPT_VERIFY },
 	{ "keep-running", no_argument, NULL, OPT_KEEP },
 	{ "json", required_argument, NULL, OPT_JSON },
+	{ "cleanup", no_argument, NULL, OPT_CLEANUP },
+	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+	{ "resume", required_argument, NULL, OPT_RESUME },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -121,6 +136,8 @@ struct send_opts {
 	uint64_t connect_ms;
 	uint64_t resolve_ms;
 	int keep, force;
+	int cleanup, dry_run, others;
+	const char *resume;
 	struct endpoint ep;
 	struct tls_opts tls;
 	FILE *out; /* the summary: stdout, or stderr when stdout carries the stream */
@@ -174,10 +191,14 @@ static void parse_option(struct send_opts *o, int c, const char *arg)
 	case OPT_VERIFY: o->sp.verify = 1; break;
 	case OPT_KEEP: o->keep = 1; break;
 	case OPT_JSON: o->json = arg; break;
-	case 'q': tool_verbosity = 0; break;
-	case 'v': tool_verbosity++; break;
+	case OPT_CLEANUP: o->cleanup = 1; return;
+	case OPT_DRY_RUN: o->dry_run = 1; return;
+	case OPT_RESUME: o->resume = arg; return;
+	case 'q': tool_verbosity = 0; return;
+	case 'v': tool_verbosity++; return;
 	default: tls_opts_parse(&o->tls, c, arg); break;
 	}
+	o->others++;
 }
 
 /* The whole command line, checked before any guest starts; exits on an error. */
@@ -198,6 +219,14 @@ static void parse_command_line(struct send_opts *o, int argc, char **argv)
 	}
 	if (optind < argc)
 		usage_error("unexpected argument '%s'", argv[optind]);
+	if ((o->dry_run || o->resume) && !o->cleanup)
+		usage_error("%s is for --cleanup", o->dry_run ? "--dry-run" : "--resume");
+	if (o->cleanup && o->others)
+		usage_error("--cleanup takes no other options (but --dry-run, --resume, -q, -v)");
+	if (o->cleanup && o->dry_run && o->resume)
+		usage_error("--resume changes a domain: not with --dry-run");
+	if (o->cleanup)
+		exit(guest_cleanup(o->dry_run, o->resume));
 	if (!o->to)
 		usage_error("--to ADDRESS is required");
 	if (o->force && strncmp(o->to, "file:", 5) != 0)

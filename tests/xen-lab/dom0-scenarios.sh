@@ -28,6 +28,17 @@
 #           lost with it / delivered and the DONE lost: the sender, left not
 #           knowing, asks the receiver (an outcome query) and resumes the
 #           source / destroys it; the guest runs on exactly one side
+#   kill-recv-live, kill-recv-ready, kill-send-live, kill-send-stopped
+#           xmig-send and xmig-recv as processes, one of them killed (-9)
+#           in round 0 (once it moved 4 MiB, at 4 MiB/s) or with the guest
+#           stopped and READY held back from the sender (lab-tools hold):
+#           the survivor fails cleanly (a sender resumes its source; a
+#           receiver destroys its copy), and what the dead one left - a
+#           destination never started (receiver), a source in log-dirty
+#           mode or stopped (sender) - is put right by `xmig-recv
+#           --cleanup` (a stopped source only by `xmig-send --cleanup
+#           --resume DOMID`, once no copy runs elsewhere): the host then has
+#           as many domains as before and the source runs
 #   rep1-5  five migrations in a row of the same guest
 #   adopt   restored into a domain the driver created and connects itself
 #           (a toolstack's way: params.domid + before_unpause)
@@ -97,6 +108,10 @@ REPEAT=${REPEAT:-5}
 GUEST_TIME=${GUEST_TIME:-0}
 cp $H/xmig-test-guest /var/lib/xen/images/xg
 cp $H/xen-lab-migrate /usr/local/bin/
+# xmig's own tools and the lab's helpers (lab-tools hold, below)
+cp $H/xmig-send $H/xmig-recv $H/lab-tools /usr/local/bin/
+# the tools' own TCP transport runs on loopback, which nothing else brings up
+ip link set lo up
 now() { cut -d' ' -f1 /proc/uptime; }
 say() { echo "$*" | tee -a $R/summary.txt; }
 
@@ -139,6 +154,7 @@ if [ -z "$SKIP_XG" ]; then
   plan m1 fail suspend-noack fault-map-eio fault-clean-short fault-map-enoent fault-destroy-src
   plan fault-cut-setup fault-cut-round0 fault-cut-round-end fault-cut-state fault-cut-ready
   plan fault-commit-lost fault-done-lost
+  plan kill-recv-live kill-recv-ready kill-send-live kill-send-stopped
   i=1; while [ $i -le $REPEAT ]; do plan rep$i; i=$((i+1)); done
   [ -n "$SKIP_ADOPT" ] || plan adopt
   say "guest: $(grep cmdline /etc/xen/xg.cfg)"
@@ -212,6 +228,95 @@ mig() { # name args...
 }
 newdom() { sed -n 's/.*"dst_domid":\([0-9]*\).*/\1/p' $R/$1.json; }
 
+# xmig's tools as processes, one killed -9 (see kill-* above)
+ndoms() { xl list 2>/dev/null | tail -n +2 | wc -l; }
+dstate() { xl list "$1" 2>/dev/null | awk 'NR == 2 { print $5 }'; }
+# alive PID: PID runs (a child that ended but was not waited for is a zombie)
+alive() {
+  local st
+  st=$(sed 's/.*) //' /proc/$1/stat 2>/dev/null) && [ -n "$st" ] && [ "${st%% *}" != Z ]
+}
+# io_wait PID FIELD BYTES [PEER]: until /proc/PID/io's FIELD reaches BYTES;
+# prints it; fails if PID (or PEER, when given) ended first
+io_wait() {
+  local v
+  while v=$(awk -v f=$2 '$1 == f":" { print $2 }' /proc/$1/io 2>/dev/null) && [ -n "$v" ]; do
+    [ "$v" -ge $3 ] && { echo $v; return 0; }
+    [ -z "$4" ] || alive $4 || return 1
+    sleep 0.05
+  done
+  return 1
+}
+KILL_PORT=7110
+# waitfor TEXT FILE: until FILE holds TEXT (at most 10 s)
+waitfor() {
+  local i=0
+  while [ $i -lt 100 ] && ! grep -q "$1" $2 2>/dev/null; do sleep 0.1; i=$((i+1)); done
+}
+kill_scn() { # NAME WHO(recv|send) WHEN(live|ready)
+  local n=$1 who=$2 when=$3 port to hpid= victim mark fired= v i st src rrc crc rsrc=null
+  KILL_PORT=$((KILL_PORT + 2)); port=$KILL_PORT; to=127.0.0.1:$port
+  echo "=== $n t=$(now) dom=$dom" >> $R/dmesg.txt
+  xl dmesg -c >> $R/dmesg.txt 2>/dev/null
+  step $n ${MIG_BASE:-300}
+  t0=$(now)
+  before=$(ndoms)
+  xmig-recv --backend xen --name xg --listen $to --linger 0 --timeout 120s \
+    > $R/$n.recv 2>&1 &
+  rpid=$!
+  waitfor "listening on" $R/$n.recv
+  # the connection through lab-tools hold: at ready, READY (and what follows)
+  # held back, so the sender waits with its guest stopped; live, nothing held
+  # and the bytes passed announced (a socket's traffic is not in /proc/PID/io)
+  lab-tools hold $((port + 1)) $port $([ $when = live ] && echo 4194304) \
+    > $R/$n.hold 2>&1 &
+  hpid=$!; to=127.0.0.1:$((port + 1))
+  waitfor listening $R/$n.hold
+  xmig-send --backend xen --domain $dom --to $to --timeout 120s \
+    $([ $when = live ] && echo --max-bandwidth 4M/s) > $R/$n.send 2>&1 &
+  spid=$!
+  victim=$rpid; [ $who = send ] && victim=$spid
+  mark="held READY"; [ $when = live ] && mark="passed "
+  i=0
+  while [ $i -lt $((STEP_BUDGET * 10)) ] && ! grep -q "$mark" $R/$n.hold; do
+    alive $spid && alive $rpid || break
+    sleep 0.1; i=$((i+1))
+  done
+  if grep -q "$mark" $R/$n.hold && st=$(dstate $dom) && kill -9 $victim; then
+    [ $when = live ] &&
+      fired="killed xmig-$who (pid $victim) in round 0 after $(sed -n 's/^passed \([0-9]*\).*/\1/p' $R/$n.hold) bytes, source in state $st"
+    [ $when = ready ] &&
+      fired="killed xmig-$who (pid $victim) with READY held back, source in state $st"
+  fi
+  [ -n "$fired" ] || { kill -9 $victim 2>/dev/null; fired=; }
+  wait $spid; src=$?
+  wait $rpid; rrc=$?
+  [ -n "$hpid" ] && { kill $hpid 2>/dev/null; wait $hpid 2>/dev/null; }
+  killed=$(ndoms)
+  xl list > $R/$n.xl-killed 2>&1
+  xmig-recv --cleanup > $R/$n.cleanup 2>&1; crc=$?
+  if [ $who = send ] && [ $when = ready ]; then
+    # stopped: left alone by the cleanup; resumed once it is known that no
+    # copy runs (here: the receiver destroyed its own, this host has no other)
+    echo "source after cleanup: $(dstate $dom)" >> $R/$n.cleanup
+    xmig-send --cleanup --resume $dom >> $R/$n.cleanup 2>&1; rsrc=$?
+  fi
+  after=$(ndoms)
+  t1=$(now)
+  step_end $src
+  echo "source_state=$(dstate $dom)" > $R/$n.after
+  xl dmesg -c >> $R/dmesg.txt 2>/dev/null
+  echo "=== $n done rc=$src t=$t1" >> $R/dmesg.txt
+  printf '{"kill":"%s-%s","fired":"%s","sender_rc":%d,"receiver_rc":%d,"domains_before":%d,"domains_killed":%d,"domains_after":%d,"cleanup_rc":%d,"resume_rc":%s,"cleanup":"%s","sender_error":"%s","src_domid":%s,"wall_s":%s}\n' \
+    $who $when "$fired" $src $rrc $before $killed $after $crc $rsrc \
+    "$(tr -d '"\\' < $R/$n.cleanup | tr '\n' '|' | cut -c1-900)" \
+    "$(grep -m1 verdict $R/$n.send | tr -d '"\\' | cut -c1-300)" $dom \
+    "$(awk "BEGIN{print $t1 - $t0}")" > $R/$n.json
+  say "$n sender=$src receiver=$rrc domains $before/$killed/$after cleanup=$crc/$rsrc $fired"
+  # a kill that did not fire may have let the guest move: go on with it
+  v=$(xl domid xg 2>/dev/null) && [ -n "$v" ] && dom=$v
+}
+
 if [ -z "$SKIP_XG" ]; then
   mig m1 --verify --name xg
   nd=$(newdom m1); [ -n "$nd" ] && [ "$nd" != 0 ] && dom=$nd
@@ -240,6 +345,10 @@ if [ -z "$SKIP_XG" ]; then
   mig fault-done-lost --fault done-lost --verify --name xg
   nd=$(newdom fault-done-lost); [ -n "$nd" ] && [ "$nd" != 0 ] && dom=$nd
   sleep 2
+  kill_scn kill-recv-live recv live; sleep 2
+  kill_scn kill-recv-ready recv ready; sleep 2
+  kill_scn kill-send-live send live; sleep 2
+  kill_scn kill-send-stopped send ready; sleep 2
   i=1
   while [ $i -le $REPEAT ]; do
     mig rep$i --verify --name xg
@@ -373,16 +482,6 @@ xlh_helper_pid() {
   done
   return 1
 }
-# xlh_io_wait PID FIELD BYTES: until /proc/PID/io's FIELD (rchar, wchar)
-# reaches BYTES; prints it; fails if the process ended first
-xlh_io_wait() {
-  local v
-  while v=$(awk -v f=$2 '$1 == f":" { print $2 }' /proc/$1/io 2>/dev/null) && [ -n "$v" ]; do
-    [ "$v" -ge $3 ] && { echo $v; return 0; }
-    sleep 0.05
-  done
-  return 1
-}
 # xlh_fault NAME KIND: an xl migrate on xmig's helper with one fault (see
 # above); NAME.fault says what was done and when, for summarize.py
 xlh_fault() {
@@ -397,7 +496,7 @@ xlh_fault() {
   case $kind in
     kill-send|kill-recv)
       mode=save; io=wchar; [ $kind = kill-recv ] && mode=restore && io=rchar
-      if pid=$(xlh_helper_pid $mode) && v=$(xlh_io_wait $pid $io 4194304); then
+      if pid=$(xlh_helper_pid $mode) && v=$(io_wait $pid $io 4194304); then
         kill -9 $pid
         echo "killed the $mode helper (pid $pid) after $v bytes ($io), source $(xl list $src 2>/dev/null | awk 'NR == 2 { print $5 }')" > $R/$n.fault
       else

@@ -13,6 +13,19 @@
  *                               sees, timestamped, with "garp" when it is
  *                               gratuitous (sender IP = target IP), until
  *                               killed
+ *   lab-tools hold PORT TARGET [MARK]
+ *                               accept one TCP connection on 127.0.0.1:PORT,
+ *                               connect it to 127.0.0.1:TARGET and pass what
+ *                               the client sends; of the xmig records that
+ *                               come back, those before READY are passed,
+ *                               READY and what follows held (the sender
+ *                               never hears READY), announced on stdout
+ *                               ("held READY"); with MARK, nothing is held
+ *                               and "passed N bytes" announces that MARK
+ *                               bytes went from sender to receiver (a
+ *                               socket's traffic is not in /proc/PID/io);
+ *                               when either side ends, both
+ *                               end
  *
  * Exit: 0 done, 1 an I/O error, 2 bad arguments.
  */
@@ -24,6 +37,7 @@
 #include <netinet/in.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,6 +194,100 @@ static int arpwatch(const char *ifname, const char *macs)
 	}
 }
 
+static int tcp_local(int port, int listen_it)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (listen_it ? bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 1) < 0
+		      : connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int hold(const char *port_s, const char *target_s, unsigned long long mark)
+{
+	static unsigned char buf[1 << 16], back[1 << 16];
+	size_t have = 0;
+	unsigned long long held = 0, passed = 0;
+	int lfd = tcp_local(atoi(port_s), 1), c, t, holding = 0;
+
+	if (lfd < 0) {
+		perror("lab-tools hold: listen");
+		return 1;
+	}
+	printf("listening\n");
+	fflush(stdout);
+	c = accept(lfd, NULL, NULL);
+	close(lfd);
+	t = c < 0 ? -1 : tcp_local(atoi(target_s), 0);
+	if (c < 0 || t < 0) {
+		perror("lab-tools hold: accept/connect");
+		return 1;
+	}
+	for (;;) {
+		struct pollfd p[2] = { { .fd = c, .events = POLLIN }, { .fd = t, .events = POLLIN } };
+		ssize_t n;
+
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[0].revents) {
+			n = read(c, buf, sizeof(buf));
+			if (n <= 0 || write_all(t, buf, (size_t)n))
+				break;
+			if (mark && passed < mark && passed + (size_t)n >= mark) {
+				printf("passed %llu bytes %.3f\n", passed + (size_t)n, wall_now());
+				fflush(stdout);
+			}
+			passed += (size_t)n;
+		}
+		if (!p[1].revents)
+			continue;
+		n = read(t, back + have, sizeof(back) - have);
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		/* whole records: u32 type, u32 length, u64 checksum, body, padding to 8 */
+		while (have >= 16) {
+			uint32_t type = back[0] | back[1] << 8 | back[2] << 16 | (uint32_t)back[3] << 24;
+			uint32_t len = back[4] | back[5] << 8 | back[6] << 16 | (uint32_t)back[7] << 24;
+			size_t whole = 16 + (((size_t)len + 7) & ~(size_t)7);
+
+			if (whole > sizeof(back)) {
+				fprintf(stderr, "lab-tools hold: a record of %u bytes back\n", len);
+				goto out;
+			}
+			if (have < whole)
+				break;
+			if (type == 17 && !holding && !mark) {
+				holding = 1;
+				printf("held READY %.3f\n", wall_now());
+				fflush(stdout);
+			}
+			if (holding)
+				held += whole;
+			else if (write_all(c, back, whole))
+				goto out;
+			memmove(back, back + whole, have - whole);
+			have -= whole;
+		}
+	}
+out:
+	printf("ended, %llu bytes held\n", held);
+	close(c);
+	close(t);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && !strcmp(argv[1], "flip"))
@@ -188,6 +296,9 @@ int main(int argc, char **argv)
 		return stamp();
 	if (argc == 4 && !strcmp(argv[1], "arpwatch"))
 		return arpwatch(argv[2], argv[3]);
-	fprintf(stderr, "usage: lab-tools flip OFFSET | stamp | arpwatch IFACE MAC\n");
+	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "hold"))
+		return hold(argv[2], argv[3], argc == 5 ? strtoull(argv[4], NULL, 10) : 0);
+	fprintf(stderr, "usage: lab-tools flip OFFSET | stamp | arpwatch IFACE MAC | hold PORT "
+		"TARGET [MARK]\n");
 	return 2;
 }

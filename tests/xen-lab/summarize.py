@@ -297,6 +297,46 @@ CUT = ("fault-cut-setup", "fault-cut-round0", "fault-cut-round-end", "fault-cut-
        "fault-cut-ready")
 
 
+# xmig's tools as processes, one killed -9 (dom0-scenarios.sh kill_scn):
+# name -> (who was killed, the survivor's exit status, the domains the dead
+# one left behind before any cleanup, what the cleanup must have said)
+KILLED = {
+    "kill-recv-live": ("recv", 1, 1, r"never started: destroyed"),
+    "kill-recv-ready": ("recv", 1, 1, r"never started: destroyed"),
+    "kill-send-live": ("send", 1, 0, r"log-dirty mode: log-dirty off"),
+    "kill-send-stopped": ("send", 1, 0, r"left stopped for stop-and-copy: left alone.*"
+                          r"source after cleanup: \S*p.*left stopped: resumed"),
+}
+
+
+def judge_killed(rdir, s):
+    """(status, why) of a kill_scn scenario."""
+    name = s["name"]
+    who, survivor_rc, left, said = KILLED[name]
+    if not s.get("fired"):
+        return "fail", "the kill never fired: nothing was tested"
+    got_survivor = s.get("sender_rc") if who == "recv" else s.get("receiver_rc")
+    got_victim = s.get("receiver_rc") if who == "recv" else s.get("sender_rc")
+    if got_victim != 137:
+        return "fail", "xmig-%s was to be killed (-9): it ended with %s" % (who, got_victim)
+    if got_survivor != survivor_rc:
+        return "fail", "the surviving tool exited %s, not %s (a clean failure): %s" % (
+            got_survivor, survivor_rc, s.get("sender_error", ""))
+    before, killed = s.get("domains_before"), s.get("domains_killed")
+    if before is None or killed is None or killed - before != left:
+        return "fail", "%s domains before, %s once xmig-%s was killed: expected %d left " \
+            "behind" % (before, killed, who, left)
+    if s.get("cleanup_rc") != 0 or (s.get("resume_rc") not in (None, 0)):
+        return "fail", "the cleanup failed (rc %s, resume rc %s): %s" % (
+            s.get("cleanup_rc"), s.get("resume_rc"), s.get("cleanup", ""))
+    if not re.search(said, s.get("cleanup") or ""):
+        return "fail", "the cleanup did not say /%s/: %s" % (said, s.get("cleanup", ""))
+    if s.get("domains_after") != before:
+        return "fail", "the host had %s domains before and %s after the cleanup" % (
+            before, s.get("domains_after"))
+    return source_ran_on(rdir, name, s)
+
+
 PING_REPLY = re.compile(r"^\[([0-9.]+)\] \d+ bytes from .*icmp_seq=(\d+)")
 PING_STATS = re.compile(r"(\d+) packets transmitted, (\d+) received")
 
@@ -479,6 +519,8 @@ def judge(rdir, s, handed):
             return "fail", "expected xl to fail with xmig-xl-helper naming libxenguest's " \
                 "stream, got rc %s: %s" % (rc, s.get("error") or "(no helper line)")
         return source_ran_on(rdir, name, s)
+    if name in KILLED:
+        return judge_killed(rdir, s)
     if name.startswith("fault-") and not s.get("fault_hits"):
         return "fail", "the injected fault (%s) never fired: nothing was tested" % (
             s.get("fault") or "?")

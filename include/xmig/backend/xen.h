@@ -281,6 +281,70 @@ int xmig_xen_restore_info(struct xmig_backend *b, struct xmig_xen_restore_info *
  */
 const char *xmig_xen_notes(struct xmig_backend *b);
 
+/*
+ * Leftovers of a dead xmig process. While a migration holds a domain in a
+ * state nobody else would leave it in, the backend notes it in xenstore
+ * (under /xmig, dom0 only): a destination domain it created and has not
+ * started, a source with log-dirty on. The note names the process; when
+ * that process dies without putting the domain right (kill -9, a crash,
+ * the OOM killer), the domain is a leftover, and xmig_xen_cleanup finds it:
+ *   INCOMING  a destination never started: nothing of the guest ran there
+ *             (Xen: paused, no CPU time) -> destroyed. If it did run (the
+ *             owner died after starting it), it is the guest: kept, note
+ *             removed.
+ *   LIVE      a source with log-dirty left on, running -> log-dirty off.
+ *   STOPPED   a source left paused or suspended for stop-and-copy: whether
+ *             the destination runs the guest cannot be known from here, so
+ *             it is left alone and reported, unless `resume_domid` names it
+ *             (the caller has checked that the destination does not run it:
+ *             `xl list` there) -> resumed.
+ * A note whose process still runs is reported (OWNER_ALIVE) and left; one
+ * whose domain is gone is removed. Domains a toolstack owns (libxl, when xmig
+ * is its save/restore helper: XMIG_XEN_SUSPEND_TOOLSTACK, toolstack_owns)
+ * get no note: the toolstack puts them right itself.
+ */
+enum xmig_xen_leftover_kind {
+	XMIG_XEN_LEFTOVER_INCOMING = 1,
+	XMIG_XEN_LEFTOVER_LIVE = 2,
+	XMIG_XEN_LEFTOVER_STOPPED = 3,
+};
+
+enum xmig_xen_leftover_action {
+	XMIG_XEN_LEFT_REPORTED = 0,  /* left alone (a dry run, or a stopped source) */
+	XMIG_XEN_LEFT_OWNER_ALIVE,   /* its process still runs: not a leftover */
+	XMIG_XEN_LEFT_GONE,          /* the domain no longer exists: note removed */
+	XMIG_XEN_LEFT_DESTROYED,     /* incoming, never ran: destroyed */
+	XMIG_XEN_LEFT_KEPT_RUNNING,  /* incoming, but it ran: kept, note removed */
+	XMIG_XEN_LEFT_LOGDIRTY_OFF,  /* live: log-dirty off, the guest runs on */
+	XMIG_XEN_LEFT_RESUMED,       /* stopped, named by resume_domid: resumed */
+	XMIG_XEN_LEFT_FAILED,        /* the action failed: `why` */
+};
+
+struct xmig_xen_leftover {
+	uint32_t domid;
+	int kind;          /* enum xmig_xen_leftover_kind (0: a note unreadable) */
+	int action;        /* enum xmig_xen_leftover_action */
+	int owner_pid;
+	char name[80];     /* the domain's name (printable characters only), or "" */
+	char why[200];     /* FAILED: what failed */
+};
+
+typedef void (*xmig_xen_leftover_fn)(const struct xmig_xen_leftover *l, void *payload);
+
+#define XMIG_XEN_CLEANUP_DRY_RUN 1u /* report, change nothing */
+
+/*
+ * Find the leftovers on this host and put them right (above); `fn` (may be
+ * NULL) hears of each. `resume_domid`: 0, or a stopped source to resume.
+ * Returns how many leftovers there were (OWNER_ALIVE ones not counted), or a
+ * negative error (XMIG_ENOTSUP: not in a Xen control domain; XMIG_EBACKEND:
+ * xenstore; XMIG_EINVAL: resume_domid is not a stopped leftover). An action
+ * that fails is reported as FAILED and the walk goes on; the return is then
+ * XMIG_EBACKEND.
+ */
+int xmig_xen_cleanup(unsigned int flags, uint32_t resume_domid, xmig_xen_leftover_fn fn,
+		     void *payload);
+
 /* State blobs. */
 #define XMIG_XEN_STATE_VERSION 1
 

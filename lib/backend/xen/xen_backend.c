@@ -91,12 +91,26 @@ static int xen_log_dirty_start(struct xmig_backend *b)
 {
 	struct xmig__xen *x = xmig__xen_of(b);
 
-	return source_only(x, "log_dirty_start") ?: xmig__xen_log_start(x);
+	int err = source_only(x, "log_dirty_start");
+
+	if (err)
+		return err;
+	/* noted before it goes on: a leftover (log-dirty on) if this process dies */
+	xmig__xen_claim_source(x);
+	err = xmig__xen_log_start(x);
+	if (err)
+		xmig__xen_unclaim_source(x);
+	return err;
 }
 
 static int xen_log_dirty_stop(struct xmig_backend *b)
 {
-	return xmig__xen_log_stop(xmig__xen_of(b));
+	struct xmig__xen *x = xmig__xen_of(b);
+	int err = xmig__xen_log_stop(x);
+
+	if (!err && !x->paused)
+		xmig__xen_unclaim_source(x);
+	return err;
 }
 
 static int xen_dirty_fetch(struct xmig_backend *b, uint64_t *bitmap, int final)
@@ -132,7 +146,11 @@ static int xen_resume(struct xmig_backend *b)
 {
 	struct xmig__xen *x = xmig__xen_of(b);
 
-	return source_only(x, "resume") ?: xmig__xen_resume(x);
+	int err = source_only(x, "resume") ?: xmig__xen_resume(x);
+
+	if (!err && !x->logging)
+		xmig__xen_unclaim_source(x);
+	return err;
 }
 
 static int xen_save_state(struct xmig_backend *b, xmig_state_emit_fn emit, void *ctx)
@@ -273,6 +291,7 @@ static int source_destroy(struct xmig__xen *x)
 	}
 	x->gone = 1;
 	x->paused = 0;
+	xmig__xen_unclaim_source(x);
 	/* What `xl destroy` removes, so the name is free for the migrated guest. */
 	if (x->xsh) {
 		char path[64];
@@ -320,8 +339,11 @@ static void xen_free(struct xmig_backend *b)
 	if (x->side == XMIG__XEN_SOURCE && !x->gone) {
 		xmig__xen_log_stop(x);
 		xmig__xen_suspend_release(x);
+		/* a source left stopped keeps its claim: xmig_xen_cleanup finds it */
 		if (x->paused)
 			xmig__xen_note(x, "freed with d%u still stopped", x->domid);
+		else
+			xmig__xen_unclaim_source(x);
 	}
 	xmig__xen_mem_fini(x);
 	if (x->xce) {

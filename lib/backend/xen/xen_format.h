@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "xmig/backend/xen.h"
@@ -462,6 +463,102 @@ static inline int xmig__xen_name_ok(const char *name)
 			return 0;
 	}
 	return 1;
+}
+
+/*
+ * A claim: xmig's note in xenstore (dom0 only) of a domain one of its
+ * processes holds in a state nobody else would leave it in, so that a later
+ * process can put it right after that one died (kill -9, a crash):
+ *   /xmig/incoming/D  state "incoming": a destination domain xmig created,
+ *                     paused and not yet started
+ *   /xmig/outgoing/D  state "live": a source with log-dirty on (and, if Xen
+ *                     says it is paused or suspended, stopped for
+ *                     stop-and-copy: read from Xen, not written in the
+ *                     downtime)
+ * The owner is a pid and its start time (/proc/PID/stat, field 22), so a
+ * reused pid is not taken for the owner; the uuid is the domain's handle, so
+ * a reused domid is not taken for the domain. One line of text:
+ *   "xmig-claim 1 pid=P start=T uuid=U state=S"
+ */
+#define XMIG__XEN_CLAIM_MAX 160
+
+struct xmig__xen_claim {
+	int pid;
+	unsigned long long start;
+	char uuid[37];
+	char state[12]; /* "incoming", "live" */
+};
+
+static inline int xmig__xen_claim_format(const struct xmig__xen_claim *c, char *out, size_t n)
+{
+	int k = snprintf(out, n, "xmig-claim 1 pid=%d start=%llu uuid=%s state=%s", c->pid,
+			 c->start, c->uuid, c->state);
+
+	return k < 0 || (size_t)k >= n ? -1 : k;
+}
+
+/* 0 if `s` (len bytes, not NUL-terminated) is a claim this version writes. */
+static inline int xmig__xen_claim_parse(const char *s, size_t len, struct xmig__xen_claim *c)
+{
+	char buf[XMIG__XEN_CLAIM_MAX + 1], *tok, *next;
+	int seen = 0, field = 0;
+
+	if (len == 0 || len > XMIG__XEN_CLAIM_MAX || memchr(s, 0, len))
+		return -1;
+	memcpy(buf, s, len);
+	buf[len] = 0;
+	memset(c, 0, sizeof(*c));
+	for (tok = buf; tok; tok = next, field++) {
+		char *v, *end;
+		unsigned long long u;
+		int text;
+
+		next = strchr(tok, ' ');
+		if (next)
+			*next++ = 0;
+		if (field < 2) {
+			if (strcmp(tok, field ? "1" : "xmig-claim") != 0)
+				return -1;
+			continue;
+		}
+		v = strchr(tok, '=');
+		if (!v)
+			return -1;
+		*v++ = 0;
+		text = !strcmp(tok, "uuid") ? 4 : !strcmp(tok, "state") ? 8 : 0;
+		if (text) {
+			char *dst = text == 4 ? c->uuid : c->state;
+			size_t vl = strlen(v), cap = text == 4 ? sizeof(c->uuid) : sizeof(c->state);
+
+			if (vl == 0 || vl >= cap || (seen & text))
+				return -1;
+			for (size_t i = 0; i < vl; i++)
+				if (!((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= '0' && v[i] <= '9') ||
+				      v[i] == '-'))
+					return -1;
+			memcpy(dst, v, vl + 1);
+			seen |= text;
+			continue;
+		}
+		if (*v < '0' || *v > '9')
+			return -1;
+		errno = 0;
+		u = strtoull(v, &end, 10);
+		if (*end || errno)
+			return -1;
+		if (!strcmp(tok, "pid") && u > 0 && u <= 0x3fffffff && !(seen & 1)) {
+			c->pid = (int)u;
+			seen |= 1;
+		} else if (!strcmp(tok, "start") && !(seen & 2)) {
+			c->start = u;
+			seen |= 2;
+		} else {
+			return -1;
+		}
+	}
+	if (seen != 15 || (strcmp(c->state, "incoming") && strcmp(c->state, "live")))
+		return -1;
+	return 0;
 }
 
 #endif

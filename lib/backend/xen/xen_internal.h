@@ -113,6 +113,7 @@ struct xmig__xen {
 	uint64_t nr_pages;          /* max gfn + 1 */
 	uint32_t nr_vcpus;
 	int gone;                   /* source destroyed */
+	int claimed;                /* a claim of ours is in xenstore (xen_claim.c) */
 
 	/* Foreign mapping, reused every batch. */
 	xen_pfn_t *gfns;            /* XMIG__XEN_BATCH */
@@ -194,6 +195,16 @@ int xmig__xen_pv_normal_form(struct xmig__xen *x, struct xmig__xen_map *m, unsig
 int xmig__xen_pv_pause_scan(struct xmig__xen *x, uint64_t *bitmap);
 int xmig__xen_pv_dest_init(struct xmig__xen *x);
 void xmig__xen_pv_fini(struct xmig__xen *x);
+
+/* xen_toolstack.c: a domain handle as text (8-4-4-4-12 hex digits) */
+void xmig__xen_uuid_str(const uint8_t u[16], char out[37]);
+
+/* xen_claim.c */
+int xmig__xen_claim_put(struct xmig__xen *x, xs_transaction_t t, int outgoing,
+			const uint8_t uuid[16], const char *state);
+void xmig__xen_claim_drop(struct xmig__xen *x, int outgoing, uint32_t domid);
+void xmig__xen_claim_source(struct xmig__xen *x);
+void xmig__xen_unclaim_source(struct xmig__xen *x);
 
 /* xen_suspend.c */
 int xmig__xen_suspend(struct xmig__xen *x);

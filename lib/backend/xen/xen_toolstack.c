@@ -43,7 +43,7 @@ static void uuid_make(uint8_t u[16])
 	u[8] = (uint8_t)((u[8] & 0x3f) | 0x80);
 }
 
-static void uuid_str(const uint8_t u[16], char out[37])
+void xmig__xen_uuid_str(const uint8_t u[16], char out[37])
 {
 	snprintf(out, 37,
 		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0],
@@ -249,7 +249,7 @@ static int xs_skeleton_early(struct xmig__xen *x, xs_transaction_t t)
 					       "control/feature-s4", "console/tty" };
 	char dom[64], path[160], val[96], uuid[37], vm[64];
 
-	uuid_str(x->uuid, uuid);
+	xmig__xen_uuid_str(x->uuid, uuid);
 	snprintf(vm, sizeof(vm), "/vm/%s", uuid);
 	xmig__xen_dom_path(dom, sizeof(dom), d, NULL);
 	xs_rm(x->xsh, t, dom);
@@ -281,7 +281,13 @@ static int xs_skeleton_early(struct xmig__xen *x, xs_transaction_t t)
 		return -1;
 	snprintf(path, sizeof(path), "%s/start_time", vm);
 	snprintf(val, sizeof(val), "%lld", (long long)time(NULL));
-	return xs_put(x, t, path, val, NULL, 0);
+	if (xs_put(x, t, path, val, NULL, 0))
+		return -1;
+	/* until it starts or is destroyed: a leftover if this process dies */
+	if (xmig__xen_claim_put(x, t, 0, x->uuid, "incoming"))
+		return -1;
+	x->claimed = 1;
+	return 0;
 }
 
 static int xs_skeleton_final(struct xmig__xen *x, xs_transaction_t t)
@@ -310,7 +316,7 @@ static int xs_skeleton_final(struct xmig__xen *x, xs_transaction_t t)
 		snprintf(val, sizeof(val), "%llu", (unsigned long long)x->ri.console_gfn);
 		PUT("console/ring-ref", val, NULL, 0);
 	}
-	uuid_str(x->uuid, uuid);
+	xmig__xen_uuid_str(x->uuid, uuid);
 	snprintf(path, sizeof(path), "/vm/%s/name", uuid);
 	return xs_put(x, t, path, x->name, NULL, 0);
 }
@@ -446,6 +452,10 @@ int xmig__xen_domain_start(struct xmig__xen *x)
 	}
 	x->dstate = XMIG__XEN_D_RUNNING;
 	x->ri_valid = 1;
+	if (x->claimed) { /* it ran: nobody may take it for a leftover */
+		xmig__xen_claim_drop(x, 0, x->domid);
+		x->claimed = 0;
+	}
 	return left;
 }
 
@@ -467,9 +477,13 @@ int xmig__xen_domain_destroy(struct xmig__xen *x)
 	if (x->own_domain && xmig__xen_store_open(x) == 0) {
 		xmig__xen_dom_path(dom, sizeof(dom), x->domid, NULL);
 		xs_rm(x->xsh, XBT_NULL, dom);
-		uuid_str(x->uuid, uuid);
+		xmig__xen_uuid_str(x->uuid, uuid);
 		snprintf(path, sizeof(path), "/vm/%s", uuid);
 		xs_rm(x->xsh, XBT_NULL, path);
+	}
+	if (x->claimed) {
+		xmig__xen_claim_drop(x, 0, x->domid);
+		x->claimed = 0;
 	}
 forget:
 	x->dstate = XMIG__XEN_D_EMPTY;
