@@ -151,6 +151,10 @@ python3 "$here/xen-lab/summarize.py" "$tmp/asked-left" --verdict "t" >/dev/null 
 sed -i 's/"domains_after":3/"domains_after":2/' "$tmp/asked-left/fault-cut-state.json"
 python3 "$here/xen-lab/summarize.py" "$tmp/asked-left" --verdict "t" >/dev/null || true
 [ "$(status "$tmp/asked-left" fault-cut-state)" = pass ] || fail "a clean cut-state fails"
+mkasked "$tmp/asked-dying"
+sed -i 's/"domains_after":2/"domains_after":2,"dying_after":1/' "$tmp/asked-dying/fault-done-lost.json"
+python3 "$here/xen-lab/summarize.py" "$tmp/asked-dying" --verdict "t" >/dev/null && fail "dying"
+[ "$(status "$tmp/asked-dying" fault-done-lost)" = fail ] || fail "a domain that stays dying passes"
 mkasked "$tmp/asked-unres"
 sed -i 's/"resolved":1/"resolved":0/' "$tmp/asked-unres/fault-done-lost.json"
 python3 "$here/xen-lab/summarize.py" "$tmp/asked-unres" --verdict "t" >/dev/null && fail "unresolved"
@@ -183,6 +187,10 @@ sed -i 's/left stopped: resumed/left stopped: kept/' "$tmp/kill-left/kill-send-s
 python3 "$here/xen-lab/summarize.py" "$tmp/kill-left" --verdict "t" >/dev/null && fail "kill leftovers pass"
 [ "$(status "$tmp/kill-left" kill-recv-live)" = fail ] || fail "a dead receiver's domain left passes"
 [ "$(status "$tmp/kill-left" kill-send-stopped)" = fail ] || fail "a stopped source not resumed passes"
+mkkill "$tmp/kill-dying"    # the killed receiver's domain never went
+sed -i 's/"domains_after":2/"domains_after":2,"dying_after":1/' "$tmp/kill-dying/kill-recv-live.json"
+python3 "$here/xen-lab/summarize.py" "$tmp/kill-dying" --verdict "t" >/dev/null && fail "kill dying passes"
+[ "$(status "$tmp/kill-dying" kill-recv-live)" = fail ] || fail "a domain that stays dying passes (kill)"
 mkkill "$tmp/kill-nofire"   # nobody killed, or not with -9
 sed -i 's/"fired":"[^"]*"/"fired":""/' "$tmp/kill-nofire/kill-recv-live.json"
 sed -i 's/"sender_rc":137/"sender_rc":1/' "$tmp/kill-nofire/kill-send-stopped.json"

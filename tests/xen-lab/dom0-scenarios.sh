@@ -212,7 +212,7 @@ mig() { # name args...
   echo "$*" > $R/$n.args
   step $n ${MIG_BASE:-300}
   t0=$(now)
-  timeout $MIG_BUDGET xen-lab-migrate "$dom" "$@" > $R/$n.json 2> $R/$n.log
+  XLM_SETTLE_MS=$(( $(budget 20) * 1000 )) timeout $MIG_BUDGET xen-lab-migrate "$dom" "$@" > $R/$n.json 2> $R/$n.log
   rc=$?
   t1=$(now)
   step_end $rc
@@ -229,7 +229,15 @@ mig() { # name args...
 newdom() { sed -n 's/.*"dst_domid":\([0-9]*\).*/\1/p' $R/$1.json; }
 
 # xmig's tools as processes, one killed -9 (see kill-* above)
-ndoms() { xl list 2>/dev/null | tail -n +2 | wc -l; }
+# ndoms: the host's live domains. A destroyed domain stays listed, dying
+# ("-----d"), until the last mapping of its memory goes: wait for that, at
+# most a scaled 20 s, then count the live ones; ndying: those still dying
+ndying() { xl list 2>/dev/null | awk 'NR > 1 && substr($5, 6, 1) == "d"' | wc -l; }
+ndoms() {
+  local i=0 n=$(( $(budget 20) * 10 ))
+  while [ $i -lt $n ] && [ "$(ndying)" -gt 0 ]; do sleep 0.1; i=$((i+1)); done
+  xl list 2>/dev/null | awk 'NR > 1 && substr($5, 6, 1) != "d"' | wc -l
+}
 dstate() { xl list "$1" 2>/dev/null | awk 'NR == 2 { print $5 }'; }
 # alive PID: PID runs (a child that ended but was not waited for is a zombie)
 alive() {
@@ -301,14 +309,14 @@ kill_scn() { # NAME WHO(recv|send) WHEN(live|ready)
     echo "source after cleanup: $(dstate $dom)" >> $R/$n.cleanup
     xmig-send --cleanup --resume $dom >> $R/$n.cleanup 2>&1; rsrc=$?
   fi
-  after=$(ndoms)
+  after=$(ndoms); dying=$(ndying)
   t1=$(now)
   step_end $src
   echo "source_state=$(dstate $dom)" > $R/$n.after
   xl dmesg -c >> $R/dmesg.txt 2>/dev/null
   echo "=== $n done rc=$src t=$t1" >> $R/dmesg.txt
-  printf '{"kill":"%s-%s","fired":"%s","sender_rc":%d,"receiver_rc":%d,"domains_before":%d,"domains_killed":%d,"domains_after":%d,"cleanup_rc":%d,"resume_rc":%s,"cleanup":"%s","sender_error":"%s","src_domid":%s,"wall_s":%s}\n' \
-    $who $when "$fired" $src $rrc $before $killed $after $crc $rsrc \
+  printf '{"kill":"%s-%s","fired":"%s","sender_rc":%d,"receiver_rc":%d,"domains_before":%d,"domains_killed":%d,"domains_after":%d,"dying_after":%d,"cleanup_rc":%d,"resume_rc":%s,"cleanup":"%s","sender_error":"%s","src_domid":%s,"wall_s":%s}\n' \
+    $who $when "$fired" $src $rrc $before $killed $after $dying $crc $rsrc \
     "$(tr -d '"\\' < $R/$n.cleanup | tr '\n' '|' | cut -c1-900)" \
     "$(grep -m1 verdict $R/$n.send | tr -d '"\\' | cut -c1-300)" $dom \
     "$(awk "BEGIN{print $t1 - $t0}")" > $R/$n.json

@@ -331,6 +331,9 @@ def judge_killed(rdir, s):
             s.get("cleanup_rc"), s.get("resume_rc"), s.get("cleanup", ""))
     if not re.search(said, s.get("cleanup") or ""):
         return "fail", "the cleanup did not say /%s/: %s" % (said, s.get("cleanup", ""))
+    if s.get("dying_after"):
+        return "fail", "%s destroyed domain(s) stayed dying after the cleanup: something " \
+            "still maps their memory" % s.get("dying_after")
     if s.get("domains_after") != before:
         return "fail", "the host had %s domains before and %s after the cleanup" % (
             before, s.get("domains_after"))
@@ -524,6 +527,9 @@ def judge(rdir, s, handed):
     if name.startswith("fault-") and not s.get("fault_hits"):
         return "fail", "the injected fault (%s) never fired: nothing was tested" % (
             s.get("fault") or "?")
+    if name in CUT + ASKED and s.get("dying_after"):
+        return "fail", "%s destroyed domain(s) stayed dying: something still maps " \
+            "their memory" % s.get("dying_after")
     if name in CUT + ASKED and s.get("domains_before") != s.get("domains_after"):
         return "fail", "the host had %s domains before and %s after: a copy of the " \
             "guest was left behind" % (s.get("domains_before"), s.get("domains_after"))

@@ -40,7 +40,9 @@
  *                guest paused; a Xen guest's state is all platform blobs) or COMMIT (after READY; the write fails, so
  *                COMMIT never left): the sender must fail with the source
  *                running, the receiver destroy its domain (the JSON's
- *                "domains_before"/"domains_after" count the host's domains)
+ *                "domains_before"/"domains_after" count the host's live
+ *                domains; "dying_after" those destroyed but still held
+ *                once XLM_SETTLE_MS, default 20000, has passed)
  *   commit-lost  the sender's COMMIT is dropped (reported written) and the
  *                connection cut: the receiver never starts its guest; the
  *                sender, left ambiguous, asks it over a second connection
@@ -444,18 +446,62 @@ static int cut_point(const char *k, uint32_t *type, unsigned int *nth)
 	return -1;
 }
 
-/* The host's domains (dom0 included), or -1. */
-static int count_domains(void)
+/*
+ * The host's live domains (dom0 included), or -1; *dying gets those Xen is
+ * still tearing down. A destroyed domain stays listed, dying, until the last
+ * mapping of its memory goes (xenconsoled lets go of the console ring when
+ * its watch fires), so a count taken right after a destroy can see it:
+ * wait for the dying to go, at most settle_ms, and report those that stay
+ * (a domain something never lets go of is a leak, not a copy of the guest).
+ */
+static int count_domains(int *dying, int settle_ms)
 {
 	static xc_domaininfo_t di[256];
 	xc_interface *xch = xc_interface_open(NULL, NULL, 0);
-	int n;
+	int n = -1, live = 0, waited = 0;
 
+	*dying = 0;
 	if (!xch)
 		return -1;
-	n = xc_domain_getinfolist(xch, 0, 256, di);
+	for (;;) {
+		n = xc_domain_getinfolist(xch, 0, 256, di);
+		if (n < 0)
+			break;
+		live = *dying = 0;
+		for (int i = 0; i < n; i++)
+			if (di[i].flags & XEN_DOMINF_dying)
+				++*dying;
+			else
+				live++;
+		if (!*dying || waited >= settle_ms)
+			break;
+		nanosleep(&(struct timespec){ .tv_nsec = 50 * 1000000L }, NULL);
+		waited += 50;
+	}
 	xc_interface_close(xch);
-	return n;
+	return n < 0 ? -1 : live;
+}
+
+/*
+ * How long a destroyed domain may stay dying before it counts as held: the
+ * scenarios pass XLM_SETTLE_MS scaled by the host's measured speed; 20 s
+ * when run by hand.
+ */
+static int settle_ms(void)
+{
+	const char *e = getenv("XLM_SETTLE_MS");
+	char *end;
+	long v;
+
+	if (!e || !*e)
+		return 20000;
+	errno = 0;
+	v = strtol(e, &end, 10);
+	if (errno || *end || v < 0 || v > 600000) {
+		fprintf(stderr, "XLM_SETTLE_MS=%s: not a number of ms in 0..600000\n", e);
+		exit(2);
+	}
+	return (int)v;
 }
 
 struct answer {
@@ -890,7 +936,8 @@ int main(int argc, char **argv)
 	int ambiguous = 0, unsettled = 0, outcome = 0, answered = 0;
 	int lossy_on = fault_kind == F_COMMIT_LOST || fault_kind == F_DONE_LOST ||
 		       fault_kind == F_CUT;
-	int domains_before = count_domains(), domains_after;
+	int dying_before, dying_after;
+	int domains_before = count_domains(&dying_before, 0), domains_after;
 
 	if (fault_kind == F_CUT && cut_point(fault_name, &lossy.type, &lossy.nth) < 0) {
 		fprintf(stderr, "unknown fault %s\n", fault_name);
@@ -965,9 +1012,10 @@ int main(int argc, char **argv)
 			       "\"answered\":%d,\"resolved\":%d,", ambiguous, unsettled, outcome,
 			       answered, st ? st->resolved : 0);
 		if (lossy_on) {
-			domains_after = count_domains();
-			printf("\"domains_before\":%d,\"domains_after\":%d,", domains_before,
-			       domains_after);
+			domains_after = count_domains(&dying_after, settle_ms());
+			printf("\"domains_before\":%d,\"domains_after\":%d,"
+			       "\"dying_before\":%d,\"dying_after\":%d,", domains_before,
+			       domains_after, dying_before, dying_after);
 		}
 	}
 	json_str("policy", p.policy, 0);
