@@ -100,7 +100,6 @@ void xen_guest_report(struct xmig_backend *b, FILE *f)
 		fprintf(f, "xen: %s\n", notes);
 }
 struct cleanup_tally {
-	int dry;
 	unsigned int found, destroyed, resumed, stopped, failed;
 };
 
@@ -176,7 +175,7 @@ static void cleanup_line(const struct xmig_xen_leftover *l, void *payload)
 
 int xen_guest_cleanup(int dry_run, uint32_t resume_domid)
 {
-	struct cleanup_tally t = { .dry = dry_run };
+	struct cleanup_tally t = { 0 };
 	int rc;
 
 	rc = xmig_xen_cleanup(dry_run ? XMIG_XEN_CLEANUP_DRY_RUN : 0, resume_domid, cleanup_line,

@@ -242,7 +242,7 @@ static int fetch_dirty(struct xmig_session *s, int final, uint64_t *count)
  */
 static int late_writes(struct xmig_session *s)
 {
-	uint64_t late;
+	uint64_t late = 0;
 	int rc = fetch_dirty(s, 0, &late);
 
 	if (rc < 0)
@@ -407,7 +407,7 @@ static int stop_and_copy(struct xmig_session *s, struct send_state *st)
 {
 	struct xmig_downtime *tl = &s->stats.timeline;
 	uint32_t final_round = s->stats.nr_rounds;
-	uint64_t dirty;
+	uint64_t dirty = 0;
 	int rc;
 
 	tl->pause_requested = xmig__elapsed(s);

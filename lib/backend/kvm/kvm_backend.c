@@ -242,7 +242,7 @@ static const struct xmig_backend_ops kvm_ops = {
 
 static int kvm_alloc(struct xmig__kvm **out, xmig_kvm_console_fn fn, void *payload)
 {
-	struct xmig__kvm *k;
+	struct xmig__kvm *k = NULL;
 	pthread_condattr_t ca;
 
 	k = calloc(1, sizeof(*k));
@@ -272,7 +272,7 @@ XMIG__API void xmig_kvm_params_init(struct xmig_kvm_params *p)
 
 XMIG__API int xmig_kvm_available(void)
 {
-	struct xmig__kvm *k;
+	struct xmig__kvm *k = NULL;
 	int err;
 
 	err = kvm_alloc(&k, NULL, NULL);
@@ -287,7 +287,7 @@ XMIG__API int xmig_kvm_available(void)
 
 XMIG__API int xmig_kvm_new(struct xmig_backend **out, const struct xmig_kvm_params *p)
 {
-	struct xmig__kvm *k;
+	struct xmig__kvm *k = NULL;
 	uint8_t *elf = NULL;
 	size_t elf_size = 0;
 	uint64_t mem = 0;
@@ -330,7 +330,7 @@ XMIG__API int xmig_kvm_new(struct xmig_backend **out, const struct xmig_kvm_para
 XMIG__API int xmig_kvm_new_dest(struct xmig_backend **out, xmig_kvm_console_fn fn,
 				void *payload)
 {
-	struct xmig__kvm *k;
+	struct xmig__kvm *k = NULL;
 	int err;
 
 	if (!out)

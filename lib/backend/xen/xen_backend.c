@@ -268,7 +268,8 @@ static int xen_unpause(struct xmig_backend *b)
 
 /*
  * The source domain, after a confirmed commit. If Xen refuses, the domain is
- * still there: keep its domid and report it, so the caller can retry.
+ * still there: keep its domid and report it, so the caller can retry. Once it
+ * is destroyed nothing of its memory is read again, so every mapping goes.
  */
 static int source_destroy(struct xmig__xen *x)
 {
@@ -291,6 +292,13 @@ static int source_destroy(struct xmig__xen *x)
 	}
 	x->gone = 1;
 	x->paused = 0;
+	/* Xen frees a destroyed domain's memory only when the last foreign
+	 * mapping of it goes: drop ours now, not when the caller frees the
+	 * backend, or the domain stays listed as dying for as long as it lives. */
+	for (unsigned int i = 0; i < XMIG__XEN_MAX_MAPS; i++)
+		if (x->maps[i].ptrs)
+			xmig__xen_unmap(x, x->maps[i].ptrs, 0);
+	xmig__xen_mem_fini(x);
 	xmig__xen_unclaim_source(x);
 	/* What `xl destroy` removes, so the name is free for the migrated guest. */
 	if (x->xsh) {

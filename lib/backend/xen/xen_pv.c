@@ -740,7 +740,7 @@ static int fix_start_info(struct xmig__xen *x, vcpu_guest_context_x86_64_t *c)
 {
 	xc_domaininfo_t di;
 	start_info_t *si;
-	uint64_t mfn, store, console;
+	uint64_t mfn = 0, store = 0, console = 0;
 	int err;
 
 	if ((err = dest_data_mfn(x, c->user_regs.rdx, "the start info", &mfn)) ||
@@ -804,7 +804,7 @@ static int set_vcpu(struct xmig__xen *x, uint32_t id)
 	struct xmig__pv_vcpu_hdr h;
 	vcpu_guest_context_any_t c;
 	struct xen_domctl d;
-	uint64_t mfn;
+	uint64_t mfn = 0;
 	unsigned int frames;
 	int err;
 
