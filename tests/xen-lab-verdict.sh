@@ -198,6 +198,35 @@ python3 "$here/xen-lab/summarize.py" "$tmp/kill-nofire" --verdict "t" >/dev/null
 [ "$(status "$tmp/kill-nofire" kill-recv-live)" = fail ] || fail "a kill that never fired passes"
 [ "$(status "$tmp/kill-nofire" kill-send-stopped)" = fail ] || fail "a sender not killed passes"
 
+# killed after the commit: the guest runs on the destination, the stopped
+# source is left alone by the cleanup, then destroyed by hand
+mkdone() { # DIR
+  mkrun "$1"
+  printf 'kill-recv-done\n' >> "$1/plan.txt"
+  echo '{"kill":"recv-done","fired":"killed xmig-recv (pid 9) with DONE held back, source in state --p---","sender_rc":4,"receiver_rc":137,"domains_before":2,"domains_killed":3,"domains_after":2,"dying_after":0,"cleanup_rc":0,"resume_rc":null,"dst_domid":8,"dst_state":"-b----","src_destroy_rc":0,"cleanup":"xmig-recv: d5 (xg): a source the dead pid 11 left stopped for stop-and-copy: left alone. Whether ...|source after cleanup: --p---|destroyed the stopped source d5: rc 0|","src_domid":5}' \
+    > "$1/kill-recv-done.json"
+  echo 'source_state=' > "$1/kill-recv-done.after"
+  printf '=== kill-recv-done t=40 dom=5\n=== kill-recv-done done rc=4 t=41\n(d8) [   41.5] XG HB 90\n' \
+    >> "$1/dmesg.txt"
+}
+mkdone "$tmp/done"
+python3 "$here/xen-lab/summarize.py" "$tmp/done" --verdict "t" > "$tmp/done.out" ||
+  fail "a good kill after the commit fails: $(cat "$tmp/done.out")"
+[ "$(status "$tmp/done" kill-recv-done)" = pass ] || fail "clean kill-recv-done"
+mkdone "$tmp/done-resumed"  # the cleanup resumed the source: two copies ran
+sed -i 's/left stopped for stop-and-copy: left alone. Whether .../left stopped: resumed/; s/source after cleanup: --p---/source after cleanup: -b----/' \
+  "$tmp/done-resumed/kill-recv-done.json"
+python3 "$here/xen-lab/summarize.py" "$tmp/done-resumed" --verdict "t" >/dev/null && fail "done resumed passes"
+[ "$(status "$tmp/done-resumed" kill-recv-done)" = fail ] || fail "a source resumed after the commit passes"
+mkdone "$tmp/done-paused"   # the destination never ran the guest
+sed -i 's/"dst_state":"-b----"/"dst_state":"--p---"/' "$tmp/done-paused/kill-recv-done.json"
+python3 "$here/xen-lab/summarize.py" "$tmp/done-paused" --verdict "t" >/dev/null && fail "done paused passes"
+[ "$(status "$tmp/done-paused" kill-recv-done)" = fail ] || fail "a destination left paused passes"
+mkdone "$tmp/done-silent"   # the destination is listed but its guest is dead
+sed -i 's/(d8) \[   41.5\] XG HB 90/(d5) [   41.5] XG HB 90/' "$tmp/done-silent/dmesg.txt"
+python3 "$here/xen-lab/summarize.py" "$tmp/done-silent" --verdict "t" >/dev/null && fail "done silent passes"
+[ "$(status "$tmp/done-silent" kill-recv-done)" = fail ] || fail "a destination without heartbeats passes"
+
 # a balloon scenario in which the guest did not grow tested nothing
 mkrun "$tmp/balloon"
 echo linux-balloon >> "$tmp/balloon/plan.txt"

@@ -39,6 +39,18 @@
 #           --cleanup` (a stopped source only by `xmig-send --cleanup
 #           --resume DOMID`, once no copy runs elsewhere): the host then has
 #           as many domains as before and the source runs
+#   kill-recv-accept, kill-send-accept
+#           the same at setup: ACCEPT held back (the destination's domain
+#           made, the source not yet in log-dirty mode), one tool killed;
+#           the source runs, the host has as many domains as before
+#   kill-recv-done, kill-send-done
+#           the same after the commit: DONE held back (the guest already
+#           started on the destination), one tool killed. The sender,
+#           unable to learn the outcome (its receiver dead / itself dead),
+#           leaves its copy stopped (exit 4); the cleanup must leave that
+#           stopped source alone and say so; as its advice says, it is then
+#           destroyed with `xl destroy`, and the guest runs on, only on the
+#           destination
 #   rep1-5  five migrations in a row of the same guest
 #   adopt   restored into a domain the driver created and connects itself
 #           (a toolstack's way: params.domid + before_unpause)
@@ -154,7 +166,8 @@ if [ -z "$SKIP_XG" ]; then
   plan m1 fail suspend-noack fault-map-eio fault-clean-short fault-map-enoent fault-destroy-src
   plan fault-cut-setup fault-cut-round0 fault-cut-round-end fault-cut-state fault-cut-ready
   plan fault-commit-lost fault-done-lost
-  plan kill-recv-live kill-recv-ready kill-send-live kill-send-stopped
+  plan kill-recv-accept kill-send-accept kill-recv-live kill-recv-ready kill-send-live \
+    kill-send-stopped kill-recv-done kill-send-done
   i=1; while [ $i -le $REPEAT ]; do plan rep$i; i=$((i+1)); done
   [ -n "$SKIP_ADOPT" ] || plan adopt
   say "guest: $(grep cmdline /etc/xen/xg.cfg)"
@@ -261,8 +274,9 @@ waitfor() {
   local i=0
   while [ $i -lt 100 ] && ! grep -q "$1" $2 2>/dev/null; do sleep 0.1; i=$((i+1)); done
 }
-kill_scn() { # NAME WHO(recv|send) WHEN(live|ready)
+kill_scn() { # NAME WHO(recv|send) WHEN(accept|live|ready|done)
   local n=$1 who=$2 when=$3 port to hpid= victim mark fired= v i st src rrc crc rsrc=null
+  local at=$when nd=null dst=null drc=null
   KILL_PORT=$((KILL_PORT + 2)); port=$KILL_PORT; to=127.0.0.1:$port
   echo "=== $n t=$(now) dom=$dom" >> $R/dmesg.txt
   xl dmesg -c >> $R/dmesg.txt 2>/dev/null
@@ -273,18 +287,23 @@ kill_scn() { # NAME WHO(recv|send) WHEN(live|ready)
     > $R/$n.recv 2>&1 &
   rpid=$!
   waitfor "listening on" $R/$n.recv
-  # the connection through lab-tools hold: at ready, READY (and what follows)
-  # held back, so the sender waits with its guest stopped; live, nothing held
-  # and the bytes passed announced (a socket's traffic is not in /proc/PID/io)
-  lab-tools hold $((port + 1)) $port $([ $when = live ] && echo 4194304) \
-    > $R/$n.hold 2>&1 &
+  # the connection through lab-tools hold: at accept, ready or done, ACCEPT,
+  # READY or DONE (and what follows) held back, so the sender waits before
+  # round 0, with its guest stopped, or stopped with the guest already
+  # started on the destination; live, nothing held and the bytes passed
+  # announced (a socket's traffic is not in /proc/PID/io)
+  case $when in live) at=4194304 ;; *) at=$(echo $when | tr a-z A-Z) ;; esac
+  lab-tools hold $((port + 1)) $port $at > $R/$n.hold 2>&1 &
   hpid=$!; to=127.0.0.1:$((port + 1))
   waitfor listening $R/$n.hold
+  # (done: its receiver dead or unreachable, the sender asks for the outcome
+  # until --resolve-timeout, then gives up, its copy stopped: exit 4)
   xmig-send --backend xen --domain $dom --to $to --timeout 120s \
+    --resolve-timeout $(budget 5)s \
     $([ $when = live ] && echo --max-bandwidth 4M/s) > $R/$n.send 2>&1 &
   spid=$!
   victim=$rpid; [ $who = send ] && victim=$spid
-  mark="held READY"; [ $when = live ] && mark="passed "
+  mark="held $at"; [ $when = live ] && mark="passed "
   i=0
   while [ $i -lt $((STEP_BUDGET * 10)) ] && ! grep -q "$mark" $R/$n.hold; do
     alive $spid && alive $rpid || break
@@ -293,8 +312,8 @@ kill_scn() { # NAME WHO(recv|send) WHEN(live|ready)
   if grep -q "$mark" $R/$n.hold && st=$(dstate $dom) && kill -9 $victim; then
     [ $when = live ] &&
       fired="killed xmig-$who (pid $victim) in round 0 after $(sed -n 's/^passed \([0-9]*\).*/\1/p' $R/$n.hold) bytes, source in state $st"
-    [ $when = ready ] &&
-      fired="killed xmig-$who (pid $victim) with READY held back, source in state $st"
+    [ $when = live ] ||
+      fired="killed xmig-$who (pid $victim) with $at held back, source in state $st"
   fi
   [ -n "$fired" ] || { kill -9 $victim 2>/dev/null; fired=; }
   wait $spid; src=$?
@@ -302,8 +321,21 @@ kill_scn() { # NAME WHO(recv|send) WHEN(live|ready)
   [ -n "$hpid" ] && { kill $hpid 2>/dev/null; wait $hpid 2>/dev/null; }
   killed=$(ndoms)
   xl list > $R/$n.xl-killed 2>&1
+  # done: the guest was started on the destination, a second xg
+  [ $when = done ] && nd=$(xl list 2>/dev/null |
+    awk -v d=$dom 'NR > 1 && $1 == "xg" && $2 != d { print $2; exit }') &&
+    [ -n "$nd" ] && dst="\"$(dstate $nd)\"" || nd=null
   xmig-recv --cleanup > $R/$n.cleanup 2>&1; crc=$?
-  if [ $who = send ] && [ $when = ready ]; then
+  if [ $when = done ]; then
+    # the stopped source must be left alone: the cleanup cannot know that
+    # the guest runs elsewhere. Its advice followed, as an operator would:
+    # the destination runs the guest, so `xl destroy` the source
+    echo "source after cleanup: $(dstate $dom)" >> $R/$n.cleanup
+    if [ "$nd" != null ]; then
+      xl destroy $dom >> $R/$n.cleanup 2>&1; drc=$?
+      echo "destroyed the stopped source d$dom: rc $drc" >> $R/$n.cleanup
+    fi
+  elif [ $who = send ] && [ $when = ready ]; then
     # stopped: left alone by the cleanup; resumed once it is known that no
     # copy runs (here: the receiver destroyed its own, this host has no other)
     echo "source after cleanup: $(dstate $dom)" >> $R/$n.cleanup
@@ -315,8 +347,8 @@ kill_scn() { # NAME WHO(recv|send) WHEN(live|ready)
   echo "source_state=$(dstate $dom)" > $R/$n.after
   xl dmesg -c >> $R/dmesg.txt 2>/dev/null
   echo "=== $n done rc=$src t=$t1" >> $R/dmesg.txt
-  printf '{"kill":"%s-%s","fired":"%s","sender_rc":%d,"receiver_rc":%d,"domains_before":%d,"domains_killed":%d,"domains_after":%d,"dying_after":%d,"cleanup_rc":%d,"resume_rc":%s,"cleanup":"%s","sender_error":"%s","src_domid":%s,"wall_s":%s}\n' \
-    $who $when "$fired" $src $rrc $before $killed $after $dying $crc $rsrc \
+  printf '{"kill":"%s-%s","fired":"%s","sender_rc":%d,"receiver_rc":%d,"domains_before":%d,"domains_killed":%d,"domains_after":%d,"dying_after":%d,"cleanup_rc":%d,"resume_rc":%s,"dst_domid":%s,"dst_state":%s,"src_destroy_rc":%s,"cleanup":"%s","sender_error":"%s","src_domid":%s,"wall_s":%s}\n' \
+    $who $when "$fired" $src $rrc $before $killed $after $dying $crc $rsrc $nd "$dst" $drc \
     "$(tr -d '"\\' < $R/$n.cleanup | tr '\n' '|' | cut -c1-900)" \
     "$(grep -m1 verdict $R/$n.send | tr -d '"\\' | cut -c1-300)" $dom \
     "$(awk "BEGIN{print $t1 - $t0}")" > $R/$n.json
@@ -353,10 +385,14 @@ if [ -z "$SKIP_XG" ]; then
   mig fault-done-lost --fault done-lost --verify --name xg
   nd=$(newdom fault-done-lost); [ -n "$nd" ] && [ "$nd" != 0 ] && dom=$nd
   sleep 2
+  kill_scn kill-recv-accept recv accept; sleep 2
+  kill_scn kill-send-accept send accept; sleep 2
   kill_scn kill-recv-live recv live; sleep 2
   kill_scn kill-recv-ready recv ready; sleep 2
   kill_scn kill-send-live send live; sleep 2
   kill_scn kill-send-stopped send ready; sleep 2
+  kill_scn kill-recv-done recv done; sleep 2
+  kill_scn kill-send-done send done; sleep 2
   i=1
   while [ $i -le $REPEAT ]; do
     mig rep$i --verify --name xg

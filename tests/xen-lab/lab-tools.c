@@ -13,18 +13,18 @@
  *                               sees, timestamped, with "garp" when it is
  *                               gratuitous (sender IP = target IP), until
  *                               killed
- *   lab-tools hold PORT TARGET [MARK]
+ *   lab-tools hold PORT TARGET [ACCEPT|READY|DONE|BYTES]
  *                               accept one TCP connection on 127.0.0.1:PORT,
  *                               connect it to 127.0.0.1:TARGET and pass what
  *                               the client sends; of the xmig records that
- *                               come back, those before READY are passed,
- *                               READY and what follows held (the sender
- *                               never hears READY), announced on stdout
- *                               ("held READY"); with MARK, nothing is held
- *                               and "passed N bytes" announces that MARK
- *                               bytes went from sender to receiver (a
- *                               socket's traffic is not in /proc/PID/io);
- *                               when either side ends, both
+ *                               come back, those before the one named
+ *                               (default READY) are passed, it and what
+ *                               follows held (the sender never hears it),
+ *                               announced on stdout ("held READY"); with a
+ *                               number BYTES, nothing is held and "passed N
+ *                               bytes" announces that BYTES went from sender
+ *                               to receiver (a socket's traffic is not in
+ *                               /proc/PID/io); when either side ends, both
  *                               end
  *
  * Exit: 0 done, 1 an I/O error, 2 bad arguments.
@@ -211,13 +211,46 @@ static int tcp_local(int port, int listen_it)
 	return fd;
 }
 
-static int hold(const char *port_s, const char *target_s, unsigned long long mark)
+/* The records hold can stop at (lib/stream/stream.h's numbers). */
+static const struct {
+	const char *name;
+	uint32_t type;
+} hold_at[] = { { "ACCEPT", 16 }, { "READY", 17 }, { "DONE", 19 } };
+
+static int hold(const char *port_s, const char *target_s, const char *mark_s)
 {
+	unsigned long long mark = 0;
+	const char *at = "READY";
+	uint32_t at_type = 17;
+	char *end;
+
 	static unsigned char buf[1 << 16], back[1 << 16];
 	size_t have = 0;
 	unsigned long long held = 0, passed = 0;
-	int lfd = tcp_local(atoi(port_s), 1), c, t, holding = 0;
+	int lfd, c, t, holding = 0;
 
+	if (mark_s && *mark_s >= '0' && *mark_s <= '9') {
+		errno = 0;
+		mark = strtoull(mark_s, &end, 10);
+		if (*end || errno || !mark) {
+			fprintf(stderr, "lab-tools hold: bad byte count '%s'\n", mark_s);
+			return 2;
+		}
+	} else if (mark_s) {
+		size_t i;
+
+		for (i = 0; i < sizeof(hold_at) / sizeof(hold_at[0]); i++)
+			if (!strcmp(mark_s, hold_at[i].name))
+				break;
+		if (i == sizeof(hold_at) / sizeof(hold_at[0])) {
+			fprintf(stderr, "lab-tools hold: '%s' is none of ACCEPT, READY, DONE or "
+				"a byte count\n", mark_s);
+			return 2;
+		}
+		at = hold_at[i].name;
+		at_type = hold_at[i].type;
+	}
+	lfd = tcp_local(atoi(port_s), 1);
 	if (lfd < 0) {
 		perror("lab-tools hold: listen");
 		return 1;
@@ -268,9 +301,9 @@ static int hold(const char *port_s, const char *target_s, unsigned long long mar
 			}
 			if (have < whole)
 				break;
-			if (type == 17 && !holding && !mark) {
+			if (type == at_type && !holding && !mark) {
 				holding = 1;
-				printf("held READY %.3f\n", wall_now());
+				printf("held %s %.3f\n", at, wall_now());
 				fflush(stdout);
 			}
 			if (holding)
@@ -297,8 +330,8 @@ int main(int argc, char **argv)
 	if (argc == 4 && !strcmp(argv[1], "arpwatch"))
 		return arpwatch(argv[2], argv[3]);
 	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "hold"))
-		return hold(argv[2], argv[3], argc == 5 ? strtoull(argv[4], NULL, 10) : 0);
+		return hold(argv[2], argv[3], argc == 5 ? argv[4] : NULL);
 	fprintf(stderr, "usage: lab-tools flip OFFSET | stamp | arpwatch IFACE MAC | hold PORT "
-		"TARGET [MARK]\n");
+		"TARGET [ACCEPT|READY|DONE|BYTES]\n");
 	return 2;
 }

@@ -301,11 +301,19 @@ CUT = ("fault-cut-setup", "fault-cut-round0", "fault-cut-round-end", "fault-cut-
 # name -> (who was killed, the survivor's exit status, the domains the dead
 # one left behind before any cleanup, what the cleanup must have said)
 KILLED = {
+    "kill-recv-accept": ("recv", 1, 1, r"never started: destroyed"),
+    "kill-send-accept": ("send", 1, 0, r"no leftovers of dead xmig processes"),
     "kill-recv-live": ("recv", 1, 1, r"never started: destroyed"),
     "kill-recv-ready": ("recv", 1, 1, r"never started: destroyed"),
     "kill-send-live": ("send", 1, 0, r"log-dirty mode: log-dirty off"),
     "kill-send-stopped": ("send", 1, 0, r"left stopped for stop-and-copy: left alone.*"
                           r"source after cleanup: \S*p.*left stopped: resumed"),
+    # after the commit: the guest runs on the destination (one more domain);
+    # the stopped source is left alone (never resumed), then destroyed by hand
+    "kill-recv-done": ("recv", 4, 1, r"left stopped for stop-and-copy: left alone.*"
+                       r"source after cleanup: \S*p.*destroyed the stopped source d\d+: rc 0"),
+    "kill-send-done": ("send", 0, 1, r"left stopped for stop-and-copy: left alone.*"
+                       r"source after cleanup: \S*p.*destroyed the stopped source d\d+: rc 0"),
 }
 
 
@@ -337,6 +345,14 @@ def judge_killed(rdir, s):
     if s.get("domains_after") != before:
         return "fail", "the host had %s domains before and %s after the cleanup" % (
             before, s.get("domains_after"))
+    if name.endswith("-done"):
+        st, dom = s.get("dst_state") or "", s.get("dst_domid")
+        if not dom or any(c in st for c in "psc"):
+            return "fail", "the guest does not run on the destination (d%s, state %s)" % (
+                dom, st or "none")
+        if not heartbeats_after(os.path.join(rdir, "dmesg.txt"), "=== %s done" % name, dom):
+            return "fail", "no heartbeat from the destination d%s afterwards" % dom
+        return "pass", ""
     return source_ran_on(rdir, name, s)
 
 
