@@ -11,6 +11,7 @@
 #include <time.h>
 #include <xxhash.h>
 
+#include "common.h"
 #include "testutil.h"
 #include "xmig/backend/sim.h"
 #include "xmig/sys/backend.h"
@@ -121,6 +122,43 @@ START_TEST(test_parse_invalid)
 			      bad[i]);
 		ck_assert_msg(xmig_error_last()[0] != '\0', "'%s': no message", bad[i]);
 	}
+}
+END_TEST
+
+/* One rate rule for every tool and the sim models: the unit decides the base. */
+START_TEST(test_parse_rate_units)
+{
+	static const struct {
+		const char *s;
+		uint64_t v;
+	} ok[] = {
+		{ "50M/s", 50ull << 20 },      { "50MiB/s", 50ull << 20 },
+		{ "50MB/s", 50000000ull },     { "400Mbit/s", 50000000ull },
+		{ "10Gbit/s", 1250000000ull }, { "1k/s", 1024 },
+		{ "1kB/s", 1000 },             { "1KiB/s", 1024 },
+		{ "4096/s", 4096 },            { "4096B/s", 4096 },
+		{ "8bit/s", 1 },               { "2T/s", 2ull << 40 },
+		{ "0/s", 0 },
+	};
+	static const char *bad[] = {
+		"", "/s", "M/s", "50M", "50M/", "50Mb/s", "50Mbps", "50 M/s", "50M/s ", "50iB/s",
+		"50MiB", "50Gbits/s", "4bit/s", "50P/s", "-1M/s", "99999999999999999999T/s",
+		"20000000T/s",
+	};
+	uint64_t v;
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		v = 12345;
+		ck_assert_msg(xmig__parse_rate(ok[i].s, &v) == 0, "'%s' refused", ok[i].s);
+		ck_assert_msg(v == ok[i].v, "'%s' = %llu, not %llu", ok[i].s,
+			      (unsigned long long)v, (unsigned long long)ok[i].v);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(xmig__parse_rate(bad[i], &v) < 0, "'%s' accepted", bad[i]);
+	ck_assert_int_lt(xmig__parse_rate(NULL, &v), 0);
+	/* and through the models: 50MB/s is less than 50M/s */
+	ck_assert_int_eq(xmig_sim_parse_dirty("uniform:400Mbit/s"), 0);
+	ck_assert_int_eq(xmig_sim_parse_dirty("uniform:50Mb/s"), XMIG_EINVAL);
 }
 END_TEST
 
@@ -980,6 +1018,7 @@ static Suite *sim_suite(void)
 	tc = tcase_create("model");
 	tcase_add_test(tc, test_parse_valid);
 	tcase_add_test(tc, test_parse_invalid);
+	tcase_add_test(tc, test_parse_rate_units);
 	tcase_add_test(tc, test_new_rejects);
 	suite_add_tcase(s, tc);
 

@@ -126,6 +126,27 @@ PY
 grep -q "dirty hot:128M:2G/s" "$tmp/sim8.out" || fail "xmig-simulate's default model: $(head -3 "$tmp/sim8.out")"
 set +e; "$bin/xmig-simulate" --dirty hot:2T:1G/s --mem 1T >/dev/null 2>&1; rc=$?; set -e
 [ $rc -eq 2 ] || fail "a hot set larger than memory: exit $rc"
+# rates say their unit: 10Gbit/s = 1250MB/s (powers of 1000) < 1250M/s (MiB)
+for l in 10Gbit/s 1250MB/s 1250M/s; do
+  "$bin/xmig-simulate" --mem 8G --link $l --json "$tmp/link-${l%%/s}.json" >/dev/null ||
+    fail "xmig-simulate --link $l"
+done
+python3 - "$tmp" <<'PY' || fail "rate units: 10Gbit/s, 1250MB/s and 1250M/s"
+import json, sys
+t = lambda n: [r["seconds"] for r in json.load(open(sys.argv[1] + "/link-%s.json" % n))["results"][0]["rounds"]]
+assert t("10Gbit") == t("1250MB"), (t("10Gbit"), t("1250MB"))
+assert t("1250M")[0] < t("1250MB")[0] * 0.96, (t("1250M"), t("1250MB"))
+PY
+# the progress line: time, this round's rate, the policy's expected downtime
+"$bin/xmig-send" --mem 64M --dirty hot:8M:50M/s --max-bandwidth 40M/s --to "file:$tmp/prog.img" \
+  >/dev/null 2>"$tmp/prog.err" || fail "xmig-send with progress: $(cat "$tmp/prog.err")"
+grep -Eq '^xmig-send: [0-9.]+ s, round 0 \(live\): 16384/16384 pages, .* on the wire, [0-9]+ MB/s$' \
+  "$tmp/prog.err" || fail "round 0's progress line: $(cat "$tmp/prog.err")"
+grep -Eq 'round 1 \(live\): .* MB/s, expected downtime ~[0-9]+ ms$' "$tmp/prog.err" ||
+  fail "no expected downtime in the progress: $(cat "$tmp/prog.err")"
+set +e; "$bin/xmig-send" --mem 8M --max-bandwidth 10Mb/s --to "file:$tmp/nope" 2>"$tmp/e"; rc=$?; set -e
+[ $rc -eq 2 ] && grep -q "not a rate" "$tmp/e" || fail "--max-bandwidth 10Mb/s: exit $rc, $(cat "$tmp/e")"
+[ ! -e "$tmp/nope" ] || fail "a refused command line wrote its file"
 pass=$((pass+1))
 
 # 7. SIGINT and SIGTERM end every wait promptly, with what became of the

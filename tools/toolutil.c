@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common.h"
 #include "toolutil.h"
 #include "xmig/sys/backend.h"
 
@@ -88,37 +89,21 @@ static int parse_u64(const char *s, const char **end, uint64_t *out)
 
 uint64_t parse_size_arg(const char *opt, const char *s)
 {
-	const char *p;
-	uint64_t v, mult = 1;
+	uint64_t v;
 
-	if (parse_u64(s, &p, &v) < 0)
-		usage_error("%s: '%s' is not a size (like 512M, 1G)", opt, s);
-	switch (*p) {
-	case 'k': case 'K': mult = 1ull << 10; p++; break;
-	case 'm': case 'M': mult = 1ull << 20; p++; break;
-	case 'g': case 'G': mult = 1ull << 30; p++; break;
-	case 't': case 'T': mult = 1ull << 40; p++; break;
-	}
-	if (mult > 1 && p[0] == 'i' && p[1] == 'B')
-		p += 2;
-	else if (*p == 'B')
-		p++;
-	if (*p || v > UINT64_MAX / mult)
-		usage_error("%s: '%s' is not a size (like 512M, 1G)", opt, s);
-	return v * mult;
+	if (xmig__parse_size(s, &v) < 0)
+		usage_error("%s: '%s' is not a size (like 512M = 512MiB, 1G)", opt, s);
+	return v;
 }
 
 uint64_t parse_rate_arg(const char *opt, const char *s)
 {
-	char buf[64];
-	size_t n = strlen(s);
+	uint64_t v;
 
-	if (n >= sizeof(buf))
-		usage_error("%s: '%s' is too long", opt, s);
-	memcpy(buf, s, n + 1);
-	if (n > 2 && !strcmp(buf + n - 2, "/s"))
-		buf[n - 2] = '\0';
-	return parse_size_arg(opt, buf);
+	if (xmig__parse_rate(s, &v) < 0)
+		usage_error("%s: '%s' is not a rate (like 50M/s = 50MiB/s, 50MB/s, 10Gbit/s)",
+			    opt, s);
+	return v;
 }
 
 uint64_t parse_duration_ms(const char *opt, const char *s)
@@ -186,20 +171,45 @@ const char *fmt_bytes(uint64_t b, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * One line a round (on a terminal rewritten about every 100 ms): what is left
+ * of the round, the data so far, the rate of this round so far (the engine's
+ * own measurement comes only at its end), the time since the start and, live,
+ * the downtime the policy expects if it stopped now.
+ */
 void tool_progress(const struct xmig_progress *p, void *payload)
 {
 	static const char *phases[] = { "setup", "live", "stop-and-copy", "commit", "done" };
+	static uint32_t round = UINT32_MAX;
+	static uint64_t round_bytes, round_ns;
 	int tty = isatty(STDERR_FILENO);
 	int end = p->round_pages_done == p->round_pages;
-	char b[32];
+	char b[32], rate[32], dt[48] = "";
+	double s;
 
 	(void)payload;
+	if (p->round != round) {
+		round = p->round;
+		round_bytes = p->bytes;
+		round_ns = p->elapsed_ns;
+	}
 	if (tool_verbosity < 1 || (!tty && !end))
 		return;
-	fprintf(stderr, "%s%s: round %u (%s): %llu/%llu pages, %s on the wire, %.0f MB/s%s",
-		tty ? "\r\033[K" : "", tool_name, p->round, phases[p->phase % 5],
-		(unsigned long long)p->round_pages_done, (unsigned long long)p->round_pages,
-		fmt_bytes(p->bytes, b, sizeof(b)), p->bandwidth / 1e6, end || !tty ? "\n" : "");
+	s = (double)(p->elapsed_ns - round_ns) / 1e9;
+	if (end && p->bandwidth > 0)
+		snprintf(rate, sizeof(rate), "%.0f MB/s", p->bandwidth / 1e6);
+	else if (s >= 0.05)
+		snprintf(rate, sizeof(rate), "%.0f MB/s", (double)(p->bytes - round_bytes) / s / 1e6);
+	else
+		snprintf(rate, sizeof(rate), "- MB/s");
+	if (p->phase == XMIG_PHASE_LIVE && p->expected_downtime_ns)
+		snprintf(dt, sizeof(dt), ", expected downtime ~%.0f ms",
+			 (double)p->expected_downtime_ns / 1e6);
+	fprintf(stderr, "%s%s: %.1f s, round %u (%s): %llu/%llu pages, %s on the wire, %s%s%s",
+		tty ? "\r\033[K" : "", tool_name, (double)p->elapsed_ns / 1e9, p->round,
+		phases[p->phase % 5], (unsigned long long)p->round_pages_done,
+		(unsigned long long)p->round_pages, fmt_bytes(p->bytes, b, sizeof(b)), rate, dt,
+		end || !tty ? "\n" : "");
 	fflush(stderr);
 }
 

@@ -88,7 +88,8 @@ struct xmig_progress {
 	uint64_t bytes;           /* on the wire so far */
 	double bandwidth;         /* bytes/s, last measurement */
 	double dirty_rate;        /* pages/s, last measurement */
-	uint64_t expected_downtime_ns;
+	uint64_t expected_downtime_ns; /* sender: the policy's estimate after the last live
+					 round (0 before one, and on a receiver) */
 	uint64_t elapsed_ns;
 };
 

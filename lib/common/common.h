@@ -129,4 +129,13 @@ uint64_t xmig__host_mem_available(void);
  */
 int xmig__parse_size(const char *s, uint64_t *out);
 
+/*
+ * Parse a rate, NUMBER[PREFIX][UNIT]"/s": PREFIX one of k/K, M, G, T; UNIT
+ * "iB" or none for bytes in powers of 1024 (50M/s = 50MiB/s, as sizes),
+ * "B" for bytes in powers of 1000 (50MB/s), "bit" for bits in powers of
+ * 1000 (10Gbit/s = 1 250 000 000 bytes/s). Rejects garbage, overflow and a
+ * rate in bits below one byte a second.
+ */
+int xmig__parse_rate(const char *s, uint64_t *out);
+
 #endif

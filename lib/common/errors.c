@@ -130,3 +130,43 @@ int xmig__parse_size(const char *s, uint64_t *out)
 	*out = v * mult;
 	return 0;
 }
+
+int xmig__parse_rate(const char *s, uint64_t *out)
+{
+	static const char prefixes[] = "kKMGT";
+	uint64_t v = 0, base = 1, mult = 1, bits = 0;
+	const char *p = s, *pre;
+	size_t len = s ? strlen(s) : 0;
+	unsigned int n = 0;
+
+	if (len < 3 || strcmp(s + len - 2, "/s") != 0 || *s < '0' || *s > '9')
+		return XMIG_EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return XMIG_EINVAL;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (*p && (pre = strchr(prefixes, *p)) != NULL) {
+		n = pre == prefixes ? 1 : (unsigned int)(pre - prefixes);
+		p++;
+	}
+	/* the unit decides the base: B and bit are SI, iB and none IEC */
+	if (!strcmp(p, "/s") || (n && !strcmp(p, "iB/s"))) {
+		base = 1024;
+	} else if (!strcmp(p, "B/s")) {
+		base = 1000;
+	} else if (!strcmp(p, "bit/s")) {
+		base = 1000;
+		bits = 1;
+	} else {
+		return XMIG_EINVAL;
+	}
+	while (n--)
+		mult *= base;
+	if (v > UINT64_MAX / mult)
+		return XMIG_EINVAL;
+	if (bits && v && v * mult < 8)
+		return XMIG_EINVAL; /* below a byte a second: surely a mistake */
+	*out = bits ? v * mult / 8 : v * mult;
+	return 0;
+}

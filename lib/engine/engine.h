@@ -46,6 +46,7 @@ struct xmig_session {
 	struct xmig_round_stats *rounds;
 	uint32_t rounds_cap;
 	uint64_t last_progress_ns;
+	uint64_t expected_downtime_ns; /* sender: the policy's last estimate; 0 = none */
 
 	/* Hot-path buffers, allocated once per run and reused every round. */
 	uint64_t *bitmap;

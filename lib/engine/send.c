@@ -147,6 +147,7 @@ static void round_progress(struct xmig_session *s, const struct xmig_round_stats
 		.bytes = s->stats.bytes,
 		.bandwidth = rs->bandwidth,
 		.dirty_rate = rs->dirty_rate,
+		.expected_downtime_ns = s->expected_downtime_ns,
 		.elapsed_ns = xmig__elapsed(s),
 	};
 	xmig__progress(s, &p, force);
@@ -349,6 +350,7 @@ static int policy_decide(struct xmig_session *s, struct send_state *st, uint64_t
 		d = s->sp.on_no_converge == XMIG_NOCONV_ABORT ? XMIG_POLICY_ABORT
 							      : XMIG_POLICY_STOP;
 	*converged = in.expected_downtime_ns <= in.target_downtime_ns;
+	s->expected_downtime_ns = bw > 0 ? in.expected_downtime_ns : 0;
 	xmig__log(s, XMIG_LOG_INFO,
 		  "after round %u: %llu dirty pages, %.1f MB/s, dirty %.0f pages/s, expected "
 		  "downtime %.1f ms -> %s",

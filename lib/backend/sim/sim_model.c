@@ -2,32 +2,25 @@
 /*
  * Dirty models of the SIMULATED guest, as strings:
  *   none | max | uniform:RATE | hot:SIZE:RATE | seq:RATE
- * with RATE = SIZE "/s" or "max". Strict: anything else is refused, so a
+ * with RATE "max" or a rate (common.h: 50M/s and 50MiB/s in powers of 1024,
+ * 50MB/s and 400Mbit/s in powers of 1000). Strict: anything else is refused, so a
  * typo in a policy study fails loudly instead of measuring the wrong thing.
  */
 #include <string.h>
 
 #include "sim_priv.h"
 
-/* RATE: "max" (returned as 0) or a non-zero size followed by "/s". */
+/* RATE: "max" (returned as 0) or a non-zero rate (xmig__parse_rate's units). */
 static int parse_rate(const char *model, const char *s, uint64_t *out)
 {
-	char num[SIM_MODEL_MAX];
-	size_t len = strlen(s);
-
 	if (strcmp(s, "max") == 0) {
 		*out = 0;
 		return 0;
 	}
-	if (len < 3 || strcmp(s + len - 2, "/s") != 0)
+	if (xmig__parse_rate(s, out) < 0)
 		return xmig__fail(XMIG_EINVAL,
-				  "sim dirty model '%s': rate '%s' is neither 'max' nor SIZE/s",
-				  model, s);
-	memcpy(num, s, len - 2);
-	num[len - 2] = '\0';
-	if (xmig__parse_size(num, out) < 0)
-		return xmig__fail(XMIG_EINVAL, "sim dirty model '%s': bad rate size '%s'", model,
-				  num);
+				  "sim dirty model '%s': rate '%s' is neither 'max' nor a rate "
+				  "(like 50M/s = 50MiB/s, 50MB/s, 400Mbit/s)", model, s);
 	if (*out == 0)
 		return xmig__fail(XMIG_EINVAL,
 				  "sim dirty model '%s': rate 0 (use the model 'none')", model);
