@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Check xmig-send / xmig-recv JSON results against docs/json.md (schema 1).
+"""Check the tools' JSON results against docs/json.md (schema 1): xmig-send,
+xmig-recv and xmig-simulate.
 
 Usage: tests/json_check.py FILE...   (exit 1 naming the first file and field
 that does not conform). Every field must be present, of its type, and null
@@ -59,7 +60,53 @@ def fields(obj, spec, where):
                                                       "/".join(t.__name__ for t in types)))
 
 
+# xmig-simulate's object
+SIM_TOP = {"schema": (INT, False), "tool": (STR, False), "version": (STR, False),
+           "model": ((dict,), False), "limits": ((dict,), False),
+           "results": ((list,), False)}
+SIM_MODEL = {"mem_bytes": (INT, False), "page_size": (INT, False), "link_Bps": (NUM, False),
+             "rtt_ms": (NUM, False), "dirty": (STR, False), "zero_fraction": (NUM, False),
+             "pause_cost_ms": (NUM, False)}
+SIM_LIMITS = {"target_downtime_ms": (NUM, False), "max_rounds": (INT, False),
+              "on_no_converge": (STR, False)}
+SIM_RESULT = {"policy": (STR, False), "aborted": (BOOL, False), "converged": (BOOL, True),
+              "downtime_ms": (NUM, True), "total_ms": (NUM, False), "bytes": (INT, False),
+              "live_rounds": (INT, False), "per_round": ((list,), False)}
+SIM_ROUND = {"round": (INT, False), "pages": (INT, False), "bytes": (INT, False),
+             "duration_ms": (NUM, False), "dirtied": (INT, False), "then": (STR, False)}
+
+
+def check_simulate(d):
+    fields(d, SIM_TOP, "$")
+    fields(d["model"], SIM_MODEL, "$.model")
+    fields(d["limits"], SIM_LIMITS, "$.limits")
+    if d["schema"] != 1:
+        raise ValueError("$.schema: %r, this checker knows 1" % d["schema"])
+    if d["limits"]["on_no_converge"] not in ("stop", "abort"):
+        raise ValueError("$.limits.on_no_converge: %r" % d["limits"]["on_no_converge"])
+    if not d["results"]:
+        raise ValueError("$.results: empty")
+    for i, r in enumerate(d["results"]):
+        w = "$.results[%d]" % i
+        fields(r, SIM_RESULT, w)
+        if r["aborted"] != (r["downtime_ms"] is None) or r["aborted"] != (
+                r["converged"] is None):
+            raise ValueError("%s: downtime_ms and converged are null exactly when aborted" % w)
+        if r["live_rounds"] != len(r["per_round"]):
+            raise ValueError("%s.live_rounds %d, but %d per_round entries" % (
+                w, r["live_rounds"], len(r["per_round"])))
+        for j, x in enumerate(r["per_round"]):
+            fields(x, SIM_ROUND, "%s.per_round[%d]" % (w, j))
+            last = j + 1 == len(r["per_round"])
+            want = ("abort" if r["aborted"] else "stop") if last else "continue"
+            if x["round"] != j or x["then"] != want:
+                raise ValueError("%s.per_round[%d]: round %r then %r (want %d, %s)" % (
+                    w, j, x["round"], x["then"], j, want))
+
+
 def check(d):
+    if isinstance(d, dict) and d.get("tool") == "xmig-simulate":
+        return check_simulate(d)
     fields(d, TOP, "$")
     fields(d["heartbeat"], HEARTBEAT, "$.heartbeat")
     fields(d["timeline_ms"], TIMELINE, "$.timeline_ms")

@@ -111,16 +111,21 @@ import json, math, sys
 d = json.load(open(sys.argv[1]))
 r = {x["policy"]: x for x in d["results"]}
 xen, dt = r["xen-classic"], r["downtime"]
-assert len(xen["rounds"]) == 5 and not xen["converged"] and xen["downtime_ms"] > 50
+assert len(xen["per_round"]) == 5 and not xen["converged"] and xen["downtime_ms"] > 50
 assert dt["converged"] and dt["downtime_ms"] <= 50
 # round 0: every page; what it dirtied follows h(1 - exp(-r t / h))
-r0 = dt["rounds"][0]
+r0 = dt["per_round"][0]
 pages = 8 * 2**30 / 4096
 assert r0["pages"] == pages
-w = 50 * 2**20 / 4096 * r0["seconds"]
+w = 50 * 2**20 / 4096 * r0["duration_ms"] / 1e3
 assert abs(r0["dirtied"] - pages * (1 - math.exp(-w / pages))) < 1
 PY
 "$bin/xmig-simulate" --mem 1T --link 12G/s --dirty hot:16G:2G/s >/dev/null || fail "1 TiB model"
+# schema 1 (docs/json.md), also when aborted; with --json - the JSON alone on stdout
+"$bin/xmig-simulate" --mem 1G --max-rounds 3 --dirty uniform:2G/s --on-no-converge abort \
+  --policy both --json - >"$tmp/simab.json" 2>"$tmp/simab.err" || fail "xmig-simulate --json -"
+python3 "$(dirname "$0")/json_check.py" "$tmp/sim.json" "$tmp/simab.json" || fail "xmig-simulate's JSON"
+grep -q "outcome: ABORTED" "$tmp/simab.err" || fail "xmig-simulate --json -: no text on stderr"
 # its default model fits any size (it once required 16 GiB of guest)
 "$bin/xmig-simulate" --mem 8G >"$tmp/sim8.out" 2>&1 || fail "xmig-simulate --mem 8G: $(cat "$tmp/sim8.out")"
 grep -q "dirty hot:128M:2G/s" "$tmp/sim8.out" || fail "xmig-simulate's default model: $(head -3 "$tmp/sim8.out")"
@@ -133,7 +138,7 @@ for l in 10Gbit/s 1250MB/s 1250M/s; do
 done
 python3 - "$tmp" <<'PY' || fail "rate units: 10Gbit/s, 1250MB/s and 1250M/s"
 import json, sys
-t = lambda n: [r["seconds"] for r in json.load(open(sys.argv[1] + "/link-%s.json" % n))["results"][0]["rounds"]]
+t = lambda n: [r["duration_ms"] for r in json.load(open(sys.argv[1] + "/link-%s.json" % n))["results"][0]["per_round"]]
 assert t("10Gbit") == t("1250MB"), (t("10Gbit"), t("1250MB"))
 assert t("1250M")[0] < t("1250MB")[0] * 0.96, (t("1250M"), t("1250MB"))
 PY

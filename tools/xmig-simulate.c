@@ -12,6 +12,7 @@
  * most h). Everything is expected values: deterministic, and instant even
  * for a 1 TiB guest on a 100 Gbit/s link.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
@@ -37,7 +38,8 @@ static const char usage_text[] =
 	"  --downtime MS           target downtime (default 50)\n"
 	"  --max-rounds N          (default 30)\n"
 	"  --on-no-converge WHAT   stop (default) or abort\n"
-	"  --json FILE             write the rounds and the outcome as JSON\n"
+	"  --json FILE             write the rounds and the outcome as JSON (docs/json.md;\n"
+	"                          - for stdout, the text then going to stderr)\n"
 	"  -h, --help              this text\n"
 	"      --version           the version\n";
 
@@ -123,38 +125,47 @@ static void run(const struct model *m, double link, double rtt, double zero, dou
 	o->total = elapsed + o->downtime;
 }
 
-static void print(const char *policy, const struct outcome *o)
+static void print(FILE *f, const char *policy, const struct outcome *o)
 {
 	static const char *what[] = { "continue", "stop", "abort" };
 	char b[32];
 	int i;
 
-	printf("\npolicy %s\n%-6s %14s %14s %12s %14s  %s\n", policy, "round", "pages",
+	fprintf(f, "\npolicy %s\n%-6s %14s %14s %12s %14s  %s\n", policy, "round", "pages",
 	       "bytes", "seconds", "dirtied", "then");
 	for (i = 0; i < o->n; i++)
-		printf("%-6d %14.0f %14.0f %12.4f %14.0f  %s\n", i, o->r[i].pages, o->r[i].bytes,
+		fprintf(f, "%-6d %14.0f %14.0f %12.4f %14.0f  %s\n", i, o->r[i].pages, o->r[i].bytes,
 		       o->r[i].seconds, o->r[i].dirtied, what[o->r[i].decision % 3]);
 	if (o->aborted) {
-		printf("outcome: ABORTED after %.2f s and %s: the guest stays on the source\n",
+		fprintf(f, "outcome: ABORTED after %.2f s and %s: the guest stays on the source\n",
 		       o->total, fmt_bytes((uint64_t)o->bytes, b, sizeof(b)));
 		return;
 	}
-	printf("outcome: downtime %.2f ms (%s), total %.2f s, %s on the wire, %d live rounds\n",
+	fprintf(f, "outcome: downtime %.2f ms (%s), total %.2f s, %s on the wire, %d live rounds\n",
 	       o->downtime * 1e3, o->converged ? "within target" : "target missed", o->total,
 	       fmt_bytes((uint64_t)o->bytes, b, sizeof(b)), o->n);
 }
 
+/* One result of docs/json.md's xmig-simulate object (schema 1). */
 static void json_outcome(FILE *f, const char *policy, const struct outcome *o)
 {
+	static const char *what[] = { "continue", "stop", "abort" };
 	int i;
 
-	fprintf(f, "    {\"policy\": \"%s\", \"aborted\": %s, \"converged\": %s, "
-		"\"downtime_ms\": %.3f, \"total_s\": %.4f, \"bytes\": %.0f, \"rounds\": [",
-		policy, o->aborted ? "true" : "false", o->converged ? "true" : "false",
-		o->downtime * 1e3, o->total, o->bytes);
+	fprintf(f, "    {\"policy\": \"%s\", \"aborted\": %s, \"converged\": %s, ", policy,
+		o->aborted ? "true" : "false",
+		o->aborted ? "null" : o->converged ? "true" : "false");
+	if (o->aborted)
+		fprintf(f, "\"downtime_ms\": null, ");
+	else
+		fprintf(f, "\"downtime_ms\": %.3f, ", o->downtime * 1e3);
+	fprintf(f, "\"total_ms\": %.3f, \"bytes\": %.0f, \"live_rounds\": %d, \"per_round\": [",
+		o->total * 1e3, o->bytes, o->n);
 	for (i = 0; i < o->n; i++)
-		fprintf(f, "%s{\"pages\": %.0f, \"seconds\": %.6f, \"dirtied\": %.0f}",
-			i ? ", " : "", o->r[i].pages, o->r[i].seconds, o->r[i].dirtied);
+		fprintf(f, "%s\n      {\"round\": %d, \"pages\": %.0f, \"bytes\": %.0f, "
+			"\"duration_ms\": %.6f, \"dirtied\": %.0f, \"then\": \"%s\"}",
+			i ? "," : "", i, o->r[i].pages, o->r[i].bytes, o->r[i].seconds * 1e3,
+			o->r[i].dirtied, what[o->r[i].decision % 3]);
 	fprintf(f, "]}");
 }
 
@@ -187,6 +198,7 @@ static void parse_model(const char *s, struct model *m)
 	m->writes_per_s = (double)parse_rate_arg("--dirty", a) / PAGE;
 }
 
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -212,6 +224,7 @@ int main(int argc, char **argv)
 	double link = 1250e6, rtt_us = 200, zero = 0.25, pause_us = 2000;
 	static struct outcome o[2];
 	const char *names[2];
+	FILE *out, *jf = NULL;
 	int c, i, n = 0;
 	uint64_t mem = 1ull << 40;
 
@@ -274,31 +287,47 @@ int main(int argc, char **argv)
 		usage_error("--policy: unknown policy '%s' (downtime, xen-classic, both)", policy);
 	}
 
-	printf("model: %.0f pages (%s), link %.2f GB/s, rtt %.0f us, dirty %s, %.0f%% zero pages\n",
-	       m.nr_pages, fmt_bytes(mem, (char[32]){ 0 }, 32), link / 1e9, rtt_us, dirty,
-	       zero * 100);
+	/* with --json -, the JSON alone on stdout: the text goes to stderr */
+	out = json && !strcmp(json, "-") ? stderr : stdout;
+	if (json && strcmp(json, "-")) {
+		jf = fopen(json, "w");
+		if (!jf) {
+			fprintf(stderr, "%s: error: cannot write %s: %s\n", tool_name, json,
+				strerror(errno));
+			return EXIT_FAILED;
+		}
+	} else if (json) {
+		jf = stdout;
+	}
+	fprintf(out, "model: %.0f pages (%s), link %.2f GB/s, rtt %.0f us, dirty %s, "
+		"%.0f%% zero pages\n", m.nr_pages, fmt_bytes(mem, (char[32]){ 0 }, 32),
+		link / 1e9, rtt_us, dirty, zero * 100);
 	for (i = 0; i < n; i++) {
 		run(&m, link, rtt_us / 1e6, zero, pause_us / 1e6, xmig_policy_lookup(names[i]),
 		    &limits, &o[i]);
-		print(names[i], &o[i]);
+		print(out, names[i], &o[i]);
 	}
-	if (json) {
-		FILE *f = strcmp(json, "-") ? fopen(json, "w") : stdout;
-
-		if (!f) {
-			fprintf(stderr, "%s: error: cannot write %s\n", tool_name, json);
+	if (jf) {
+		fprintf(jf, "{\n  \"schema\": %d, \"tool\": \"%s\", \"version\": \"%s\",\n",
+			XMIG_TOOL_JSON_SCHEMA, tool_name, xmig_version());
+		fprintf(jf, "  \"model\": {\"mem_bytes\": %llu, \"page_size\": 4096, "
+			"\"link_Bps\": %.0f, \"rtt_ms\": %.3f, \"dirty\": \"%s\", "
+			"\"zero_fraction\": %.2f, \"pause_cost_ms\": %.3f},\n",
+			(unsigned long long)mem, link, rtt_us / 1e3, dirty, zero, pause_us / 1e3);
+		fprintf(jf, "  \"limits\": {\"target_downtime_ms\": %.3f, \"max_rounds\": %u, "
+			"\"on_no_converge\": \"%s\"},\n  \"results\": [\n",
+			(double)limits.target_downtime_ns / 1e6, limits.max_rounds,
+			limits.on_no_converge == XMIG_NOCONV_ABORT ? "abort" : "stop");
+		for (i = 0; i < n; i++) {
+			json_outcome(jf, names[i], &o[i]);
+			fprintf(jf, i + 1 < n ? ",\n" : "\n");
+		}
+		fprintf(jf, "  ]\n}\n");
+		if (fflush(jf) || (jf != stdout && fclose(jf))) {
+			fprintf(stderr, "%s: error: writing %s: %s\n", tool_name, json,
+				strerror(errno));
 			return EXIT_FAILED;
 		}
-		fprintf(f, "{\n  \"model\": {\"mem\": %llu, \"link_Bps\": %.0f, \"rtt_us\": %.1f, "
-			"\"dirty\": \"%s\", \"zero_fraction\": %.2f},\n  \"results\": [\n",
-			(unsigned long long)mem, link, rtt_us, dirty, zero);
-		for (i = 0; i < n; i++) {
-			json_outcome(f, names[i], &o[i]);
-			fprintf(f, i + 1 < n ? ",\n" : "\n");
-		}
-		fprintf(f, "  ]\n}\n");
-		if (f != stdout)
-			fclose(f);
 	}
 	return 0;
 }
