@@ -116,6 +116,40 @@ START_TEST(test_derive)
 }
 END_TEST
 
+static int never_stops(const struct xmig_policy_input *in, void *payload)
+{
+	(void)in;
+	(void)payload;
+	return XMIG_POLICY_CONTINUE;
+}
+
+/* The caps the engine puts on every policy, for the simulator as for it. */
+START_TEST(test_decide_caps)
+{
+	struct xmig_policy_input in = { .dirty_pages = 1000, .rounds_done = 3, .max_rounds = 3 };
+
+	/* xen-classic alone would go on to 5 rounds */
+	ck_assert_int_eq(xmig_policy_xen_classic(&in, NULL), XMIG_POLICY_CONTINUE);
+	ck_assert_int_eq(xmig_policy_decide(xmig_policy_xen_classic, &in, NULL), XMIG_POLICY_STOP);
+	in.on_no_converge = XMIG_NOCONV_ABORT;
+	ck_assert_int_eq(xmig_policy_decide(xmig_policy_xen_classic, &in, NULL), XMIG_POLICY_ABORT);
+	in.rounds_done = 2;
+	ck_assert_int_eq(xmig_policy_decide(xmig_policy_xen_classic, &in, NULL),
+			 XMIG_POLICY_CONTINUE);
+	/* no max_rounds: a policy that never stops, stopped at the stream's limit */
+	in.max_rounds = 0;
+	in.on_no_converge = XMIG_NOCONV_STOP;
+	in.rounds_done = 65534;
+	ck_assert_int_eq(xmig_policy_decide(never_stops, &in, NULL), XMIG_POLICY_CONTINUE);
+	in.rounds_done = 65535;
+	ck_assert_int_eq(xmig_policy_decide(never_stops, &in, NULL), XMIG_POLICY_STOP);
+	/* a stop is a stop, whatever the caps */
+	in.rounds_done = 1;
+	in.dirty_pages = 10;
+	ck_assert_int_eq(xmig_policy_decide(xmig_policy_xen_classic, &in, NULL), XMIG_POLICY_STOP);
+}
+END_TEST
+
 START_TEST(test_lookup)
 {
 	ck_assert_ptr_eq(xmig_policy_lookup("downtime"), xmig_policy_downtime);
@@ -136,6 +170,7 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, test_downtime_stalled);
 	tcase_add_test(tc, test_derive);
 	tcase_add_test(tc, test_lookup);
+	tcase_add_test(tc, test_decide_caps);
 	suite_add_tcase(s, tc);
 	return s;
 }

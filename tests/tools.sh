@@ -126,6 +126,13 @@ PY
   --policy both --json - >"$tmp/simab.json" 2>"$tmp/simab.err" || fail "xmig-simulate --json -"
 python3 "$(dirname "$0")/json_check.py" "$tmp/sim.json" "$tmp/simab.json" || fail "xmig-simulate's JSON"
 grep -q "outcome: ABORTED" "$tmp/simab.err" || fail "xmig-simulate --json -: no text on stderr"
+# the engine's caps hold in the model too: xen-classic stops at --max-rounds 3
+python3 - "$tmp/simab.json" <<'PY' || fail "xmig-simulate ignores --max-rounds: $(cat "$tmp/simab.err")"
+import json, sys
+r = {x["policy"]: x for x in json.load(open(sys.argv[1]))["results"]}
+assert r["xen-classic"]["live_rounds"] == 3 and r["xen-classic"]["aborted"], r["xen-classic"]
+assert r["downtime"]["live_rounds"] == 3 and r["downtime"]["aborted"], r["downtime"]
+PY
 # its default model fits any size (it once required 16 GiB of guest)
 "$bin/xmig-simulate" --mem 8G >"$tmp/sim8.out" 2>&1 || fail "xmig-simulate --mem 8G: $(cat "$tmp/sim8.out")"
 grep -q "dirty hot:128M:2G/s" "$tmp/sim8.out" || fail "xmig-simulate's default model: $(head -3 "$tmp/sim8.out")"

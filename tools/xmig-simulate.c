@@ -105,7 +105,7 @@ static void run(const struct model *m, double link, double rtt, double zero, dou
 		in.bytes_sent = (uint64_t)bytes;
 		in.fixed_cost_ns = (uint64_t)((pause_cost + rtt) * 1e9);
 		xmig_policy_derive(&in, (uint64_t)prev, &stalled);
-		r->decision = fn(&in, NULL);
+		r->decision = xmig_policy_decide(fn, &in, NULL);
 		if (r->decision == XMIG_POLICY_CONTINUE && o->n >= 1023)
 			r->decision = XMIG_POLICY_STOP;
 		if (r->decision == XMIG_POLICY_ABORT) {

@@ -77,6 +77,14 @@ int xmig_policy_downtime(const struct xmig_policy_input *in, void *payload);
  */
 void xmig_policy_derive(struct xmig_policy_input *in, uint64_t prev_dirty, uint32_t *stalled);
 
+/*
+ * What the engine does with a policy's answer: fn(in, payload), except that
+ * CONTINUE becomes in->on_no_converge's STOP or ABORT once rounds_done has
+ * reached in->max_rounds (a caller's policy and xen-classic included) or the
+ * stream's round limit. For tools that run the policies on a model.
+ */
+int xmig_policy_decide(xmig_policy_fn fn, const struct xmig_policy_input *in, void *payload);
+
 /* The built-in policy of that name, or NULL. */
 xmig_policy_fn xmig_policy_lookup(const char *name);
 

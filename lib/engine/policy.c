@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "stream/stream.h"
 #include "xmig/policy.h"
 
 XMIG__API int xmig_policy_xen_classic(const struct xmig_policy_input *in, void *payload)
@@ -41,6 +42,20 @@ XMIG__API void xmig_policy_derive(struct xmig_policy_input *in, uint64_t prev_di
 	in->expected_downtime_ns =
 		in->fixed_cost_ns +
 		(in->bandwidth > 0 ? (uint64_t)(dirty_bytes * 1e9 / in->bandwidth) : UINT64_MAX / 2);
+}
+
+XMIG__API int xmig_policy_decide(xmig_policy_fn fn, const struct xmig_policy_input *in,
+				 void *payload)
+{
+	int d = fn(in, payload);
+
+	/* even a policy that never stops stops at its caller's max_rounds, and
+	 * before the stream's last round number (the final round needs one) */
+	if (d == XMIG_POLICY_CONTINUE &&
+	    ((in->max_rounds && in->rounds_done >= in->max_rounds) ||
+	     in->rounds_done >= XMIG_ROUND_MAX))
+		d = no_converge(in);
+	return d;
 }
 
 XMIG__API xmig_policy_fn xmig_policy_lookup(const char *name)

@@ -339,16 +339,7 @@ static int policy_decide(struct xmig_session *s, struct send_state *st, uint64_t
 	in.max_time_ns = (uint64_t)s->sp.max_time_ms * 1000000ull;
 	in.on_no_converge = s->sp.on_no_converge;
 
-	d = fn(&in, payload);
-	/*
-	 * Hard caps even for a caller's policy that never stops: its own
-	 * max_rounds, and the stream's round limit (the final round needs one).
-	 */
-	if (d == XMIG_POLICY_CONTINUE &&
-	    ((s->sp.max_rounds && in.rounds_done >= s->sp.max_rounds) ||
-	     in.rounds_done >= XMIG_ROUND_MAX))
-		d = s->sp.on_no_converge == XMIG_NOCONV_ABORT ? XMIG_POLICY_ABORT
-							      : XMIG_POLICY_STOP;
+	d = xmig_policy_decide(fn, &in, payload);
 	*converged = in.expected_downtime_ns <= in.target_downtime_ns;
 	s->expected_downtime_ns = bw > 0 ? in.expected_downtime_ns : 0;
 	xmig__log(s, XMIG_LOG_INFO,
