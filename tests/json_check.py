@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Check the tools' JSON results against docs/json.md (schema 1): xmig-send,
-xmig-recv and xmig-simulate.
+xmig-recv, xmig-simulate and xmig-dump.
 
 Usage: tests/json_check.py FILE...   (exit 1 naming the first file and field
 that does not conform). Every field must be present, of its type, and null
@@ -104,9 +104,47 @@ def check_simulate(d):
                     w, j, x["round"], x["then"], j, want))
 
 
+# xmig-dump's object
+DUMP_TOP = {"schema": (INT, False), "tool": (STR, False), "version": (STR, False),
+            "input": (STR, False), "format": (STR, True), "ok": (BOOL, False),
+            "error": (STR, True), "header": ((dict,), True), "records": (INT, False),
+            "bytes": (INT, False), "state_records": (INT, False),
+            "digest_record": (BOOL, False), "end": (BOOL, False),
+            "sender_error": (STR, True), "rounds": (INT, False),
+            "per_round": ((list,), False)}
+DUMP_HEADER = {"version": (INT, False), "guest_kind": (STR, False), "backend": (STR, False),
+               "guest_pages": (INT, False), "page_size": (INT, False), "vcpus": (INT, False),
+               "digest": (BOOL, False), "duplex": (BOOL, False)}
+DUMP_ROUND = {"round": (INT, False), "final": (BOOL, False), "pages": (INT, False),
+              "pages_full": (INT, False), "pages_zero": (INT, False),
+              "pages_absent": (INT, False), "bytes": (INT, False),
+              "duration_ms": (NUM, False)}
+
+
+def check_dump(d):
+    fields(d, DUMP_TOP, "$")
+    if d["schema"] != 1:
+        raise ValueError("$.schema: %r, this checker knows 1" % d["schema"])
+    if d["format"] not in (None, "xmig", "xl", "libxenguest"):
+        raise ValueError("$.format: %r" % d["format"])
+    if d["ok"] != (d["error"] is None):
+        raise ValueError("$.ok is %r but error is %r" % (d["ok"], d["error"]))
+    if d["ok"] and not (d["end"] and d["header"] and d["format"] in ("xmig", "xl")):
+        raise ValueError("$: ok without a header and END")
+    if d["header"] is not None:
+        fields(d["header"], DUMP_HEADER, "$.header")
+    if d["rounds"] != len(d["per_round"]):
+        raise ValueError("$.rounds %d, but %d per_round entries" % (d["rounds"],
+                                                                   len(d["per_round"])))
+    for i, r in enumerate(d["per_round"]):
+        fields(r, DUMP_ROUND, "$.per_round[%d]" % i)
+
+
 def check(d):
     if isinstance(d, dict) and d.get("tool") == "xmig-simulate":
         return check_simulate(d)
+    if isinstance(d, dict) and d.get("tool") == "xmig-dump":
+        return check_dump(d)
     fields(d, TOP, "$")
     fields(d["heartbeat"], HEARTBEAT, "$.heartbeat")
     fields(d["timeline_ms"], TIMELINE, "$.timeline_ms")

@@ -74,6 +74,19 @@ cp "$tmp/img" "$tmp/bad"
 printf '\x55' | dd of="$tmp/bad" bs=1 seek=5000 conv=notrunc status=none
 if "$bin/xmig-dump" "$tmp/bad" >/dev/null 2>"$tmp/bad.err"; then fail "xmig-dump accepted a damaged file"; fi
 grep -q 'checksum mismatch' "$tmp/bad.err" || fail "damage not reported as a checksum mismatch: $(cat "$tmp/bad.err")"
+# --json: what was found, valid or not (schema 1); with -, the JSON alone on stdout
+"$bin/xmig-dump" --json - "$tmp/img" >"$tmp/dump.json" 2>"$tmp/dump.err" || fail "xmig-dump --json -"
+grep -q 'complete and valid' "$tmp/dump.err" || fail "xmig-dump --json -: no text on stderr"
+set +e; "$bin/xmig-dump" --json "$tmp/bad.json" "$tmp/bad" >/dev/null 2>&1; rc=$?; set -e
+[ $rc -eq 1 ] || fail "xmig-dump --json of a damaged file: exit $rc"
+python3 "$(dirname "$0")/json_check.py" "$tmp/dump.json" "$tmp/bad.json" || fail "xmig-dump's JSON"
+python3 - "$tmp/dump.json" "$tmp/bad.json" <<'PY' || fail "xmig-dump's JSON: $(cat "$tmp/bad.json")"
+import json, sys
+good, bad = (json.load(open(p)) for p in sys.argv[1:])
+assert good["ok"] and good["end"] and good["digest_record"] and good["header"]["guest_pages"] == 4096
+assert good["per_round"][-1]["final"] and good["rounds"] >= 2
+assert not bad["ok"] and "checksum mismatch" in bad["error"] and not bad["end"]
+PY
 if "$bin/xmig-recv" --from "file:$tmp/bad" -q 2>"$tmp/bad2.err"; then fail "xmig-recv restored a damaged file"; fi
 grep -q 'record 1 (PAGE_BATCH)' "$tmp/bad2.err" || fail "xmig-recv error lacks context: $(cat "$tmp/bad2.err")"
 head -c 3000 "$tmp/img" >"$tmp/short"

@@ -304,7 +304,7 @@ verdict:
 		r->result ? r->error : "");
 }
 
-static void json_str(FILE *f, const char *s)
+void json_str(FILE *f, const char *s)
 {
 	fputc('"', f);
 	for (; s && *s; s++) {
@@ -329,7 +329,7 @@ static void json_ms_or_null(FILE *f, uint64_t ns)
 		fputs("null", f);
 }
 
-static void json_str_or_null(FILE *f, const char *s)
+void json_str_or_null(FILE *f, const char *s)
 {
 	if (s && *s)
 		json_str(f, s);

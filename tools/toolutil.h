@@ -78,6 +78,10 @@ void print_summary(FILE *f, const struct tool_report *r);
 #define XMIG_TOOL_JSON_SCHEMA 1
 /* r->stats may be NULL: a failure before any session (nothing measured). */
 int write_json(const char *path, const struct tool_report *r);
+/* A JSON string, escaped (quotes, backslashes, control characters); or null
+ * for NULL or "". */
+void json_str(FILE *f, const char *s);
+void json_str_or_null(FILE *f, const char *s);
 
 /* Format a byte count as "1.50 GiB". */
 const char *fmt_bytes(uint64_t b, char *buf, size_t len);
