@@ -4,6 +4,7 @@
  * the destination's memory must equal the source's at pause time, page for
  * page, and the figures must add up.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -140,6 +141,156 @@ static void migrate_and_check(const struct mig_case *c)
 	spy_fini(&ssrc);
 	spy_fini(&sdst);
 }
+
+/* ---- a toolstack steering a migration from another thread ---- */
+
+struct steer {
+	struct xmig_session *s;
+	atomic_uint round;        /* the sender's round, from its progress */
+	atomic_uint round0_done;  /* pages of round 0 sent */
+	int what;                 /* STEER_* */
+	pthread_t thread;
+};
+
+enum { STEER_STOP, STEER_UNCAP, STEER_TARGET };
+
+static void steer_progress(const struct xmig_progress *p, void *payload)
+{
+	struct steer *st = payload;
+
+	atomic_store(&st->round, p->round);
+	if (p->round == 0)
+		atomic_store(&st->round0_done, (unsigned int)p->round_pages_done);
+}
+
+/* Never stops by itself, unless its target has been raised to a minute. */
+static int steer_policy(const struct xmig_policy_input *in, void *payload)
+{
+	(void)payload;
+	return in->target_downtime_ns >= 60000000000ull ? XMIG_POLICY_STOP : XMIG_POLICY_CONTINUE;
+}
+
+static void *steer_main(void *arg)
+{
+	struct steer *st = arg;
+
+	for (;;) {
+		if (st->what == STEER_UNCAP && atomic_load(&st->round0_done) >= 2048) {
+			ck_assert_int_eq(xmig_session_set_max_bandwidth(st->s, 0), 0);
+			break;
+		}
+		if (st->what != STEER_UNCAP && atomic_load(&st->round) >= 2) {
+			if (st->what == STEER_STOP)
+				ck_assert_int_eq(xmig_session_stop_and_copy(st->s), 0);
+			else
+				ck_assert_int_eq(xmig_session_set_downtime(st->s, 60000), 0);
+			break;
+		}
+		usleep(1000);
+	}
+	return NULL;
+}
+
+/*
+ * One migration of a sim guest whose sender a second thread steers; the
+ * destination must equal the source at its pause, page for page.
+ */
+static void steered(int what, uint64_t mem, const char *dirty, struct xmig_send_params *p,
+		    struct xmig_stats *out)
+{
+	struct xmig_sim_params sp = XMIG_SIM_PARAMS_INIT;
+	struct xmig_recv_params rp = XMIG_RECV_PARAMS_INIT;
+	struct xmig_backend *src, *dst;
+	struct spy_backend ssrc, sdst;
+	struct xmig_transport *ta, *tb;
+	struct steer st = { .what = what };
+	struct side rcv;
+	uint64_t bad;
+	long long diff;
+	int rc;
+
+	sp.mem_bytes = mem;
+	sp.dirty = dirty;
+	ck_assert_msg(xmig_sim_new(&src, &sp) == 0, "%s", xmig_error_last());
+	ck_assert_int_eq(xmig_sim_new_dest(&dst), 0);
+	spy_init(&ssrc, src);
+	spy_init(&sdst, dst);
+	transport_pair(&ta, &tb, 0);
+	p->progress_fn = steer_progress;
+	p->progress_payload = &st;
+	p->log_fn = rp.log_fn = test_log;
+	recv_start(&rcv, &sdst.base, tb, &rp);
+	ck_assert_msg(xmig_send_new(&st.s, &ssrc.base, ta, p) == 0, "%s", xmig_error_last());
+	ck_assert_int_eq(pthread_create(&st.thread, NULL, steer_main, &st), 0);
+	rc = xmig_session_run(st.s);
+	ck_assert_msg(rc == 0, "sender: %s", xmig_session_error(st.s));
+	ck_assert_int_eq(pthread_join(st.thread, NULL), 0);
+	recv_join(&rcv);
+	ck_assert_msg(rcv.rc == 0, "receiver: %s", rcv.err);
+	*out = *xmig_session_stats(st.s);
+	diff = image_diff(ssrc.image, sdst.image, ssrc.image_pages, ssrc.page_size);
+	ck_assert_msg(diff < 0, "page 0x%llx differs", diff);
+	ck_assert_msg(xmig_sim_check(dst, &bad) == 0, "bad page 0x%llx", (unsigned long long)bad);
+	/* a receiver cannot be steered */
+	ck_assert_int_eq(xmig_session_stop_and_copy(rcv.s), XMIG_EINVAL);
+	ck_assert_int_eq(xmig_session_set_max_bandwidth(rcv.s, 1), XMIG_EINVAL);
+	ck_assert_int_eq(xmig_session_set_downtime(st.s, 0), XMIG_EINVAL);
+	xmig_session_free(st.s);
+	xmig_session_free(rcv.s);
+	xmig_transport_close(ta);
+	xmig_transport_close(tb);
+	src->ops->free(src);
+	dst->ops->free(dst);
+	spy_fini(&ssrc);
+	spy_fini(&sdst);
+}
+
+/* A policy that never stops by itself, told to stop-and-copy during round 2. */
+START_TEST(test_steer_stop_and_copy)
+{
+	struct xmig_send_params p = XMIG_SEND_PARAMS_INIT;
+	struct xmig_stats st;
+
+	p.policy_fn = steer_policy;
+	p.target_downtime_ms = 1;
+	p.max_rounds = 200;
+	p.max_bandwidth = 64 << 20; /* rounds long enough to be seen */
+	steered(STEER_STOP, 4 << 20, "max", &p, &st);
+	/* stopped at the end of round 2 or 3 (the request may land as one ends) */
+	ck_assert_msg(st.nr_rounds >= 4 && st.nr_rounds <= 5, "%u rounds", st.nr_rounds);
+	ck_assert_int_eq(st.converged, 0);
+}
+END_TEST
+
+/* Round 0 capped at 16 MiB/s, the cap lifted an eighth of the way in. */
+START_TEST(test_steer_uncap)
+{
+	struct xmig_send_params p = XMIG_SEND_PARAMS_INIT;
+	struct xmig_stats st;
+
+	p.max_bandwidth = 16 << 20; /* 48 MiB of data pages: 3 s at the cap */
+	steered(STEER_UNCAP, 64 << 20, "none", &p, &st);
+	ck_assert_msg(st.rounds[0].duration_ns < 2000000000ull, "round 0 took %.2f s",
+		      (double)st.rounds[0].duration_ns / 1e9);
+	ck_assert_uint_ge(st.rounds[0].duration_ns, 200000000ull); /* it was capped first */
+}
+END_TEST
+
+/* A policy that stops only for a target of a minute, raised during round 2. */
+START_TEST(test_steer_target)
+{
+	struct xmig_send_params p = XMIG_SEND_PARAMS_INIT;
+	struct xmig_stats st;
+
+	p.policy_fn = steer_policy;
+	p.target_downtime_ms = 1;
+	p.max_rounds = 200;
+	p.max_bandwidth = 64 << 20;
+	steered(STEER_TARGET, 4 << 20, "max", &p, &st);
+	ck_assert_msg(st.nr_rounds >= 4 && st.nr_rounds <= 5, "%u rounds", st.nr_rounds);
+	ck_assert_int_eq(st.converged, 1);
+}
+END_TEST
 
 START_TEST(test_one_page)
 {
@@ -502,6 +653,9 @@ static Suite *migrate_suite(void)
 	tcase_add_test(tc, test_balloon_out_during_migration);
 	tcase_add_test(tc, test_sim_release_checks);
 	tcase_add_test(tc, test_sim_populate_after_release);
+	tcase_add_test(tc, test_steer_stop_and_copy);
+	tcase_add_test(tc, test_steer_uncap);
+	tcase_add_test(tc, test_steer_target);
 	suite_add_tcase(s, tc);
 	return s;
 }

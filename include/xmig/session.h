@@ -199,6 +199,30 @@ int xmig_session_run(struct xmig_session *s);
  */
 void xmig_session_cancel(struct xmig_session *s);
 
+/*
+ * Sender, for a toolstack steering a migration under way (from any thread,
+ * as xmig_session_cancel; before xmig_session_run too). Each returns 0, or
+ * XMIG_EINVAL on a receiver (or a 0 ms target).
+ *
+ * set_max_bandwidth: the cap on live rounds, bytes/s (0 = none), from the
+ * next batch on: the round's pages so far are held to the new rate.
+ * set_downtime: the target the policy weighs at its next decision (the end
+ * of the current live round); the "downtime" policy stops as soon as the
+ * expected downtime meets it.
+ * stop_and_copy: end the live phase at the end of the current live round,
+ * whatever the policy says: the guest is paused and the rest sent (stats
+ * converged then says whether the target was met anyway). A live round is
+ * not cut short: every page it took from the dirty log is sent.
+ *
+ * Thread safety: while xmig_session_run runs, another thread may call only
+ * these three and xmig_session_cancel. xmig_session_stats and
+ * xmig_session_error are for the run's own thread (its progress and log
+ * callbacks run there) or after it returned.
+ */
+int xmig_session_set_max_bandwidth(struct xmig_session *s, uint64_t bytes_per_s);
+int xmig_session_set_downtime(struct xmig_session *s, uint32_t target_ms);
+int xmig_session_stop_and_copy(struct xmig_session *s);
+
 /* The last error as one line with context; "" if none. Never NULL. */
 const char *xmig_session_error(const struct xmig_session *s);
 

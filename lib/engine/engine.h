@@ -27,6 +27,10 @@ struct xmig_session {
 	xmig_progress_fn progress_fn;
 	void *progress_payload;
 	atomic_int cancelled;
+	/* sender: what another thread may change while it runs (session.h) */
+	_Atomic uint64_t ctl_max_bandwidth;
+	_Atomic uint32_t ctl_target_ms;
+	atomic_int ctl_stop;
 	int ran;
 
 	int err_code;

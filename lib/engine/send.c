@@ -65,18 +65,26 @@ static int write_failed(struct xmig_session *s, int rc, const char *what)
 	return xmig__serr(s, rc, "%s: %s", ctx, why);
 }
 
+/*
+ * Hold the round's rate so far to the cap, sleeping in slices of at most
+ * 10 ms so that a new cap (xmig_session_set_max_bandwidth) or a cancel takes
+ * effect at once rather than after a whole batch's wait.
+ */
 static void rate_limit(struct xmig_session *s, uint64_t round_start, uint64_t round_bytes)
 {
-	uint64_t due, now;
+	for (;;) {
+		uint64_t cap = atomic_load(&s->ctl_max_bandwidth), due, now, left;
+		struct timespec ts;
 
-	if (!s->sp.max_bandwidth)
-		return;
-	due = round_start + (uint64_t)((double)round_bytes * 1e9 / (double)s->sp.max_bandwidth);
-	now = xmig__now_ns();
-	if (due > now) {
-		struct timespec ts = { .tv_sec = (time_t)((due - now) / 1000000000ull),
-				       .tv_nsec = (long)((due - now) % 1000000000ull) };
-
+		if (!cap || atomic_load(&s->cancelled))
+			return;
+		due = round_start + (uint64_t)((double)round_bytes * 1e9 / (double)cap);
+		now = xmig__now_ns();
+		if (due <= now)
+			return;
+		left = due - now < 10000000ull ? due - now : 10000000ull;
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long)left;
 		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 			;
 	}
@@ -334,12 +342,16 @@ static int policy_decide(struct xmig_session *s, struct send_state *st, uint64_t
 	in.bytes_sent = s->stats.bytes;
 	in.fixed_cost_ns = st->fixed_cost_ns;
 	xmig_policy_derive(&in, prev_dirty, stalled);
-	in.target_downtime_ns = (uint64_t)s->sp.target_downtime_ms * 1000000ull;
+	in.target_downtime_ns = (uint64_t)atomic_load(&s->ctl_target_ms) * 1000000ull;
 	in.max_rounds = s->sp.max_rounds;
 	in.max_time_ns = (uint64_t)s->sp.max_time_ms * 1000000ull;
 	in.on_no_converge = s->sp.on_no_converge;
 
 	d = xmig_policy_decide(fn, &in, payload);
+	if (d == XMIG_POLICY_CONTINUE && atomic_load(&s->ctl_stop)) {
+		xmig__log(s, XMIG_LOG_INFO, "stop-and-copy asked for by the caller");
+		d = XMIG_POLICY_STOP;
+	}
 	*converged = in.expected_downtime_ns <= in.target_downtime_ns;
 	s->expected_downtime_ns = bw > 0 ? in.expected_downtime_ns : 0;
 	xmig__log(s, XMIG_LOG_INFO,

@@ -178,6 +178,9 @@ XMIG__API int xmig_send_new(struct xmig_session **out, struct xmig_backend *back
 	s->sp = *p;
 	if (!s->sp.policy)
 		s->sp.policy = "downtime";
+	atomic_init(&s->ctl_max_bandwidth, p->max_bandwidth);
+	atomic_init(&s->ctl_target_ms, p->target_downtime_ms);
+	atomic_init(&s->ctl_stop, 0);
 	*out = s;
 	return 0;
 }
@@ -234,6 +237,32 @@ XMIG__API void xmig_session_cancel(struct xmig_session *s)
 		return;
 	atomic_store(&s->cancelled, 1);
 	s->t->ops->shutdown(s->t);
+}
+
+XMIG__API int xmig_session_set_max_bandwidth(struct xmig_session *s, uint64_t bytes_per_s)
+{
+	if (!s || s->role != XMIG__SENDER)
+		return xmig__fail(XMIG_EINVAL, "set_max_bandwidth: not a sender");
+	atomic_store(&s->ctl_max_bandwidth, bytes_per_s);
+	return 0;
+}
+
+XMIG__API int xmig_session_set_downtime(struct xmig_session *s, uint32_t target_ms)
+{
+	if (!s || s->role != XMIG__SENDER)
+		return xmig__fail(XMIG_EINVAL, "set_downtime: not a sender");
+	if (target_ms == 0)
+		return xmig__fail(XMIG_EINVAL, "set_downtime: the target must be at least 1 ms");
+	atomic_store(&s->ctl_target_ms, target_ms);
+	return 0;
+}
+
+XMIG__API int xmig_session_stop_and_copy(struct xmig_session *s)
+{
+	if (!s || s->role != XMIG__SENDER)
+		return xmig__fail(XMIG_EINVAL, "stop_and_copy: not a sender");
+	atomic_store(&s->ctl_stop, 1);
+	return 0;
 }
 
 XMIG__API const char *xmig_session_error(const struct xmig_session *s)
