@@ -164,20 +164,23 @@ python3 "$here/xen-lab/summarize.py" "$tmp/asked-unres" --verdict "t" >/dev/null
 # what the dead one left, the host ends with as many domains, the source runs
 mkkill() { # DIR
   mkrun "$1"
-  printf 'kill-recv-live\nkill-send-stopped\n' >> "$1/plan.txt"
+  printf 'kill-recv-live\nkill-send-stopped\nkill-recv-done\n' >> "$1/plan.txt"
   echo '{"kill":"recv-live","fired":"killed xmig-recv (pid 9) in round 0 after 4194400 bytes (rchar), source in state -b----","sender_rc":1,"receiver_rc":137,"domains_before":2,"domains_killed":3,"domains_after":2,"cleanup_rc":0,"resume_rc":null,"cleanup":"xmig-recv: d7 (xg--incoming): a destination the dead pid 9 created and never started: destroyed (if its source is still stopped, it was never started here: resume it there)|xmig-recv: 1 leftover: 1 destroyed, 0 resumed, 0 stopped sources left alone|","src_domid":5}' \
     > "$1/kill-recv-live.json"
   echo 'source_state=-b----' > "$1/kill-recv-live.after"
   echo '{"kill":"send-ready","fired":"killed xmig-send (pid 11) with READY held back, source in state --p---","sender_rc":137,"receiver_rc":1,"domains_before":2,"domains_killed":2,"domains_after":2,"cleanup_rc":0,"resume_rc":0,"cleanup":"xmig-recv: d5 (xg): a source the dead pid 11 left stopped for stop-and-copy: left alone. Whether ...|source after cleanup: --p---|xmig-send: d5 (xg): a source the dead pid 11 left stopped: resumed|","src_domid":5}' \
     > "$1/kill-send-stopped.json"
   echo 'source_state=-b----' > "$1/kill-send-stopped.after"
-  printf '=== kill-recv-live t=40 dom=5\n=== kill-recv-live done rc=1 t=41\n(d5) [   41.5] XG HB 90\n=== kill-send-stopped t=42 dom=5\n=== kill-send-stopped done rc=137 t=43\n(d5) [   43.5] XG HB 91\n' \
+  echo '{"kill":"recv-done","fired":"killed xmig-recv (pid 9) with DONE held back, source in state --p---","sender_rc":4,"receiver_rc":137,"domains_before":2,"domains_killed":3,"domains_after":2,"dying_after":0,"cleanup_rc":0,"resume_rc":null,"dst_domid":8,"dst_state":"-b----","src_destroy_rc":0,"cleanup":"xmig-recv: d5 (xg): a source the dead pid 11 left stopped for stop-and-copy: left alone. Whether ...|source after cleanup: --p---|destroyed the stopped source d5: rc 0|","src_domid":5}' \
+    > "$1/kill-recv-done.json"
+  echo 'source_state=' > "$1/kill-recv-done.after"
+  printf '=== kill-recv-live t=40 dom=5\n=== kill-recv-live done rc=1 t=41\n(d5) [   41.5] XG HB 90\n=== kill-send-stopped t=42 dom=5\n=== kill-send-stopped done rc=137 t=43\n(d5) [   43.5] XG HB 91\n=== kill-recv-done t=44 dom=5\n=== kill-recv-done done rc=4 t=45\n(d8) [   45.5] XG HB 92\n' \
     >> "$1/dmesg.txt"
 }
 mkkill "$tmp/kill"
 python3 "$here/xen-lab/summarize.py" "$tmp/kill" --verdict "t" > "$tmp/kill.out" ||
   fail "good kill scenarios fail: $(cat "$tmp/kill.out")"
-for s in kill-recv-live kill-send-stopped; do
+for s in kill-recv-live kill-send-stopped kill-recv-done; do
   [ "$(status "$tmp/kill" $s)" = pass ] || fail "clean $s"
 done
 mkkill "$tmp/kill-left"     # the cleanup left the dead receiver's domain
@@ -198,34 +201,23 @@ python3 "$here/xen-lab/summarize.py" "$tmp/kill-nofire" --verdict "t" >/dev/null
 [ "$(status "$tmp/kill-nofire" kill-recv-live)" = fail ] || fail "a kill that never fired passes"
 [ "$(status "$tmp/kill-nofire" kill-send-stopped)" = fail ] || fail "a sender not killed passes"
 
-# killed after the commit: the guest runs on the destination, the stopped
-# source is left alone by the cleanup, then destroyed by hand
-mkdone() { # DIR
-  mkrun "$1"
-  printf 'kill-recv-done\n' >> "$1/plan.txt"
-  echo '{"kill":"recv-done","fired":"killed xmig-recv (pid 9) with DONE held back, source in state --p---","sender_rc":4,"receiver_rc":137,"domains_before":2,"domains_killed":3,"domains_after":2,"dying_after":0,"cleanup_rc":0,"resume_rc":null,"dst_domid":8,"dst_state":"-b----","src_destroy_rc":0,"cleanup":"xmig-recv: d5 (xg): a source the dead pid 11 left stopped for stop-and-copy: left alone. Whether ...|source after cleanup: --p---|destroyed the stopped source d5: rc 0|","src_domid":5}' \
-    > "$1/kill-recv-done.json"
-  echo 'source_state=' > "$1/kill-recv-done.after"
-  printf '=== kill-recv-done t=40 dom=5\n=== kill-recv-done done rc=4 t=41\n(d8) [   41.5] XG HB 90\n' \
-    >> "$1/dmesg.txt"
+# killed after the commit (kill-recv-done, in mkkill): the guest runs on the
+# destination, the stopped source is left alone by the cleanup, then
+# destroyed by hand
+done_bad() { # CASE FILE SED WHAT: kill-recv-done spoilt by SED in FILE must fail
+  mkkill "$tmp/done-$1"
+  sed -i "$3" "$tmp/done-$1/$2"
+  python3 "$here/xen-lab/summarize.py" "$tmp/done-$1" --verdict "t" >/dev/null && fail "done-$1 passes"
+  [ "$(status "$tmp/done-$1" kill-recv-done)" = fail ] || fail "$4 passes"
 }
-mkdone "$tmp/done"
-python3 "$here/xen-lab/summarize.py" "$tmp/done" --verdict "t" > "$tmp/done.out" ||
-  fail "a good kill after the commit fails: $(cat "$tmp/done.out")"
-[ "$(status "$tmp/done" kill-recv-done)" = pass ] || fail "clean kill-recv-done"
-mkdone "$tmp/done-resumed"  # the cleanup resumed the source: two copies ran
-sed -i 's/left stopped for stop-and-copy: left alone. Whether .../left stopped: resumed/; s/source after cleanup: --p---/source after cleanup: -b----/' \
-  "$tmp/done-resumed/kill-recv-done.json"
-python3 "$here/xen-lab/summarize.py" "$tmp/done-resumed" --verdict "t" >/dev/null && fail "done resumed passes"
-[ "$(status "$tmp/done-resumed" kill-recv-done)" = fail ] || fail "a source resumed after the commit passes"
-mkdone "$tmp/done-paused"   # the destination never ran the guest
-sed -i 's/"dst_state":"-b----"/"dst_state":"--p---"/' "$tmp/done-paused/kill-recv-done.json"
-python3 "$here/xen-lab/summarize.py" "$tmp/done-paused" --verdict "t" >/dev/null && fail "done paused passes"
-[ "$(status "$tmp/done-paused" kill-recv-done)" = fail ] || fail "a destination left paused passes"
-mkdone "$tmp/done-silent"   # the destination is listed but its guest is dead
-sed -i 's/(d8) \[   41.5\] XG HB 90/(d5) [   41.5] XG HB 90/' "$tmp/done-silent/dmesg.txt"
-python3 "$here/xen-lab/summarize.py" "$tmp/done-silent" --verdict "t" >/dev/null && fail "done silent passes"
-[ "$(status "$tmp/done-silent" kill-recv-done)" = fail ] || fail "a destination without heartbeats passes"
+# the cleanup resumed the source: two copies ran
+done_bad resumed kill-recv-done.json 's/left stopped for stop-and-copy: left alone. Whether .../left stopped: resumed/; s/source after cleanup: --p---/source after cleanup: -b----/' \
+  "a source resumed after the commit"
+done_bad paused kill-recv-done.json 's/"dst_state":"-b----"/"dst_state":"--p---"/' \
+  "a destination left paused"
+# the destination is listed but its guest is dead
+done_bad silent dmesg.txt 's/(d8) \[   45.5\] XG HB 92/(d5) [   45.5] XG HB 92/' \
+  "a destination without heartbeats"
 
 # a balloon scenario in which the guest did not grow tested nothing
 mkrun "$tmp/balloon"
