@@ -62,6 +62,9 @@ START_TEST(test_log_bytes)
 	ck_assert_uint_eq(d.u[1], 7);
 	ck_assert_str_eq(d.s[0], "ctx");
 	ck_assert_str_eq(d.s[1], "hello");
+	/* a NUL inside a string ("he\0lo"): not a frame the helper writes */
+	b.frame[26] = '\0';
+	ck_assert_int_eq(xlh_decode(b.frame, n, &d), -1);
 }
 END_TEST
 

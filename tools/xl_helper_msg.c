@@ -149,8 +149,9 @@ static int get_str(struct cursor *c, const char **s)
 {
 	uint32_t n;
 
+	/* its bytes and one NUL, at the end: the helper never writes another */
 	if (get(c, &n, sizeof(n)) || n == 0 || (size_t)(c->end - c->p) < n ||
-	    c->p[n - 1] != '\0')
+	    memchr(c->p, '\0', n) != c->p + n - 1)
 		return -1;
 	*s = (const char *)c->p;
 	c->p += n;

@@ -79,7 +79,8 @@ size_t xlh_complete(struct xlh_buf *b, int retval, int errnoval);
 /*
  * Decode one frame (as libxl does) for the tests and for diagnostics:
  * 0 and the message number in *msg, or -1 if the frame is malformed
- * (length, unknown number, a string without its NUL, bytes left over).
+ * (length, unknown number, a string without its NUL or with one inside it,
+ * bytes left over).
  * The arguments land in the fields their message uses.
  */
 struct xlh_decoded {

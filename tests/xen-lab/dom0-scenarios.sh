@@ -39,6 +39,10 @@
 #           --cleanup` (a stopped source only by `xmig-send --cleanup
 #           --resume DOMID`, once no copy runs elsewhere): the host then has
 #           as many domains as before and the source runs
+#   kill-send-stopped-pv
+#           (PV) as kill-send-stopped, the Linux PV guest suspended (shut
+#           down for suspend, not paused) when its sender dies: the cleanup
+#           resumes it, and its console heartbeats go on
 #   kill-recv-accept, kill-send-accept
 #           the same at setup: ACCEPT held back (the destination's domain
 #           made, the source not yet in log-dirty mode), one tool killed;
@@ -274,16 +278,17 @@ waitfor() {
   local i=0
   while [ $i -lt 100 ] && ! grep -q "$1" $2 2>/dev/null; do sleep 0.1; i=$((i+1)); done
 }
-kill_scn() { # NAME WHO(recv|send) WHEN(accept|live|ready|done)
-  local n=$1 who=$2 when=$3 port to hpid= victim mark fired= v i st src rrc crc rsrc=null
-  local at=$when nd=null dst=null drc=null
+kill_scn() { # NAME WHO(recv|send) WHEN(accept|live|ready|done) [GUEST, default xg]
+  local n=$1 who=$2 when=$3 kg=${4:-xg} port to hpid= victim mark fired= v i st src rrc crc
+  local at=$when nd=null dst=null drc=null rsrc=null marks= emarks=
   KILL_PORT=$((KILL_PORT + 2)); port=$KILL_PORT; to=127.0.0.1:$port
+  [ -n "$PV" ] && marks=$(conmark $kg)
   echo "=== $n t=$(now) dom=$dom" >> $R/dmesg.txt
   xl dmesg -c >> $R/dmesg.txt 2>/dev/null
   step $n ${MIG_BASE:-300}
   t0=$(now)
   before=$(ndoms)
-  xmig-recv --backend xen --name xg --listen $to --linger 0 --timeout 120s \
+  xmig-recv --backend xen --name $kg --listen $to --linger 0 --timeout 120s \
     > $R/$n.recv 2>&1 &
   rpid=$!
   waitfor "listening on" $R/$n.recv
@@ -323,7 +328,7 @@ kill_scn() { # NAME WHO(recv|send) WHEN(accept|live|ready|done)
   xl list > $R/$n.xl-killed 2>&1
   # done: the guest was started on the destination, a second xg
   [ $when = done ] && nd=$(xl list 2>/dev/null |
-    awk -v d=$dom 'NR > 1 && $1 == "xg" && $2 != d { print $2; exit }') &&
+    awk -v d=$dom -v g=$kg 'NR > 1 && $1 == g && $2 != d { print $2; exit }') &&
     [ -n "$nd" ] && dst="\"$(dstate $nd)\"" || nd=null
   xmig-recv --cleanup > $R/$n.cleanup 2>&1; crc=$?
   if [ $when = done ]; then
@@ -344,6 +349,7 @@ kill_scn() { # NAME WHO(recv|send) WHEN(accept|live|ready|done)
   after=$(ndoms); dying=$(ndying)
   t1=$(now)
   step_end $src
+  [ -n "$PV" ] && emarks=$(conmark $kg)
   echo "source_state=$(dstate $dom)" > $R/$n.after
   xl dmesg -c >> $R/dmesg.txt 2>/dev/null
   echo "=== $n done rc=$src t=$t1" >> $R/dmesg.txt
@@ -353,8 +359,9 @@ kill_scn() { # NAME WHO(recv|send) WHEN(accept|live|ready|done)
     "$(grep -m1 verdict $R/$n.send | tr -d '"\\' | cut -c1-300)" $dom \
     "$(awk "BEGIN{print $t1 - $t0}")" > $R/$n.json
   say "$n sender=$src receiver=$rrc domains $before/$killed/$after cleanup=$crc/$rsrc $fired"
+  [ -n "$PV" ] && conkeep $n $kg "$marks" "$emarks"
   # a kill that did not fire may have let the guest move: go on with it
-  v=$(xl domid xg 2>/dev/null) && [ -n "$v" ] && dom=$v
+  v=$(xl domid $kg 2>/dev/null) && [ -n "$v" ] && dom=$v
 }
 
 if [ -z "$SKIP_XG" ]; then
@@ -829,6 +836,15 @@ if [ -f $H/vmlinuz-guest ] && [ -z "$SKIP_LINUX" ]; then
       plan linux-dirty-heap
       dom=$(xl domid $LX 2>/dev/null)
       mig linux-dirty-heap --verify --dirty-heap ${DIRTY_HEAP_MIB:-64} --name $LX
+      sleep ${BENCH_GAP:-3}
+    fi
+    # PV: the sender killed with the guest suspended for stop-and-copy;
+    # xmig-send --cleanup --resume must bring the suspended guest back
+    if [ -n "$PV" ] && [ -z "$pvkill_done" ]; then
+      pvkill_done=1
+      plan kill-send-stopped-pv
+      dom=$(xl domid $LX 2>/dev/null)
+      kill_scn kill-send-stopped-pv send ready $LX
       sleep ${BENCH_GAP:-3}
     fi
     # PVH: the guest balloons up while it migrates; the new domain must have

@@ -308,6 +308,9 @@ KILLED = {
     "kill-send-live": ("send", 1, 0, r"log-dirty mode: log-dirty off"),
     "kill-send-stopped": ("send", 1, 0, r"left stopped for stop-and-copy: left alone.*"
                           r"source after cleanup: \S*p.*left stopped: resumed"),
+    # PV: the source shut down for suspend (state s), not paused
+    "kill-send-stopped-pv": ("send", 1, 0, r"left stopped for stop-and-copy: left alone.*"
+                             r"source after cleanup: \S*[ps].*left stopped: resumed"),
     # after the commit: the guest runs on the destination (one more domain);
     # the stopped source is left alone (never resumed), then destroyed by hand
     "kill-recv-done": ("recv", 4, 1, r"left stopped for stop-and-copy: left alone.*"
