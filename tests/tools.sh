@@ -572,4 +572,37 @@ grep -q 'cannot be known from here' "$tmp/a.err" && grep -q 'check the destinati
 if grep -q 'most likely' "$tmp/a.err"; then fail "the sender still guesses: $(cat "$tmp/a.err")"; fi
 pass=$((pass+1))
 
+# 15. --ssh HOST, as xl migrate does: the receiver runs "there" (a stand-in
+#     for ssh that runs the command here) on the connection's stdin/stdout
+cat >"$tmp/fake-ssh" <<'SH'
+#!/bin/sh
+# HOST is ignored; the command runs here through sh, as sshd runs it there
+shift
+PATH="$XMIG_TOOLS:$PATH" exec sh -c "$*"
+SH
+chmod +x "$tmp/fake-ssh"
+XMIG_TOOLS=$bin "$bin/xmig-send" --mem 32M --dirty hot:4M:20M/s --verify --ssh backup-host \
+  --ssh-command "$tmp/fake-ssh" --json "$tmp/ssh.json" >"$tmp/ssh.out" 2>"$tmp/ssh.err" ||
+  fail "xmig-send --ssh: $(cat "$tmp/ssh.err")"
+grep -q 'verdict      OK' "$tmp/ssh.out" && grep -q 'guest check  clean' "$tmp/ssh.err" ||
+  fail "xmig-send --ssh: no verified migration: $(cat "$tmp/ssh.out" "$tmp/ssh.err")"
+python3 "$(dirname "$0")/json_check.py" "$tmp/ssh.json" || fail "--ssh JSON"
+grep -q '"transport": "ssh:backup-host"' "$tmp/ssh.json" || fail "--ssh JSON transport: $(cat "$tmp/ssh.json")"
+# a remote end that cannot run: the migration fails and says why
+set +e
+XMIG_TOOLS=$bin "$bin/xmig-send" --mem 8M --ssh h --ssh-command "$tmp/fake-ssh" \
+  --remote "no-such-receiver --from stdio" -q 2>"$tmp/ssh2.err"; rc=$?
+set -e
+[ $rc -eq 1 ] && grep -q 'exited with status 127 (the command was not found)' "$tmp/ssh2.err" ||
+  fail "--ssh, no receiver there: exit $rc, $(cat "$tmp/ssh2.err")"
+for bad in "--ssh -oProxyCommand=x" "--ssh h --to 127.0.0.1:1" "--remote x --to 127.0.0.1:1"; do
+  set +e; "$bin/xmig-send" --mem 8M $bad 2>/dev/null; rc=$?; set -e
+  [ $rc -eq 2 ] || fail "xmig-send --mem 8M $bad: exit $rc, not 2"
+done
+# the far end alone, nobody sending: a precise failure, the text on stderr only
+set +e; "$bin/xmig-recv" --from stdio </dev/null 2>"$tmp/e" >"$tmp/o"; rc=$?; set -e
+[ $rc -eq 1 ] && grep -q 'receiving the header' "$tmp/e" && ! grep -q verdict "$tmp/o" ||
+  fail "xmig-recv --from stdio without a sender: exit $rc, $(cat "$tmp/e")"
+pass=$((pass+1))
+
 echo "$pass passed, 0 failed"

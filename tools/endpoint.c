@@ -173,6 +173,16 @@ void endpoint_parse(struct endpoint *ep, const char *opt, const char *spec,
 		}
 	} else if (!strncmp(spec, "fd:", 3)) {
 		parse_fd_number(ep, spec + 3);
+	} else if (dir == ENDPOINT_RECV && !strcmp(spec, "stdio")) {
+		int fl = fcntl(STDOUT_FILENO, F_GETFL);
+
+		parse_fd(ep, STDIN_FILENO, "stdin");
+		if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY || isatty(STDOUT_FILENO))
+			usage_error("%s stdio: stdout carries the answers: it must be open for "
+				    "writing and not a terminal", opt);
+		ep->stdio = 1;
+		ep->duplex = 1;
+		ep->on_stdout = 1;
 	} else if (!strncmp(spec, "file:", 5)) {
 		ep->kind = ENDPOINT_FILE;
 		ep->path = spec + 5;
@@ -183,8 +193,8 @@ void endpoint_parse(struct endpoint *ep, const char *opt, const char *spec,
 		else
 			parse_read_file(ep);
 	} else if (dir == ENDPOINT_RECV) {
-		usage_error("%s '%s': give file:PATH, - or fd:N (to receive over the network, use "
-			    "--listen)", opt, spec);
+		usage_error("%s '%s': give file:PATH, -, fd:N or stdio (to receive over the "
+			    "network, use --listen)", opt, spec);
 	} else if (xmig__addr_parse(&a, spec, dir == ENDPOINT_LISTEN) < 0) {
 		usage_error("%s: %s", opt, xmig_error_last());
 	} else {
@@ -236,6 +246,8 @@ int endpoint_open(struct endpoint *ep, struct xmig_transport **out, int connect_
 	*out = NULL;
 	if (ep->tls && tls_opts_on(ep->tls) && ep->kind == ENDPOINT_NET)
 		rc = tls_opts_connect(ep->tls, out, ep->spec, connect_ms);
+	else if (ep->stdio)
+		rc = xmig_transport_fd(out, STDIN_FILENO, STDOUT_FILENO, 0);
 	else if (ep->tls && tls_opts_on(ep->tls))
 		rc = tls_opts_fd(ep->tls, out, ep->fd, send ? XMIG_TLS_CLIENT : XMIG_TLS_SERVER,
 				 ep->own_fd ? XMIG_FD_OWN : 0);

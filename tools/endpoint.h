@@ -6,6 +6,9 @@
  *   file:PATH                                  a file
  *   -                                          stdout (--to), stdin (--from)
  *   fd:N                                       a descriptor the tool inherited
+ *   stdio                                      (--from) the stream on stdin,
+ *                                              the answers on stdout: the far
+ *                                              end of `xmig-send --ssh`
  *
  * endpoint_parse() checks everything the command line alone can tell (the
  * syntax, a port's range, an empty path, a descriptor that is not open, a
@@ -43,6 +46,7 @@ struct endpoint {
 	int own_fd;       /* fd:N: the tool's to close when the stream ends */
 	int whole;        /* - of --from: the stream is all of stdin */
 	int duplex;       /* answers come back: a socket, or fd:N of a socket */
+	int stdio;        /* --from stdio: read stdin, answer on stdout */
 	int on_stdout;    /* the stream is this process's stdout */
 	int in_place;     /* file:PATH written directly: a FIFO or a device */
 	int force;        /* --force: file:PATH may replace an existing file */

@@ -117,6 +117,9 @@ void tls_opts_check(const struct tls_opts *t, const struct endpoint *ep)
 
 	if (!tls_opts_on(t))
 		return;
+	if (ep->stdio)
+		usage_error("%s: not on %s stdio: the ssh carrying it encrypts already", t->first,
+			    ep->opt);
 	if (ep->kind != ENDPOINT_NET && !(ep->kind == ENDPOINT_FD && ep->duplex))
 		usage_error("%s: TLS runs on a network stream (HOST:PORT, unix:PATH or fd:N of a "
 			    "socket), not on %s '%s'", t->first, ep->opt, ep->spec);

@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* xmig-send: live-migrate a guest to an xmig-recv, or save it to a file. */
+#include <errno.h>
 #include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "endpoint.h"
@@ -25,6 +30,14 @@ static const char usage_text[] =
 	"                          message goes to stderr);\n"
 	"                          fd:N: inherited descriptor N (a socket: live migration;\n"
 	"                          a pipe or a file: save)\n"
+	"  --ssh HOST              live migration to HOST through ssh, as xl migrate\n"
+	"                          does: runs the receiver there (--remote) on the\n"
+	"                          ssh connection's stdin and stdout\n"
+	"  --ssh-command CMD       the ssh to run, split at spaces (default \"ssh\"; e.g.\n"
+	"                          \"ssh -p 2222 -o BatchMode=yes\")\n"
+	"  --remote CMD            the receiver's command line on HOST (default\n"
+	"                          \"xmig-recv --from stdio --backend BACKEND\"); over ssh\n"
+	"                          a lost DONE cannot be asked about (exit 4)\n"
 	"  --force                 with file:PATH, overwrite an existing PATH\n"
 	"  --connect-timeout DUR   give up connecting after DUR (default 10s)\n"
 	"  --timeout DUR           max wait for any answer of the receiver (default 30s)\n"
@@ -87,7 +100,7 @@ static const char usage_text[] =
 	"SIGINT/SIGTERM (a migration under way is cancelled: the guest stays here).\n";
 
 enum {
-	OPT_TO = 256, OPT_CONNECT_TIMEOUT, OPT_RESOLVE_TIMEOUT, OPT_TIMEOUT, OPT_BACKEND, OPT_MEM, OPT_VCPUS,
+	OPT_TO = 256, OPT_SSH, OPT_SSH_COMMAND, OPT_REMOTE, OPT_CONNECT_TIMEOUT, OPT_RESOLVE_TIMEOUT, OPT_TIMEOUT, OPT_BACKEND, OPT_MEM, OPT_VCPUS,
 	OPT_RUN_BEFORE, OPT_DIRTY, OPT_SEED, OPT_POLICY, OPT_DOWNTIME, OPT_MAX_ROUNDS,
 	OPT_MAX_TIME, OPT_NOCONV, OPT_MAX_BW, OPT_VERIFY, OPT_KEEP, OPT_JSON,
 	OPT_GUEST, OPT_APPEND, OPT_DOMAIN, OPT_XEN_SUSPEND, OPT_FORCE, OPT_CLEANUP, OPT_DRY_RUN,
@@ -96,6 +109,9 @@ enum {
 
 static const struct option long_opts[] = {
 	{ "to", required_argument, NULL, OPT_TO },
+	{ "ssh", required_argument, NULL, OPT_SSH },
+	{ "ssh-command", required_argument, NULL, OPT_SSH_COMMAND },
+	{ "remote", required_argument, NULL, OPT_REMOTE },
 	{ "force", no_argument, NULL, OPT_FORCE },
 	{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
 	{ "resolve-timeout", required_argument, NULL, OPT_RESOLVE_TIMEOUT },
@@ -134,6 +150,9 @@ struct send_opts {
 	struct guest_opts go;
 	struct xmig_send_params sp;
 	const char *to, *json;
+	const char *ssh, *ssh_command, *remote; /* --ssh HOST: the receiver run there */
+	char to_fd[32];                         /* --ssh: "fd:N", our end of it */
+	char ssh_label[272];                    /* --ssh: "ssh:HOST", for the JSON */
 	uint64_t connect_ms;
 	uint64_t resolve_ms;
 	int keep, force;
@@ -148,6 +167,9 @@ static void parse_option(struct send_opts *o, int c, const char *arg)
 {
 	switch (c) {
 	case OPT_TO: o->to = arg; break;
+	case OPT_SSH: o->ssh = arg; break;
+	case OPT_SSH_COMMAND: o->ssh_command = arg; break;
+	case OPT_REMOTE: o->remote = arg; break;
 	case OPT_FORCE: o->force = 1; break;
 	case OPT_CONNECT_TIMEOUT: o->connect_ms = parse_duration_ms("--connect-timeout", arg); break;
 	case OPT_RESOLVE_TIMEOUT:
@@ -202,6 +224,111 @@ static void parse_option(struct send_opts *o, int c, const char *arg)
 	o->others++;
 }
 
+/* ---- --ssh HOST: the receiver on HOST, on the ssh connection's stdio ---- */
+
+static pid_t ssh_pid = -1;
+static char ssh_what[160];
+
+/* At exit: the ssh ends with the stream; wait for it (10 s), report a failure. */
+static void ssh_reap(void)
+{
+	int st = 0;
+
+	if (ssh_pid < 0)
+		return;
+	for (int i = 0; i < 1000; i++) {
+		pid_t r = waitpid(ssh_pid, &st, WNOHANG);
+
+		if (r == ssh_pid)
+			break;
+		if (r < 0 && errno != EINTR)
+			return;
+		if (i == 999) {
+			fprintf(stderr, "%s: %s still runs 10 s after the stream ended: "
+				"stopped\n", tool_name, ssh_what);
+			kill(ssh_pid, SIGTERM);
+			waitpid(ssh_pid, &st, 0);
+			break;
+		}
+		usleep(10000);
+	}
+	ssh_pid = -1;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return;
+	if (WIFEXITED(st))
+		fprintf(stderr, "%s: %s exited with status %d%s\n", tool_name, ssh_what,
+			WEXITSTATUS(st),
+			WEXITSTATUS(st) == 255 ? " (ssh's own failure: connecting or logging in)"
+			: WEXITSTATUS(st) == 127 ? " (the command was not found)" : "");
+	else if (WIFSIGNALED(st))
+		fprintf(stderr, "%s: %s was killed by %s\n", tool_name, ssh_what,
+			strsignal(WTERMSIG(st)));
+}
+
+/* HOST goes to ssh as one argument: a name, [user@]host, no option, no shell. */
+static void ssh_check_host(const char *h)
+{
+	if (!*h || *h == '-' || strlen(h) > 255 ||
+	    strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@:[]%") !=
+		    strlen(h))
+		usage_error("--ssh '%s': not a host name ([user@]host, letters, digits, . _ - : "
+			    "[ ])", h);
+}
+
+/*
+ * Start `ssh_command HOST remote` with a socket as its stdin and stdout;
+ * o->to becomes "fd:N" of our end, a duplex stream like a TCP connection.
+ */
+static void ssh_start(struct send_opts *o)
+{
+	static char remote[512];
+	char *cmd, *argv[32], *tok, *save = NULL;
+	int sv[2], n = 0;
+
+	if (!o->remote) {
+		snprintf(remote, sizeof(remote), "xmig-recv --from stdio --backend %s",
+			 o->go.backend);
+		o->remote = remote;
+	}
+	cmd = strdup(o->ssh_command ? o->ssh_command : "ssh");
+	if (!cmd)
+		usage_error("out of memory");
+	for (tok = strtok_r(cmd, " ", &save); tok && n < 29; tok = strtok_r(NULL, " ", &save))
+		argv[n++] = tok;
+	if (!n || tok)
+		usage_error("--ssh-command '%s': give a program and at most 28 arguments",
+			    o->ssh_command ? o->ssh_command : "ssh");
+	argv[n++] = (char *)o->ssh;
+	argv[n++] = (char *)o->remote;
+	argv[n] = NULL;
+	snprintf(ssh_what, sizeof(ssh_what), "the remote end (%s %s)", argv[0], o->ssh);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		fprintf(stderr, "%s: error: socketpair: %s\n", tool_name, strerror(errno));
+		exit(EXIT_FAILED);
+	}
+	fflush(NULL);
+	ssh_pid = fork();
+	if (ssh_pid < 0) {
+		fprintf(stderr, "%s: error: fork: %s\n", tool_name, strerror(errno));
+		exit(EXIT_FAILED);
+	}
+	if (ssh_pid == 0) {
+		/* the child: the socket as stdin and stdout, stderr ours */
+		if (dup2(sv[1], STDIN_FILENO) < 0 || dup2(sv[1], STDOUT_FILENO) < 0)
+			_exit(127);
+		signal(SIGPIPE, SIG_DFL);
+		execvp(argv[0], argv);
+		fprintf(stderr, "%s: cannot run %s: %s\n", tool_name, argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(sv[1]);
+	free(cmd);
+	atexit(ssh_reap);
+	snprintf(o->to_fd, sizeof(o->to_fd), "fd:%d", sv[0]);
+	snprintf(o->ssh_label, sizeof(o->ssh_label), "ssh:%s", o->ssh);
+	o->to = o->to_fd;
+}
+
 /* The whole command line, checked before any guest starts; exits on an error. */
 static void parse_command_line(struct send_opts *o, int argc, char **argv)
 {
@@ -228,11 +355,25 @@ static void parse_command_line(struct send_opts *o, int argc, char **argv)
 		usage_error("--resume changes a domain: not with --dry-run");
 	if (o->cleanup)
 		exit(guest_cleanup(o->dry_run, o->resume));
-	if (!o->to)
-		usage_error("--to ADDRESS is required");
+	if (!!o->to == !!o->ssh)
+		usage_error(o->to ? "give either --to or --ssh, not both"
+				  : "--to ADDRESS (or --ssh HOST) is required");
+	if (!o->ssh && (o->ssh_command || o->remote))
+		usage_error("%s is for --ssh", o->ssh_command ? "--ssh-command" : "--remote");
+	if (o->ssh) {
+		ssh_check_host(o->ssh);
+		if (o->force || o->keep)
+			usage_error("%s is for saving, not --ssh", o->force ? "--force" : "--keep-running");
+		if (tls_opts_on(&o->tls))
+			usage_error("TLS is not for --ssh: ssh encrypts the stream already");
+	}
 	if (o->force && strncmp(o->to, "file:", 5) != 0)
 		usage_error("--force is for --to file:PATH");
-	endpoint_parse(&o->ep, "--to", o->to, ENDPOINT_SEND, o->force);
+	if (o->ssh) {
+		guest_opts_check_send(&o->go);
+		ssh_start(o);
+	}
+	endpoint_parse(&o->ep, o->ssh ? "--ssh" : "--to", o->to, ENDPOINT_SEND, o->force);
 	tls_opts_check(&o->tls, &o->ep);
 	o->ep.tls = &o->tls;
 	if (o->keep && o->ep.duplex)
@@ -378,7 +519,7 @@ int main(int argc, char **argv)
 	o.sp.log_level = XMIG_LOG_DEBUG;
 	o.sp.progress_fn = tool_progress;
 	rep.backend = o.go.backend;
-	rep.transport = o.to;
+	rep.transport = o.ssh ? o.ssh_label : o.to;
 	rep.policy = o.sp.policy;
 	rep.target_downtime_ms = o.sp.target_downtime_ms;
 	rep.verify = o.sp.verify;
