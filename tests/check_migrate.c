@@ -203,8 +203,15 @@ static void *steer_main(void *arg)
  * One migration of a sim guest whose sender a second thread steers; the
  * destination must equal the source at its pause, page for page.
  */
+/* What the steering tests look at (the stats' rounds go with the session). */
+struct steer_result {
+	uint32_t nr_rounds;
+	int converged;
+	uint64_t round0_ns;
+};
+
 static void steered(int what, uint64_t mem, const char *dirty, struct xmig_send_params *p,
-		    struct xmig_stats *out)
+		    struct steer_result *out)
 {
 	struct xmig_sim_params sp = XMIG_SIM_PARAMS_INIT;
 	struct xmig_recv_params rp = XMIG_RECV_PARAMS_INIT;
@@ -235,7 +242,9 @@ static void steered(int what, uint64_t mem, const char *dirty, struct xmig_send_
 	ck_assert_int_eq(pthread_join(st.thread, NULL), 0);
 	recv_join(&rcv);
 	ck_assert_msg(rcv.rc == 0, "receiver: %s", rcv.err);
-	*out = *xmig_session_stats(st.s);
+	out->nr_rounds = xmig_session_stats(st.s)->nr_rounds;
+	out->converged = xmig_session_stats(st.s)->converged;
+	out->round0_ns = xmig_session_stats(st.s)->rounds[0].duration_ns;
 	diff = image_diff(ssrc.image, sdst.image, ssrc.image_pages, ssrc.page_size);
 	ck_assert_msg(diff < 0, "page 0x%llx differs", diff);
 	ck_assert_msg(xmig_sim_check(dst, &bad) == 0, "bad page 0x%llx", (unsigned long long)bad);
@@ -254,7 +263,7 @@ static void steered(int what, uint64_t mem, const char *dirty, struct xmig_send_
 static void steer_rounds(int what)
 {
 	struct xmig_send_params p = XMIG_SEND_PARAMS_INIT;
-	struct xmig_stats st;
+	struct steer_result st;
 
 	p.policy_fn = steer_policy;
 	p.target_downtime_ms = 1;
@@ -276,13 +285,13 @@ END_TEST
 START_TEST(test_steer_uncap)
 {
 	struct xmig_send_params p = XMIG_SEND_PARAMS_INIT;
-	struct xmig_stats st;
+	struct steer_result st;
 
 	p.max_bandwidth = 16 << 20; /* 48 MiB of data pages: 3 s at the cap */
 	steered(STEER_UNCAP, 64 << 20, "none", &p, &st);
-	ck_assert_msg(st.rounds[0].duration_ns < 2000000000ull, "round 0 took %.2f s",
-		      (double)st.rounds[0].duration_ns / 1e9);
-	ck_assert_uint_ge(st.rounds[0].duration_ns, 200000000ull); /* it was capped first */
+	ck_assert_msg(st.round0_ns < 2000000000ull, "round 0 took %.2f s",
+		      (double)st.round0_ns / 1e9);
+	ck_assert_uint_ge(st.round0_ns, 200000000ull); /* it was capped first */
 }
 END_TEST
 
