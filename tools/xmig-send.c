@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -228,14 +229,22 @@ static void parse_option(struct send_opts *o, int c, const char *arg)
 
 static pid_t ssh_pid = -1;
 static char ssh_what[160];
+static int ssh_sock = -1; /* our end, while it may still be open */
+static ino_t ssh_ino;
 
 /* At exit: the ssh ends with the stream; wait for it (10 s), report a failure. */
 static void ssh_reap(void)
 {
 	int st = 0;
 
+	struct stat sb;
+
 	if (ssh_pid < 0)
 		return;
+	/* an exit before the stream was closed (a guest that would not start):
+	 * end it, so that the far end sees it and ssh ends too */
+	if (ssh_sock >= 0 && fstat(ssh_sock, &sb) == 0 && sb.st_ino == ssh_ino)
+		shutdown(ssh_sock, SHUT_RDWR);
 	for (int i = 0; i < 1000; i++) {
 		pid_t r = waitpid(ssh_pid, &st, WNOHANG);
 
@@ -323,6 +332,14 @@ static void ssh_start(struct send_opts *o)
 	}
 	close(sv[1]);
 	free(cmd);
+	{
+		struct stat sb;
+
+		if (fstat(sv[0], &sb) == 0) {
+			ssh_sock = sv[0];
+			ssh_ino = sb.st_ino;
+		}
+	}
 	atexit(ssh_reap);
 	snprintf(o->to_fd, sizeof(o->to_fd), "fd:%d", sv[0]);
 	snprintf(o->ssh_label, sizeof(o->ssh_label), "ssh:%s", o->ssh);
