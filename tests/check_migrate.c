@@ -530,6 +530,108 @@ START_TEST(test_device_writes_paused_memory)
 END_TEST
 
 /*
+ * --verify with a device writing into the paused source after the final
+ * round: frames 5-7 and 20 once the state is saved (before the digest
+ * reads them), then, with `endless`, a new frame before every later dirty
+ * log read. The destination has each frame as the final round found it,
+ * the source's memory at the pause; the digest must leave the device's
+ * frames out and say how many, not report a mismatch (it did). A device
+ * that never stops cannot be verified: the sender fails and the source
+ * runs on.
+ */
+struct device_verify {
+	struct xmig_backend *sim;
+	int writes, endless, changed;
+	uint64_t next;
+};
+
+static void verify_device(struct spy_backend *spy, int late)
+{
+	struct device_verify *d = spy->device_payload;
+
+	if (!late)
+		return;
+	if (d->writes++ == 0) {
+		ck_assert_int_eq(xmig_sim_device_write(d->sim, 5, 3), 0);
+		ck_assert_int_eq(xmig_sim_device_write(d->sim, 20, 1), 0);
+		/* the device did write the source after the pause image */
+		d->changed = memcmp((const uint8_t *)xmig_sim_memory(d->sim, NULL) + 20 * 4096,
+				    spy->image + 20 * 4096, 4096) != 0;
+	} else if (d->endless) {
+		ck_assert_int_eq(xmig_sim_device_write(d->sim, d->next++, 1), 0);
+	} else {
+		ck_assert_int_eq(xmig_sim_device_write(d->sim, 6, 1), 0); /* known */
+	}
+}
+
+static void device_verify(int endless)
+{
+	struct xmig_sim_params sp = XMIG_SIM_PARAMS_INIT;
+	struct xmig_send_params p = XMIG_SEND_PARAMS_INIT;
+	struct xmig_recv_params rp = XMIG_RECV_PARAMS_INIT;
+	struct device_verify dev = { .endless = endless, .next = 40 };
+	struct xmig_backend *src, *dst;
+	struct spy_backend ssrc, sdst;
+	struct xmig_transport *ta, *tb;
+	struct side snd, rcv;
+	uint64_t bad;
+	long long diff;
+
+	sp.mem_bytes = 64 * 4096;
+	sp.zero_percent = 0;
+	ck_assert_msg(xmig_sim_new(&src, &sp) == 0, "%s", xmig_error_last());
+	ck_assert_int_eq(xmig_sim_new_dest(&dst), 0);
+	spy_init(&ssrc, src);
+	spy_init(&sdst, dst);
+	dev.sim = src;
+	ssrc.device = verify_device;
+	ssrc.device_payload = &dev;
+	transport_pair(&ta, &tb, 0);
+	p.verify = 1;
+	p.log_fn = rp.log_fn = test_log;
+	p.log_payload = "send";
+	rp.log_payload = "recv";
+	recv_start(&rcv, &sdst.base, tb, &rp);
+	send_run(&snd, &ssrc.base, ta, &p);
+	recv_join(&rcv);
+	if (endless) {
+		ck_assert_int_eq(snd.rc, XMIG_EVERIFY);
+		ck_assert_msg(strstr(snd.err, "memory cannot be verified") &&
+			      strstr(snd.err, "4 digest passes"), "%s", snd.err);
+		ck_assert_int_ne(rcv.rc, 0);
+		ck_assert_int_eq(ssrc.resumes, 1); /* the source runs on */
+		ck_assert_int_eq(ssrc.destroys, 0);
+		ck_assert_int_eq(sdst.unpauses, 0);
+	} else {
+		ck_assert_msg(snd.rc == 0, "sender: %s", snd.err);
+		ck_assert_msg(rcv.rc == 0, "receiver: %s", rcv.err);
+		ck_assert_int_eq(rcv.stats.verified, 1);
+		ck_assert_uint_eq(snd.stats.pages_excluded, 4);
+		ck_assert_uint_eq(rcv.stats.pages_excluded, 4);
+		/* page for page, the device's frames included: the pause image */
+		diff = image_diff(ssrc.image, sdst.image, ssrc.image_pages, ssrc.page_size);
+		ck_assert_msg(diff < 0, "page 0x%llx differs", diff);
+		ck_assert_msg(xmig_sim_check(dst, &bad) == 0, "bad page 0x%llx",
+			      (unsigned long long)bad);
+	}
+	ck_assert_int_ge(dev.writes, endless ? 5 : 3);
+	ck_assert_int_eq(dev.changed, 1);
+	free_pair(snd.s, rcv.s, ta, tb, &ssrc, &sdst);
+}
+
+START_TEST(test_verify_device_writes_after_pause)
+{
+	device_verify(0);
+}
+END_TEST
+
+START_TEST(test_verify_device_never_stops)
+{
+	device_verify(1);
+}
+END_TEST
+
+/*
  * The guest gives frames back (ballooning out) after round 0 sent them, and
  * some the round had not reached yet: no hypervisor log says they changed
  * content, yet the destination must not keep what it was sent. It must end
@@ -659,6 +761,8 @@ static Suite *migrate_suite(void)
 	tcase_add_test(tc, test_save_restore_file);
 	tcase_add_test(tc, test_two_at_once);
 	tcase_add_test(tc, test_device_writes_paused_memory);
+	tcase_add_test(tc, test_verify_device_writes_after_pause);
+	tcase_add_test(tc, test_verify_device_never_stops);
 	tcase_add_test(tc, test_balloon_out_during_migration);
 	tcase_add_test(tc, test_sim_release_checks);
 	tcase_add_test(tc, test_sim_populate_after_release);

@@ -466,6 +466,62 @@ START_TEST(test_order_checks)
 }
 END_TEST
 
+/* A stream whose DIGEST (algorithm 3) leaves out `nr` ranges from `r`. */
+static void digest_excl(struct sample *s, uint64_t pages, const uint64_t *r, uint64_t nr,
+			uint32_t len_adjust)
+{
+	uint8_t body[40 + 16 * 4] = { 0 };
+	uint64_t i;
+
+	sample_init(s);
+	put_header(s, NR_PAGES, XMIG_HDR_F_DIGEST);
+	put_round_end(s, 0, 1);
+	xmig__put_le32(body, XMIG_DIGEST_XXH3_128_EXCL);
+	xmig__put_le64(body + 8, pages);
+	xmig__put_le64(body + 32, nr);
+	for (i = 0; i < nr; i++) {
+		xmig__put_le64(body + 40 + 16 * i, r[2 * i]);
+		xmig__put_le64(body + 48 + 16 * i, r[2 * i + 1]);
+	}
+	put_rec(s, XMIG_REC_DIGEST, body, (uint32_t)(40 + 16 * nr) - len_adjust);
+	put_rec(s, XMIG_REC_END, NULL, 0);
+}
+
+/* Algorithm 3's ranges: ascending, disjoint, non-empty, inside the guest. */
+START_TEST(test_digest_exclusions)
+{
+	static const uint64_t good[] = { 5, 3, 8, 1, 99, 1 };
+	static const uint64_t back[] = { 10, 2, 5, 1 };
+	static const uint64_t overlap[] = { 10, 5, 14, 1 };
+	static const uint64_t empty[] = { 10, 0 };
+	static const uint64_t beyond[] = { 90, 11 };
+	static const uint64_t wrap[] = { 1, UINT64_MAX };
+	struct sample s;
+
+	digest_excl(&s, NR_PAGES - 5, good, 3, 0);
+	ck_assert_msg(decode_all(s.w.out, s.w.out_len, NULL) == 0, "%s", xmig_error_last());
+	mem_transport_fini(&s.w);
+	digest_excl(&s, NR_PAGES - 4, good, 3, 0);
+	expect_reject(&s, XMIG_EPROTO, "covers 96 pages, but 5 of the 100 are excluded");
+	digest_excl(&s, 1, good, 0, 0);
+	expect_reject(&s, XMIG_EPROTO, "length 40 does not hold 0 ranges");
+	digest_excl(&s, 1, good, 3, 16);
+	expect_reject(&s, XMIG_EPROTO, "length 72 does not hold 3 ranges");
+	digest_excl(&s, 1, good, 0, 8);
+	expect_reject(&s, XMIG_EPROTO, "algorithm 3 needs at least 40");
+	digest_excl(&s, 1, back, 2, 0);
+	expect_reject(&s, XMIG_EPROTO, "excluded range 1 (pfn 0x5, 1 frames)");
+	digest_excl(&s, 1, overlap, 2, 0);
+	expect_reject(&s, XMIG_EPROTO, "excluded range 1 (pfn 0xe, 1 frames)");
+	digest_excl(&s, 1, empty, 1, 0);
+	expect_reject(&s, XMIG_EPROTO, "excluded range 0 (pfn 0xa, 0 frames) is empty");
+	digest_excl(&s, 1, beyond, 1, 0);
+	expect_reject(&s, XMIG_EPROTO, "beyond the 100-page guest");
+	digest_excl(&s, 1, wrap, 1, 0);
+	expect_reject(&s, XMIG_EPROTO, "excluded range 0 (pfn 0x1, 18446744073709551615 frames)");
+}
+END_TEST
+
 START_TEST(test_annotations)
 {
 	struct sample s;
@@ -677,6 +733,7 @@ static Suite *stream_suite(void)
 	tcase_add_test(tc, test_migration_id);
 	tcase_add_test(tc, test_outcome_records);
 	tcase_add_test(tc, test_nonzero_padding);
+	tcase_add_test(tc, test_digest_exclusions);
 	tcase_add_test(tc, test_error_record_sanitised);
 	tcase_add_test(tc, test_checksum_ignores_stack_garbage);
 	suite_add_tcase(s, tc);

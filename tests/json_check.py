@@ -25,7 +25,7 @@ TOP = {
     "guest_downtime_ms": (NUM, True), "heartbeat": ((dict,), False),
     "converged": (BOOL, True), "verify_requested": (BOOL, False),
     "verified": (BOOL, True), "digest_ms": (NUM, True), "guest_check": (STR, True),
-    "outcome_by_query": (BOOL, False),
+    "verify_excluded_pages": (INT, False), "outcome_by_query": (BOOL, False),
     "timeline_ms": ((dict,), False), "per_round": ((list,), False),
 }
 HEARTBEAT = {k: (NUM, False) for k in ("source_last_seq", "source_last_realtime_ns",

@@ -348,6 +348,12 @@ static int spy_log_stop(struct xmig_backend *b)
 
 static int spy_fetch(struct xmig_backend *b, uint64_t *bm, int final)
 {
+	struct spy_backend *s = SPY(b);
+
+	if (s->device)
+		s->device(s, s->fetched_final);
+	if (final)
+		s->fetched_final = 1;
 	return INNER(b)->ops->dirty_fetch(INNER(b), bm, final);
 }
 
@@ -378,7 +384,11 @@ static int spy_resume(struct xmig_backend *b)
 
 static int spy_save(struct xmig_backend *b, xmig_state_emit_fn emit, void *ctx)
 {
-	return INNER(b)->ops->save_state(INNER(b), emit, ctx);
+	int rc = INNER(b)->ops->save_state(INNER(b), emit, ctx);
+
+	if (rc == 0 && SPY(b)->device)
+		SPY(b)->device(SPY(b), 1);
+	return rc;
 }
 
 static int spy_create(struct xmig_backend *b, const struct xmig_guest_info *gi)

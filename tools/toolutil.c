@@ -295,6 +295,9 @@ void print_summary(FILE *f, const struct tool_report *r)
 	if (r->verify)
 		fprintf(f, "verify       %s\n", st->verified ? "memory digest matches" :
 			!strcmp(r->role, "send") ? "checked by the receiver" : "not checked");
+	if (r->verify && st->pages_excluded)
+		fprintf(f, "             %llu frames left out: written after the pause by a device "
+			"back end, not the guest\n", (unsigned long long)st->pages_excluded);
 	if (r->guest_check)
 		fprintf(f, "guest check  %s\n", r->guest_check);
 	if (st->resolved)
@@ -426,6 +429,7 @@ int write_json(const char *path, const struct tool_report *r)
 		r->verify ? "true" : "false", verified_json(&rr, send));
 	fprintf(f, "  \"digest_ms\": ");
 	json_ms_or_null(f, st->digest_ns);
+	fprintf(f, ",\n  \"verify_excluded_pages\": %llu", (unsigned long long)st->pages_excluded);
 	fprintf(f, ",\n  \"guest_check\": ");
 	json_str_or_null(f, r->guest_check);
 	fprintf(f, ",\n  \"outcome_by_query\": %s", st->resolved ? "true" : "false");

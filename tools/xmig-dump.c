@@ -431,6 +431,12 @@ static int dump_xmig(struct xmig_transport *t, int pages, int summary, int whole
 			       (unsigned long long)it.u.digest.pages,
 			       (unsigned long long)xmig__le64(it.u.digest.digest + 8),
 			       (unsigned long long)xmig__le64(it.u.digest.digest));
+			if (it.u.digest.nr_ranges)
+				fprintf(txt, "  %llu frames left out in %llu ranges (written after "
+					"the pause by a device), the first at pfn 0x%llx\n",
+					(unsigned long long)it.u.digest.excluded,
+					(unsigned long long)it.u.digest.nr_ranges,
+					(unsigned long long)xmig__le64(it.u.digest.ranges));
 			break;
 		case XMIG_REC_ERROR:
 			fprintf(txt, "  the sender failed: %s\n", it.u.error.message);

@@ -61,6 +61,9 @@ struct xmig_stats {
 	int verified;          /* 1: memory digests matched; 0: not checked */
 	int resolved;          /* sender: 1 if the outcome came from an outcome
 				  query (xmig_session_resolve), DONE being lost */
+	uint64_t pages_excluded; /* --verify: frames left out of the digest, written
+				    after the pause by someone other than the guest
+				    (a device back end); see docs/stream-format.md */
 };
 
 #ifdef __cplusplus

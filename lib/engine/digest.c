@@ -6,16 +6,19 @@
  * frame absent on one side and present on the other is a mismatch, and a
  * guest's never-written memory costs its runs, not its size: the pages a
  * backend knows to be untouched (xmig__zero_page) are not even read.
+ * Frames in `exclude` (algorithm 3: written by a device after the pause)
+ * go in as runs of their own kind, their content left out.
  */
 #include <string.h>
 
 #define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
 #include <xxhash.h>
 
+#include "bitmap.h"
 #include "engine.h"
 #include "pagemap.h"
 
-enum { KIND_ABSENT = 0, KIND_ZERO = 1, KIND_DATA = 2 };
+enum { KIND_ABSENT = 0, KIND_ZERO = 1, KIND_DATA = 2, KIND_EXCLUDED = 3 };
 
 struct run {
 	uint64_t first, count;
@@ -51,7 +54,8 @@ static void run_add(XXH3_state_t *st, struct run *r, uint64_t pfn, uint32_t kind
 	r->count++;
 }
 
-int xmig__digest(struct xmig_session *s, uint64_t *pages, uint8_t out[16])
+int xmig__digest(struct xmig_session *s, const uint64_t *exclude, uint64_t *pages,
+		 uint8_t out[16])
 {
 	const struct xmig_backend_ops *ops = s->b->ops;
 	const uint64_t n = s->info.nr_pages;
@@ -67,8 +71,18 @@ int xmig__digest(struct xmig_session *s, uint64_t *pages, uint8_t out[16])
 	XXH3_128bits_reset(&st);
 	for (pfn = 0; pfn < n; pfn += cnt) {
 		cnt = (unsigned int)(n - pfn < XMIG_BATCH_MAX ? n - pfn : XMIG_BATCH_MAX);
-		for (i = 0; i < cnt; i++)
+		if (exclude && xmig__bitmap_test(exclude, pfn)) {
+			run_add(&st, &run, pfn, KIND_EXCLUDED);
+			cnt = 1;
+			continue;
+		}
+		/* a batch of frames to read ends before the next excluded one */
+		for (i = 0; i < cnt; i++) {
+			if (exclude && i && xmig__bitmap_test(exclude, pfn + i))
+				break;
 			s->pfns[i] = pfn + i;
+		}
+		cnt = i;
 		rc = XMIG__HOOK(s, map_pages, s->pfns, cnt, s->ptrs, XMIG_MAP_READ);
 		if (rc < 0)
 			return xmig__serr_backend(s, rc, "map_pages (digest)");

@@ -97,7 +97,8 @@ void xmig__progress(struct xmig_session *s, const struct xmig_progress *p, int f
  * XXH3-128 over every populated frame (pfn, bytes) in pfn order, as
  * docs/stream-format.md defines it. Uses the session's pfns/ptrs buffers.
  */
-int xmig__digest(struct xmig_session *s, uint64_t *pages, uint8_t out[16]);
+int xmig__digest(struct xmig_session *s, const uint64_t *exclude, uint64_t *pages,
+		 uint8_t out[16]);
 
 int xmig__send_run(struct xmig_session *s);
 int xmig__recv_run(struct xmig_session *s);

@@ -221,12 +221,41 @@ static void round_done(struct xmig_session *s, struct recv_state *st,
 static int digest_mine(struct xmig_session *s, struct recv_state *st)
 {
 	uint64_t t = xmig__now_ns();
-	int rc = xmig__digest(s, &st->mine_pages, st->mine);
+	int rc = xmig__digest(s, NULL, &st->mine_pages, st->mine);
 
 	if (rc < 0)
 		return rc;
 	s->stats.digest_ns = xmig__now_ns() - t;
 	st->have_mine = 1;
+	return 0;
+}
+
+/*
+ * Algorithm 3: the sender left frames out (written after the pause by a
+ * device): hash again without them. Memory is complete: DIGEST follows the
+ * final round.
+ */
+static int digest_excluding(struct xmig_session *s, struct recv_state *st,
+			    const struct xmig__digest *dg)
+{
+	uint64_t *excl, i, pfn, first, count, t = xmig__now_ns();
+	int rc;
+
+	excl = calloc(xmig__bitmap_words(s->info.nr_pages), sizeof(*excl));
+	if (!excl)
+		return xmig__serr(s, XMIG_ENOMEM, "no memory for the digest's exclusions");
+	for (i = 0; i < dg->nr_ranges; i++) {
+		first = xmig__le64(dg->ranges + 16 * i);
+		count = xmig__le64(dg->ranges + 16 * i + 8);
+		for (pfn = first; pfn < first + count; pfn++)
+			xmig__bitmap_set(excl, pfn);
+	}
+	rc = xmig__digest(s, excl, &st->mine_pages, st->mine);
+	free(excl);
+	if (rc < 0)
+		return rc;
+	s->stats.digest_ns += xmig__now_ns() - t;
+	s->stats.pages_excluded = dg->excluded;
 	return 0;
 }
 
@@ -249,8 +278,13 @@ static int verify(struct xmig_session *s, struct recv_state *st)
 				  (unsigned long long)xmig__le64(st->digest.digest),
 				  (unsigned long long)st->digest.pages);
 	s->stats.verified = 1;
-	xmig__log(s, XMIG_LOG_INFO, "memory verified: %llu pages match the source",
-		  (unsigned long long)pages);
+	if (st->digest.excluded)
+		xmig__log(s, XMIG_LOG_INFO, "memory verified: %llu pages match the source; %llu "
+			  "frames written after the pause by a device were left out",
+			  (unsigned long long)pages, (unsigned long long)st->digest.excluded);
+	else
+		xmig__log(s, XMIG_LOG_INFO, "memory verified: %llu pages match the source",
+			  (unsigned long long)pages);
 	return 0;
 }
 
@@ -377,7 +411,13 @@ static int receive_stream(struct xmig_session *s, struct recv_state *st)
 			break;
 		case XMIG_REC_DIGEST:
 			st->digest = item.u.digest;
+			st->digest.ranges = NULL; /* the record's body: gone after the next read */
 			st->have_digest = 1;
+			if (item.u.digest.nr_ranges && st->have_mine) {
+				rc = digest_excluding(s, st, &item.u.digest);
+				if (rc < 0)
+					return rc;
+			}
 			break;
 		case XMIG_REC_END:
 			s->stats.timeline.state_sent = xmig__elapsed(s);

@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -242,29 +243,118 @@ static int fetch_dirty(struct xmig_session *s, int final, uint64_t *count)
 	return 0;
 }
 
-/*
- * With --verify, after the digest: pages written since the final round's
- * dirty-log read, the guest paused, can only be a device backend's or the
- * hypervisor's (a suspended Xen guest's netfront stays connected: dom0's
- * netback copies packets into it). The destination has their earlier
- * content, so the digests will differ: say so here, where it is known.
- */
-static int late_writes(struct xmig_session *s)
+/* The DIGEST record: algorithm 2, or 3 with the frames in `excl` as ranges. */
+static int write_digest(struct xmig_session *s, const uint64_t *excl, uint64_t pages,
+			const uint8_t digest[16])
 {
-	uint64_t late = 0;
-	int rc = fetch_dirty(s, 0, &late);
+	const uint64_t n = s->info.nr_pages;
+	uint64_t pfn, first, nr = 0, k = 0;
+	uint8_t *body;
+	size_t len;
+	int rc;
 
+	for (pfn = 0; excl && pfn < n; pfn++)
+		if (xmig__bitmap_test(excl, pfn) && (pfn == 0 || !xmig__bitmap_test(excl, pfn - 1)))
+			nr++;
+	if (nr > XMIG_DIGEST_RANGES_MAX)
+		return xmig__serr(s, XMIG_EVERIFY, "the frames written after the pause are "
+				  "scattered over %llu ranges, more than a DIGEST holds (%llu): "
+				  "memory cannot be verified", (unsigned long long)nr,
+				  (unsigned long long)XMIG_DIGEST_RANGES_MAX);
+	len = nr ? 40 + 16 * nr : 32;
+	body = calloc(1, len);
+	if (!body)
+		return xmig__serr(s, XMIG_ENOMEM, "no memory for the DIGEST record");
+	xmig__put_le32(body, nr ? XMIG_DIGEST_XXH3_128_EXCL : XMIG_DIGEST_XXH3_128);
+	xmig__put_le64(body + 8, pages);
+	memcpy(body + 16, digest, 16);
+	if (nr) {
+		xmig__put_le64(body + 32, nr);
+		for (pfn = 0; pfn < n; pfn++) {
+			if (!xmig__bitmap_test(excl, pfn))
+				continue;
+			for (first = pfn; pfn + 1 < n && xmig__bitmap_test(excl, pfn + 1); pfn++)
+				;
+			xmig__put_le64(body + 40 + 16 * k, first);
+			xmig__put_le64(body + 48 + 16 * k, pfn + 1 - first);
+			k++;
+		}
+	}
+	rc = xmig__rec_write_simple(s->t, XMIG_REC_DIGEST, body, len, &s->stats.bytes);
+	free(body);
 	if (rc < 0)
-		return rc;
-	if (late)
-		xmig__log(s, XMIG_LOG_WARN,
-			  "%llu pages were written after the final round had read the dirty log, "
-			  "the guest being paused (a device backend or the hypervisor; some "
-			  "perhaps after the digest): the destination has their earlier content, "
-			  "and --verify will report the difference",
-			  (unsigned long long)late);
-	memset(s->bitmap, 0, xmig__bitmap_words(s->info.nr_pages) * sizeof(uint64_t));
+		return write_failed(s, rc, "DIGEST");
 	return 0;
+}
+
+/*
+ * With --verify: the digest of guest memory at the pause. A frame written
+ * after the final round read the dirty log, the guest being paused, was
+ * written by a device back end or the hypervisor (a suspended Xen guest's
+ * netfront stays connected, and dom0's netback copies packets into its
+ * receive buffers). The destination has it as the final round found it,
+ * which is what the guest left there; a digest over it would differ for
+ * no fault of the engine's. So the dirty log is read after each hashing
+ * pass: frames written since the final round are left out of the digest
+ * and named in it (algorithm 3), and the pass is repeated while new ones
+ * appear, so that the digest covers exactly the frames nobody touched.
+ */
+enum { DIGEST_PASSES = 4 };
+
+static int send_digest(struct xmig_session *s)
+{
+	const size_t words = xmig__bitmap_words(s->info.nr_pages);
+	uint64_t *excl = NULL;
+	uint64_t pages = 0, late = 0, fresh, t = xmig__now_ns();
+	uint8_t digest[16];
+	size_t i;
+	int pass, rc;
+
+	for (pass = 1;; pass++) {
+		rc = xmig__digest(s, excl, &pages, digest);
+		if (rc < 0)
+			goto out;
+		rc = fetch_dirty(s, 0, &late);
+		if (rc < 0)
+			goto out;
+		fresh = 0;
+		if (late && !excl && !(excl = calloc(words, sizeof(*excl)))) {
+			rc = xmig__serr(s, XMIG_ENOMEM, "no memory for the digest's exclusions");
+			goto out;
+		}
+		for (i = 0; late && i < words; i++) {
+			fresh += (uint64_t)__builtin_popcountll(s->bitmap[i] & ~excl[i]);
+			excl[i] |= s->bitmap[i];
+			s->bitmap[i] = 0;
+		}
+		if (!fresh)
+			break;
+		if (pass == DIGEST_PASSES) {
+			rc = xmig__serr(s, XMIG_EVERIFY, "memory cannot be verified: something "
+					"other than the paused guest (a device back end) went on writing "
+					"new pages during each of %d digest passes (%llu during the "
+					"last); migrate without verification, or with the devices "
+					"quiet", DIGEST_PASSES, (unsigned long long)fresh);
+			goto out;
+		}
+		xmig__log(s, XMIG_LOG_DEBUG, "digest pass %d: %llu pages written meanwhile by "
+			  "someone other than the guest; hashing again without them", pass,
+			  (unsigned long long)fresh);
+	}
+	s->stats.digest_ns = xmig__now_ns() - t;
+	s->stats.pages_excluded = excl ? xmig__bitmap_count(excl, s->info.nr_pages) : 0;
+	if (s->stats.pages_excluded)
+		xmig__log(s, XMIG_LOG_INFO,
+			  "%llu pages were written after the final round had read the dirty log, "
+			  "the guest being paused (by a device back end or the hypervisor): the "
+			  "destination has them as the final round found them; the digest "
+			  "leaves them out and covers the other %llu frames",
+			  (unsigned long long)s->stats.pages_excluded,
+			  (unsigned long long)(s->info.nr_pages - s->stats.pages_excluded));
+	rc = write_digest(s, excl, pages, digest);
+out:
+	free(excl);
+	return rc;
 }
 
 static int emit_state(void *ctx, uint32_t vcpu, uint32_t type, const void *data, size_t len)
@@ -436,22 +526,9 @@ static int stop_and_copy(struct xmig_session *s, struct send_state *st)
 	if (rc < 0)
 		return s->err_code ? rc : xmig__serr_backend(s, rc, "save_state");
 	if (s->sp.verify) {
-		uint8_t body[32] = { 0 };
-		uint64_t pages, t = xmig__now_ns();
-
-		xmig__put_le32(body, XMIG_DIGEST_XXH3_128);
-		rc = xmig__digest(s, &pages, body + 16);
+		rc = send_digest(s);
 		if (rc < 0)
 			return rc;
-		xmig__put_le64(body + 8, pages);
-		s->stats.digest_ns = xmig__now_ns() - t;
-		rc = late_writes(s);
-		if (rc < 0)
-			return rc;
-		rc = xmig__rec_write_simple(s->t, XMIG_REC_DIGEST, body, sizeof(body),
-					    &s->stats.bytes);
-		if (rc < 0)
-			return write_failed(s, rc, "DIGEST");
 	}
 	if (s->sp.annotate_fn) {
 		const char *text = s->sp.annotate_fn(s->sp.annotate_payload);

@@ -189,10 +189,45 @@ static int decode_state(struct xmig__decoder *d, const struct xmig__rec *rec,
 	return 0;
 }
 
+/* Algorithm 3's ranges: ascending, disjoint, within the guest. */
+static int decode_digest_ranges(struct xmig__decoder *d, const struct xmig__rec *rec,
+				struct xmig__digest *dg)
+{
+	const uint64_t n = d->hdr.info.nr_pages;
+	uint64_t i, first, count, next = 0;
+
+	if (rec->length < 40)
+		return reject(rec, XMIG_EPROTO, "length %u, algorithm 3 needs at least 40",
+			      rec->length);
+	dg->nr_ranges = xmig__le64(rec->body + 32);
+	if (dg->nr_ranges == 0 || dg->nr_ranges > XMIG_DIGEST_RANGES_MAX ||
+	    rec->length != 40 + 16 * dg->nr_ranges)
+		return reject(rec, XMIG_EPROTO, "length %u does not hold %llu ranges", rec->length,
+			      (unsigned long long)dg->nr_ranges);
+	dg->ranges = rec->body + 40;
+	dg->excluded = 0;
+	for (i = 0; i < dg->nr_ranges; i++) {
+		first = xmig__le64(dg->ranges + 16 * i);
+		count = xmig__le64(dg->ranges + 16 * i + 8);
+		if (count == 0 || first < next || first >= n || count > n - first)
+			return reject(rec, XMIG_EPROTO, "excluded range %llu (pfn 0x%llx, %llu "
+				      "frames) is empty, out of order or beyond the %llu-page guest",
+				      (unsigned long long)i, (unsigned long long)first,
+				      (unsigned long long)count, (unsigned long long)n);
+		next = first + count;
+		dg->excluded += count;
+	}
+	if (dg->pages > n - dg->excluded)
+		return reject(rec, XMIG_EPROTO, "covers %llu pages, but %llu of the %llu are "
+			      "excluded", (unsigned long long)dg->pages,
+			      (unsigned long long)dg->excluded, (unsigned long long)n);
+	return 0;
+}
+
 static int decode_digest(struct xmig__decoder *d, const struct xmig__rec *rec,
 			 struct xmig__digest *dg)
 {
-	if (rec->length != 32)
+	if (rec->length < 32)
 		return reject(rec, XMIG_EPROTO, "length %u, expected 32", rec->length);
 	if (d->phase != XMIG_DEC_STATE)
 		return reject(rec, XMIG_EPROTO, "digest before the final round");
@@ -204,8 +239,10 @@ static int decode_digest(struct xmig__decoder *d, const struct xmig__rec *rec,
 	if (dg->algorithm == XMIG_DIGEST_XXH3_128_V1)
 		return reject(rec, XMIG_EPROTO, "digest algorithm 1, an older xmig's that does not "
 			      "cover absent frames: update the sender");
-	if (dg->algorithm != XMIG_DIGEST_XXH3_128)
+	if (dg->algorithm != XMIG_DIGEST_XXH3_128 && dg->algorithm != XMIG_DIGEST_XXH3_128_EXCL)
 		return reject(rec, XMIG_EPROTO, "unknown digest algorithm %u", dg->algorithm);
+	if (dg->algorithm == XMIG_DIGEST_XXH3_128 && rec->length != 32)
+		return reject(rec, XMIG_EPROTO, "length %u, expected 32", rec->length);
 	if (xmig__le32(rec->body + 4) != 0)
 		return reject(rec, XMIG_EPROTO, "reserved field is not zero");
 	dg->pages = xmig__le64(rec->body + 8);
@@ -214,6 +251,14 @@ static int decode_digest(struct xmig__decoder *d, const struct xmig__rec *rec,
 			      (unsigned long long)dg->pages,
 			      (unsigned long long)d->hdr.info.nr_pages);
 	memcpy(dg->digest, rec->body + 16, 16);
+	dg->ranges = NULL;
+	dg->nr_ranges = dg->excluded = 0;
+	if (dg->algorithm == XMIG_DIGEST_XXH3_128_EXCL) {
+		int rc = decode_digest_ranges(d, rec, dg);
+
+		if (rc < 0)
+			return rc;
+	}
 	d->seen_digest = 1;
 	return 0;
 }

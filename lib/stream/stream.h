@@ -65,6 +65,9 @@ enum xmig_page_enc {
 /* DIGEST algorithms. 1 (an early xmig's) skipped absent frames: refused. */
 #define XMIG_DIGEST_XXH3_128_V1 1u
 #define XMIG_DIGEST_XXH3_128 2u /* XXH3-128 over frame runs and data pages */
+/* 2, with frames left out: written by a device after the pause (ranges follow) */
+#define XMIG_DIGEST_XXH3_128_EXCL 3u
+#define XMIG_DIGEST_RANGES_MAX ((XMIG_REC_MAX_BODY - 40) / 16)
 
 /* The printable name of a record type ("PAGE_BATCH", "type 0x...": static). */
 const char *xmig__rec_name(uint32_t type);
@@ -171,6 +174,11 @@ struct xmig__digest {
 	uint32_t algorithm;
 	uint64_t pages;
 	uint8_t digest[16];
+	/* algorithm 3: `nr_ranges` (u64 first, u64 count) pairs in the record's
+	 * body (valid until the next read), ascending and disjoint, covering
+	 * `excluded` frames */
+	const uint8_t *ranges;
+	uint64_t nr_ranges, excluded;
 };
 
 struct xmig__round_ack {

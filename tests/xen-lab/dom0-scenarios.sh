@@ -477,7 +477,11 @@ xlh_rec() { # name rc src dst
   # a second copy of the guest left behind (the destination's, after a failure)
   left=$(xl list 2>/dev/null | grep -c -- '--incoming')
   verified=false; grep -q "memory verified: the source's digest matches" $R/$1.log && verified=true
-  [ "$1" = xlh-save ] && [ "${XLH_SAVE_VERIFY:-0}" = 1 ] && verified="$verified,\"verify_requested\":true"
+  [ "$1" = xlh-save ] && [ "${XLH_SAVE_VERIFY:-1}" = 1 ] && verified="$verified,\"verify_requested\":true"
+  # frames a device wrote after the pause, left out of the digest
+  excl=$(sed -n 's/.*; \([0-9][0-9]*\) frames written after the pause by a device.*/\1/p' \
+    $R/$1.log 2>/dev/null | tail -1)
+  verified="$verified,\"verify_excluded_pages\":${excl:-0}"
   printf '{"rc":%d,"src_domid":%s,"dst_domid":%s,"bytes":%s,"wall_ms":%s,"tcp_alive":%s,"ping_after":%s,"disk_errors":%s,"disk":"%s","error":"%s","leftover_domains":%s,"fault":"%s","t0_wall":%s,"verified":%s}\n' \
     "$2" "${3:-0}" \
     "$([ "$2" = 0 ] && echo "${4:-0}" || echo 0)" "$(sed -n 's/^\([0-9][0-9]*\) bytes.*/\1/p' \
@@ -646,10 +650,10 @@ CFG
   xlh_begin xlh-save
   # the save file, between save and restore, read by xmig-dump (xl's
   # header, libxl's records, the xmig stream in between: all valid)
-  # XLH_SAVE_VERIFY=1: a digest in the file (XMIG_XL_VERIFY=1), checked by
-  # the restore. Off by default: with the vif pinged during the save, the
-  # digests of a PV guest differed (docs/xl-helper.md, "Known problems")
-  { XMIG_XL_VERIFY=${XLH_SAVE_VERIFY:-0} timeout $MIG_BUDGET xl -v save xh /var/lib/xen/images/xh.save &&
+  # a digest in the file (XMIG_XL_VERIFY=1), checked by the restore, the
+  # vif pinged all along: the frames netback fills after the pause are left
+  # out and counted (docs/stream-format.md, DIGEST). XLH_SAVE_VERIFY=0: none
+  { XMIG_XL_VERIFY=${XLH_SAVE_VERIFY:-1} timeout $MIG_BUDGET xl -v save xh /var/lib/xen/images/xh.save &&
     { /usr/local/bin/xmig-dump -s /var/lib/xen/images/xh.save > $R/xlh-save.dump 2>&1 ||
       { echo "xmig-xl-helper: error: xmig-dump failed on the save file:" \
           "$(tail -1 $R/xlh-save.dump)"; false; }; } &&

@@ -617,7 +617,7 @@ def judge(rdir, s, handed):
         if st != "pass":
             return st, why
     if name == "xlh-save" and s.get("verify_requested") and not s.get("verified"):
-        return "fail", "xl restore did not verify memory (XLH_SAVE_VERIFY=1: no " \
+        return "fail", "xl restore did not verify memory (XMIG_XL_VERIFY=1: no " \
             "\"memory verified\" line from the restoring helper)"
     if "--verify" in s.get("args", "") and not s.get("verified"):
         return "fail", "memory not verified"

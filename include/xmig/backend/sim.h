@@ -95,6 +95,17 @@ int xmig_sim_check(struct xmig_backend *b, uint64_t *bad_pfn);
  */
 int xmig_sim_release(struct xmig_backend *b, uint64_t first, uint64_t count);
 
+/*
+ * A device back end writes frames [first, first + count): each gets a new
+ * generation of valid content (what the guest would accept from a device)
+ * and the dirty log reports it, as Xen's log-dirty mode reports a back
+ * end's grant copies. Allowed while the guest is paused, which is the
+ * point: a suspended Xen guest's netfront stays connected and netback
+ * goes on filling its receive buffers. Frames the guest gave back are
+ * skipped. 0 or XMIG_EINVAL.
+ */
+int xmig_sim_device_write(struct xmig_backend *b, uint64_t first, uint64_t count);
+
 /* The guest memory (nr_pages * page size bytes), or NULL if none. */
 const void *xmig_sim_memory(struct xmig_backend *b, uint64_t *nr_pages);
 

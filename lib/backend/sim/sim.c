@@ -573,6 +573,33 @@ XMIG__API int xmig_sim_release(struct xmig_backend *b, uint64_t first, uint64_t 
 	return 0;
 }
 
+XMIG__API int xmig_sim_device_write(struct xmig_backend *b, uint64_t first, uint64_t count)
+{
+	struct sim *s = as_sim(b);
+
+	if (!s)
+		return xmig__fail(XMIG_EINVAL, "xmig_sim_device_write: not a sim backend");
+	if (!s->mem)
+		return xmig__fail(XMIG_EINVAL, "xmig_sim_device_write: no guest");
+	if (!count || first >= s->nr_pages || count > s->nr_pages - first)
+		return xmig__fail(XMIG_EINVAL, "xmig_sim_device_write: frames 0x%llx+%llu: not "
+				  "within the guest's 0x%llx", (unsigned long long)first,
+				  (unsigned long long)count, (unsigned long long)s->nr_pages);
+	/* not in the middle of a vCPU's page write */
+	xmig__sim_pause_get(s);
+	for (uint64_t pfn = first; pfn < first + count; pfn++) {
+		uint8_t *page = s->mem + (pfn << SIM_PAGE_SHIFT);
+
+		if (xmig__bitmap_test(s->absent, pfn))
+			continue;
+		xmig__sim_page_fill(page, s->seed, pfn, xmig__sim_page_generation(page) + 1);
+		atomic_fetch_or_explicit(&s->dirty[pfn / 64], 1ull << (pfn % 64),
+					 memory_order_release);
+	}
+	xmig__sim_pause_put(s);
+	return 0;
+}
+
 XMIG__API const void *xmig_sim_memory(struct xmig_backend *b, uint64_t *nr_pages)
 {
 	struct sim *s = as_sim(b);
