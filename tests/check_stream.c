@@ -468,7 +468,7 @@ END_TEST
 
 /* A stream whose DIGEST (algorithm 3) leaves out `nr` ranges from `r`. */
 static void digest_excl(struct sample *s, uint64_t pages, const uint64_t *r, uint64_t nr,
-			uint32_t len_adjust)
+			uint32_t len_adjust, int state_first)
 {
 	uint8_t body[40 + 16 * 4] = { 0 };
 	uint64_t i;
@@ -476,6 +476,8 @@ static void digest_excl(struct sample *s, uint64_t pages, const uint64_t *r, uin
 	sample_init(s);
 	put_header(s, NR_PAGES, XMIG_HDR_F_DIGEST);
 	put_round_end(s, 0, 1);
+	if (state_first)
+		put_vcpu(s, 0, 7, 24);
 	xmig__put_le32(body, XMIG_DIGEST_XXH3_128_EXCL);
 	xmig__put_le64(body + 8, pages);
 	xmig__put_le64(body + 32, nr);
@@ -498,27 +500,30 @@ START_TEST(test_digest_exclusions)
 	static const uint64_t wrap[] = { 1, UINT64_MAX };
 	struct sample s;
 
-	digest_excl(&s, NR_PAGES - 5, good, 3, 0);
+	digest_excl(&s, NR_PAGES - 5, good, 3, 0, 0);
 	ck_assert_msg(decode_all(s.w.out, s.w.out_len, NULL) == 0, "%s", xmig_error_last());
 	mem_transport_fini(&s.w);
-	digest_excl(&s, NR_PAGES - 4, good, 3, 0);
+	digest_excl(&s, NR_PAGES - 4, good, 3, 0, 0);
 	expect_reject(&s, XMIG_EPROTO, "covers 96 pages, but 5 of the 100 are excluded");
-	digest_excl(&s, 1, good, 0, 0);
+	digest_excl(&s, 1, good, 0, 0, 0);
 	expect_reject(&s, XMIG_EPROTO, "length 40 does not hold 0 ranges");
-	digest_excl(&s, 1, good, 3, 16);
+	digest_excl(&s, 1, good, 3, 16, 0);
 	expect_reject(&s, XMIG_EPROTO, "length 72 does not hold 3 ranges");
-	digest_excl(&s, 1, good, 0, 8);
+	digest_excl(&s, 1, good, 0, 8, 0);
 	expect_reject(&s, XMIG_EPROTO, "algorithm 3 needs at least 40");
-	digest_excl(&s, 1, back, 2, 0);
+	digest_excl(&s, 1, back, 2, 0, 0);
 	expect_reject(&s, XMIG_EPROTO, "excluded range 1 (pfn 0x5, 1 frames)");
-	digest_excl(&s, 1, overlap, 2, 0);
+	digest_excl(&s, 1, overlap, 2, 0, 0);
 	expect_reject(&s, XMIG_EPROTO, "excluded range 1 (pfn 0xe, 1 frames)");
-	digest_excl(&s, 1, empty, 1, 0);
+	digest_excl(&s, 1, empty, 1, 0, 0);
 	expect_reject(&s, XMIG_EPROTO, "excluded range 0 (pfn 0xa, 0 frames) is empty");
-	digest_excl(&s, 1, beyond, 1, 0);
+	digest_excl(&s, 1, beyond, 1, 0, 0);
 	expect_reject(&s, XMIG_EPROTO, "beyond the 100-page guest");
-	digest_excl(&s, 1, wrap, 1, 0);
+	digest_excl(&s, 1, wrap, 1, 0, 0);
 	expect_reject(&s, XMIG_EPROTO, "excluded range 0 (pfn 0x1, 18446744073709551615 frames)");
+	/* the receiver hashes again for it: before any state is loaded */
+	digest_excl(&s, NR_PAGES - 5, good, 3, 0, 1);
+	expect_reject(&s, XMIG_EPROTO, "algorithm 3 after the state records");
 }
 END_TEST
 

@@ -349,12 +349,17 @@ static int spy_log_stop(struct xmig_backend *b)
 static int spy_fetch(struct xmig_backend *b, uint64_t *bm, int final)
 {
 	struct spy_backend *s = SPY(b);
+	int rc;
 
-	if (s->device)
-		s->device(s, s->fetched_final);
-	if (final)
+	if (s->device && s->fetched_final)
+		s->device(s, 1);
+	rc = INNER(b)->ops->dirty_fetch(INNER(b), bm, final);
+	if (final && !s->fetched_final) {
 		s->fetched_final = 1;
-	return INNER(b)->ops->dirty_fetch(INNER(b), bm, final);
+		if (s->device)
+			s->device(s, 0);
+	}
+	return rc;
 }
 
 static int spy_map(struct xmig_backend *b, const uint64_t *pfns, unsigned int n, void **ptrs,
@@ -384,11 +389,7 @@ static int spy_resume(struct xmig_backend *b)
 
 static int spy_save(struct xmig_backend *b, xmig_state_emit_fn emit, void *ctx)
 {
-	int rc = INNER(b)->ops->save_state(INNER(b), emit, ctx);
-
-	if (rc == 0 && SPY(b)->device)
-		SPY(b)->device(SPY(b), 1);
-	return rc;
+	return INNER(b)->ops->save_state(INNER(b), emit, ctx);
 }
 
 static int spy_create(struct xmig_backend *b, const struct xmig_guest_info *gi)

@@ -162,8 +162,8 @@ struct spy_backend {
 	int fail_restore_complete; /* make restore_complete fail, with a message */
 	int restore_completes, restore_complete_after_unpause;
 	int fail_destroys;    /* make the next N destroy calls fail (guest kept) */
-	/* a device writing behind the guest's back: called before each
-	 * dirty_fetch (after the final one, `late` is 1) and after save_state */
+	/* a device writing behind the guest's back: called right after the
+	 * final dirty_fetch (`late` 0), then before each later one (1) */
 	void (*device)(struct spy_backend *s, int late);
 	void *device_payload;
 	int fetched_final;

@@ -522,14 +522,16 @@ static int stop_and_copy(struct xmig_session *s, struct send_state *st)
 		return rc;
 	tl->last_page_sent = xmig__elapsed(s);
 
-	rc = XMIG__HOOK(s, save_state, emit_state, s);
-	if (rc < 0)
-		return s->err_code ? rc : xmig__serr_backend(s, rc, "save_state");
+	/* The digest first: a receiver hashes again for algorithm 3, and must
+	 * do it before its load_state changes memory (a PV start info). */
 	if (s->sp.verify) {
 		rc = send_digest(s);
 		if (rc < 0)
 			return rc;
 	}
+	rc = XMIG__HOOK(s, save_state, emit_state, s);
+	if (rc < 0)
+		return s->err_code ? rc : xmig__serr_backend(s, rc, "save_state");
 	if (s->sp.annotate_fn) {
 		const char *text = s->sp.annotate_fn(s->sp.annotate_payload);
 		size_t len = text ? strlen(text) : 0;

@@ -254,7 +254,13 @@ static int decode_digest(struct xmig__decoder *d, const struct xmig__rec *rec,
 	dg->ranges = NULL;
 	dg->nr_ranges = dg->excluded = 0;
 	if (dg->algorithm == XMIG_DIGEST_XXH3_128_EXCL) {
-		int rc = decode_digest_ranges(d, rec, dg);
+		int rc;
+
+		/* the receiver hashes again for it: memory before load_state */
+		if (d->seen_state)
+			return reject(rec, XMIG_EPROTO, "algorithm 3 after the state records "
+				      "(it must come first)");
+		rc = decode_digest_ranges(d, rec, dg);
 
 		if (rc < 0)
 			return rc;
@@ -371,6 +377,7 @@ int xmig__decoder_feed(struct xmig__decoder *d, const struct xmig__rec *rec,
 		return decode_round_end(d, rec, &item->u.round_end);
 	case XMIG_REC_VCPU_STATE:
 	case XMIG_REC_PLATFORM_STATE:
+		d->seen_state = 1;
 		return decode_state(d, rec, &item->u.state);
 	case XMIG_REC_DIGEST:
 		return decode_digest(d, rec, &item->u.digest);

@@ -241,6 +241,7 @@ struct xmig__decoder {
 	uint32_t round;      /* round of the last batch or ROUND_END */
 	int round_open;      /* a batch of `round` came after the last ROUND_END */
 	int seen_digest;
+	int seen_state;      /* a VCPU_STATE or PLATFORM_STATE came */
 	int seen_id;         /* MIGRATION_ID came */
 	uint64_t batches;
 };
