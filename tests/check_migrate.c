@@ -631,6 +631,284 @@ START_TEST(test_verify_device_never_stops)
 }
 END_TEST
 
+/* The statuses a session went through, from its event callback. */
+struct statuses {
+	int seen[16];
+	int n;
+	int bad_order; /* an event whose status did not change */
+	uint64_t total_pages;
+};
+
+static void record_status(const struct xmig_info *info, void *payload)
+{
+	struct statuses *st = payload;
+
+	if (st->n && st->seen[st->n - 1] == info->status)
+		st->bad_order = 1;
+	if (st->n < 16)
+		st->seen[st->n++] = info->status;
+	st->total_pages = info->total_pages;
+}
+
+static void assert_statuses(const struct statuses *st, const int *want, int n, const char *who)
+{
+	char got[256] = "";
+	int i;
+
+	for (i = 0; i < st->n; i++)
+		snprintf(got + strlen(got), sizeof(got) - strlen(got), " %s",
+			 xmig_status_name(st->seen[i]));
+	ck_assert_msg(st->n == n && !st->bad_order, "%s statuses:%s", who, got);
+	for (i = 0; i < n; i++)
+		ck_assert_msg(st->seen[i] == want[i], "%s statuses:%s", who, got);
+}
+
+/*
+ * start_paused (xl migrate -p): COMMIT leaves the guest paused on the
+ * destination and the source is destroyed; the guest does not run (its
+ * vCPUs write nothing) until xmig_session_unpause, and then it is the
+ * source's memory at the pause, page for page. Both sessions report their
+ * statuses in order, the last one "completed".
+ */
+START_TEST(test_start_paused)
+{
+	static const int want[] = { XMIG_STATUS_SETUP, XMIG_STATUS_ACTIVE,
+				    XMIG_STATUS_STOP_COPY, XMIG_STATUS_COMMIT,
+				    XMIG_STATUS_COMPLETED };
+	struct xmig_sim_params sp = XMIG_SIM_PARAMS_INIT;
+	struct xmig_send_params p = XMIG_SEND_PARAMS_INIT;
+	struct xmig_recv_params rp = XMIG_RECV_PARAMS_INIT;
+	struct statuses ss = { 0 }, rs = { 0 };
+	struct xmig_backend *src, *dst;
+	struct spy_backend ssrc, sdst;
+	struct xmig_transport *ta, *tb;
+	struct xmig_info info;
+	struct side snd, rcv;
+	uint64_t bad, w0;
+	long long diff;
+	int i;
+
+	sp.mem_bytes = 4 << 20;
+	sp.dirty = "uniform:8M/s";
+	ck_assert_msg(xmig_sim_new(&src, &sp) == 0, "%s", xmig_error_last());
+	ck_assert_int_eq(xmig_sim_new_dest(&dst), 0);
+	spy_init(&ssrc, src);
+	spy_init(&sdst, dst);
+	transport_pair(&ta, &tb, 0);
+	rp.start_paused = 1;
+	p.event_fn = record_status;
+	p.event_payload = &ss;
+	rp.event_fn = record_status;
+	rp.event_payload = &rs;
+	p.log_fn = rp.log_fn = test_log;
+	recv_start(&rcv, &sdst.base, tb, &rp);
+	send_run(&snd, &ssrc.base, ta, &p);
+	recv_join(&rcv);
+	ck_assert_msg(snd.rc == 0, "sender: %s", snd.err);
+	ck_assert_msg(rcv.rc == 0, "receiver: %s", rcv.err);
+	assert_statuses(&ss, want, 5, "sender");
+	assert_statuses(&rs, want, 5, "receiver");
+	ck_assert_uint_eq(rs.total_pages, 1024);
+	ck_assert_int_eq(xmig_session_query(rcv.s, &info), 0);
+	ck_assert_int_eq(info.status, XMIG_STATUS_COMPLETED);
+	ck_assert_int_eq(info.error_code, 0);
+
+	/* committed: the source is gone; paused: nothing ran here */
+	ck_assert_int_eq(ssrc.destroys, 1);
+	ck_assert_int_eq(ssrc.resumes, 0);
+	ck_assert_int_eq(sdst.commits, 1);
+	ck_assert_int_eq(sdst.unpauses, 0);
+	ck_assert_uint_eq(rcv.stats.timeline.dest_running, 0);
+	w0 = xmig_sim_writes(dst); /* the count carried over in the vCPU state */
+	usleep(50000);
+	ck_assert_uint_eq(xmig_sim_writes(dst), w0);
+	ck_assert_int_eq(xmig_session_unpause(snd.s), XMIG_EINVAL);
+
+	ck_assert_msg(xmig_session_unpause(rcv.s) == 0, "%s", xmig_session_error(rcv.s));
+	ck_assert_int_eq(sdst.unpauses, 1);
+	diff = image_diff(ssrc.image, sdst.image, ssrc.image_pages, ssrc.page_size);
+	ck_assert_msg(diff < 0, "page 0x%llx differs", diff);
+	for (i = 0; i < 500 && xmig_sim_writes(dst) == w0; i++)
+		usleep(10000);
+	ck_assert_uint_gt(xmig_sim_writes(dst), w0); /* it runs now */
+	ck_assert_uint_gt(xmig_session_stats(rcv.s)->timeline.dest_running, 0);
+	ck_assert_int_eq(xmig_session_unpause(rcv.s), XMIG_EINVAL); /* once */
+	ck_assert_msg(xmig_sim_check(dst, &bad) == 0, "bad page 0x%llx", (unsigned long long)bad);
+	free_pair(snd.s, rcv.s, ta, tb, &ssrc, &sdst);
+}
+END_TEST
+
+/* A backend without the commit hook cannot keep a guest paused: refused. */
+START_TEST(test_start_paused_needs_commit)
+{
+	struct xmig_recv_params rp = XMIG_RECV_PARAMS_INIT;
+	struct xmig_backend *dst, fake;
+	struct xmig_backend_ops ops;
+	struct xmig_transport *ta, *tb;
+	struct xmig_session *s;
+
+	ck_assert_int_eq(xmig_sim_new_dest(&dst), 0);
+	ops = *dst->ops;
+	ops.commit = NULL;
+	fake.ops = &ops;
+	transport_pair(&ta, &tb, 0);
+	rp.start_paused = 1;
+	ck_assert_int_eq(xmig_recv_new(&s, &fake, tb, &rp), XMIG_EINVAL);
+	ck_assert_msg(strstr(xmig_error_last(), "cannot keep a guest paused"), "%s",
+		      xmig_error_last());
+	/* a version 3 table has no commit field at all: the same */
+	ops.version = 3;
+	ck_assert_int_eq(xmig_recv_new(&s, &fake, tb, &rp), XMIG_EINVAL);
+	rp.start_paused = 0;
+	ck_assert_int_eq(xmig_recv_new(&s, &fake, tb, &rp), 0);
+	ck_assert_int_eq(xmig_session_unpause(s), XMIG_EINVAL); /* nothing was left paused */
+	xmig_session_free(s);
+	/* an older params struct is taken, the later fields at their defaults */
+	rp.version = 2;
+	rp.start_paused = 1; /* not part of a version 2 struct: ignored */
+	ck_assert_int_eq(xmig_recv_new(&s, &fake, tb, &rp), 0);
+	xmig_session_free(s);
+	xmig_transport_close(ta);
+	xmig_transport_close(tb);
+	dst->ops->free(dst);
+}
+END_TEST
+
+/*
+ * query-migrate from another thread while the migration runs: the status
+ * moves forward only, the figures are consistent (remaining pages within
+ * the guest, bytes never decreasing), an active migration is seen with
+ * pages still to send. A failed migration ends "failed" with its code.
+ */
+struct poller {
+	struct xmig_session *volatile s;
+	volatile int stop;
+	int max_status, went_back, saw_active_remaining, inconsistent, polls;
+	uint64_t last_bytes;
+};
+
+static void *poll_main(void *arg)
+{
+	struct poller *pl = arg;
+	struct xmig_info info;
+
+	while (!pl->stop) {
+		if (pl->s && xmig_session_query(pl->s, &info) == 0) {
+			pl->polls++;
+			if (info.status < pl->max_status)
+				pl->went_back = 1;
+			if (info.status > pl->max_status)
+				pl->max_status = info.status;
+			if (info.status == XMIG_STATUS_ACTIVE && info.remaining_pages > 0)
+				pl->saw_active_remaining = 1;
+			if ((info.total_pages && info.remaining_pages > info.total_pages) ||
+			    info.bytes < pl->last_bytes)
+				pl->inconsistent = 1;
+			pl->last_bytes = info.bytes;
+		}
+		usleep(2000);
+	}
+	return NULL;
+}
+
+START_TEST(test_query_from_another_thread)
+{
+	struct xmig_sim_params sp = XMIG_SIM_PARAMS_INIT;
+	struct xmig_send_params p = XMIG_SEND_PARAMS_INIT;
+	struct xmig_recv_params rp = XMIG_RECV_PARAMS_INIT;
+	struct xmig_backend *src, *dst;
+	struct xmig_transport *ta, *tb;
+	struct poller pl = { 0 };
+	struct xmig_session *s;
+	struct xmig_info info;
+	struct statuses ss = { 0 };
+	struct side rcv;
+	pthread_t th;
+
+	sp.mem_bytes = 16 << 20;
+	sp.dirty = "uniform:2M/s";
+	ck_assert_msg(xmig_sim_new(&src, &sp) == 0, "%s", xmig_error_last());
+	ck_assert_int_eq(xmig_sim_new_dest(&dst), 0);
+	transport_pair(&ta, &tb, 0);
+	p.max_bandwidth = 32 << 20; /* round 0 takes about half a second */
+	p.event_fn = record_status;
+	p.event_payload = &ss;
+	p.log_fn = rp.log_fn = test_log;
+	recv_start(&rcv, dst, tb, &rp);
+	ck_assert_int_eq(xmig_send_new(&s, src, ta, &p), 0);
+	ck_assert_int_eq(xmig_session_query(s, &info), 0);
+	ck_assert_int_eq(info.status, XMIG_STATUS_NONE);
+	pl.s = s;
+	ck_assert_int_eq(pthread_create(&th, NULL, poll_main, &pl), 0);
+	ck_assert_msg(xmig_session_run(s) == 0, "%s", xmig_session_error(s));
+	usleep(10000);
+	pl.stop = 1;
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	recv_join(&rcv);
+	ck_assert_msg(rcv.rc == 0, "receiver: %s", rcv.err);
+	ck_assert_int_gt(pl.polls, 20);
+	ck_assert_int_eq(pl.went_back, 0);
+	ck_assert_int_eq(pl.inconsistent, 0);
+	ck_assert_int_eq(pl.saw_active_remaining, 1);
+	ck_assert_int_eq(pl.max_status, XMIG_STATUS_COMPLETED);
+	ck_assert_int_eq(xmig_session_query(s, &info), 0);
+	ck_assert_uint_eq(info.total_pages, 4096);
+	ck_assert_uint_eq(info.remaining_pages, 0);
+	ck_assert_uint_eq(info.downtime_ns, xmig_session_stats(s)->downtime_ns);
+	ck_assert_uint_eq(info.bytes, xmig_session_stats(s)->bytes);
+	ck_assert_int_eq(ss.seen[ss.n - 1], XMIG_STATUS_COMPLETED);
+	xmig_session_free(s);
+	xmig_session_free(rcv.s);
+	xmig_transport_close(ta);
+	xmig_transport_close(tb);
+	src->ops->free(src);
+	dst->ops->free(dst);
+}
+END_TEST
+
+/* A migration that fails ends "failed", with its code, on both sides. */
+START_TEST(test_status_failed)
+{
+	struct xmig_sim_params sp = XMIG_SIM_PARAMS_INIT;
+	struct xmig_send_params p = XMIG_SEND_PARAMS_INIT;
+	struct xmig_recv_params rp = XMIG_RECV_PARAMS_INIT;
+	struct statuses ss = { 0 }, rs = { 0 };
+	struct xmig_backend *src, *dst;
+	struct xmig_transport *ta, *tb;
+	struct xmig_info info;
+	struct side snd, rcv;
+
+	sp.mem_bytes = 2 << 20;
+	ck_assert_msg(xmig_sim_new(&src, &sp) == 0, "%s", xmig_error_last());
+	ck_assert_int_eq(xmig_sim_new_dest(&dst), 0);
+	transport_pair(&ta, &tb, 0);
+	rp.max_mem_bytes = 1 << 20; /* the receiver refuses the header */
+	p.event_fn = record_status;
+	p.event_payload = &ss;
+	rp.event_fn = record_status;
+	rp.event_payload = &rs;
+	p.log_fn = rp.log_fn = test_log;
+	recv_start(&rcv, dst, tb, &rp);
+	send_run(&snd, src, ta, &p);
+	recv_join(&rcv);
+	ck_assert_int_ne(snd.rc, 0);
+	ck_assert_int_ne(rcv.rc, 0);
+	ck_assert_int_eq(ss.seen[ss.n - 1], XMIG_STATUS_FAILED);
+	ck_assert_int_eq(rs.seen[rs.n - 1], XMIG_STATUS_FAILED);
+	ck_assert_int_eq(xmig_session_query(snd.s, &info), 0);
+	ck_assert_int_eq(info.status, XMIG_STATUS_FAILED);
+	ck_assert_int_eq(info.error_code, snd.rc);
+	ck_assert_str_eq(xmig_status_name(info.status), "failed");
+	ck_assert_str_eq(xmig_status_name(99), "unknown");
+	xmig_session_free(snd.s);
+	xmig_session_free(rcv.s);
+	xmig_transport_close(ta);
+	xmig_transport_close(tb);
+	src->ops->free(src);
+	dst->ops->free(dst);
+}
+END_TEST
+
 /*
  * The guest gives frames back (ballooning out) after round 0 sent them, and
  * some the round had not reached yet: no hypervisor log says they changed
@@ -763,6 +1041,10 @@ static Suite *migrate_suite(void)
 	tcase_add_test(tc, test_device_writes_paused_memory);
 	tcase_add_test(tc, test_verify_device_writes_after_pause);
 	tcase_add_test(tc, test_verify_device_never_stops);
+	tcase_add_test(tc, test_start_paused);
+	tcase_add_test(tc, test_start_paused_needs_commit);
+	tcase_add_test(tc, test_query_from_another_thread);
+	tcase_add_test(tc, test_status_failed);
 	tcase_add_test(tc, test_balloon_out_during_migration);
 	tcase_add_test(tc, test_sim_release_checks);
 	tcase_add_test(tc, test_sim_populate_after_release);

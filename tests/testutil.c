@@ -438,6 +438,12 @@ static int spy_unpause(struct xmig_backend *b)
 	return rc < 0 ? rc : INNER(b)->ops->unpause(INNER(b));
 }
 
+static int spy_commit(struct xmig_backend *b)
+{
+	SPY(b)->commits++;
+	return INNER(b)->ops->commit(INNER(b));
+}
+
 static int spy_destroy(struct xmig_backend *b)
 {
 	SPY(b)->destroys++;
@@ -473,6 +479,7 @@ static const struct xmig_backend_ops spy_ops = {
 	.unpause = spy_unpause,
 	.destroy = spy_destroy,
 	.free = spy_free,
+	.commit = spy_commit, /* every backend of the library has one */
 };
 
 /* One ops table per inner backend name (the receiver matches on the name). */

@@ -150,7 +150,7 @@ void cut_transport_init(struct cut_transport *c, struct xmig_transport *inner, u
 struct spy_backend {
 	struct xmig_backend base;
 	struct xmig_backend *inner;
-	int pauses, resumes, destroys, unpauses, creates, log_stops;
+	int pauses, resumes, destroys, unpauses, creates, log_stops, commits;
 	uint64_t populated;   /* frames passed to populate */
 	uint64_t released;    /* frames passed to release (announced absent) */
 	uint8_t *image;       /* snapshot (malloc'd), nr_pages * page_size */

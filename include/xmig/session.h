@@ -96,7 +96,50 @@ struct xmig_progress {
 /* Called after every round and about every 100 ms during a round. */
 typedef void (*xmig_progress_fn)(const struct xmig_progress *p, void *payload);
 
-#define XMIG_SEND_PARAMS_VERSION 1
+/*
+ * Where a migration is, as a toolstack polls or is told it (QEMU's
+ * query-migrate and MIGRATION events). Both sides go SETUP -> ACTIVE ->
+ * STOP_COPY -> COMMIT -> COMPLETED, and may end in FAILED or CANCELLED
+ * from any of them (a sender also in AMBIGUOUS); a stream without the
+ * duplex handshake (a file) skips COMMIT.
+ */
+enum xmig_status {
+	XMIG_STATUS_NONE = 0,      /* the run has not started */
+	XMIG_STATUS_SETUP = 1,     /* header, handshake, dirty logging turned on */
+	XMIG_STATUS_ACTIVE = 2,    /* live pre-copy rounds, the guest running */
+	XMIG_STATUS_STOP_COPY = 3, /* the guest paused: last pages, digest, state */
+	XMIG_STATUS_COMMIT = 4,    /* the READY / COMMIT / DONE handshake */
+	XMIG_STATUS_COMPLETED = 5, /* the guest is the destination's */
+	XMIG_STATUS_FAILED = 6,    /* the source kept the guest (error_code says why) */
+	XMIG_STATUS_CANCELLED = 7, /* xmig_session_cancel: the source kept the guest */
+	XMIG_STATUS_AMBIGUOUS = 8, /* sender: XMIG_EAMBIGUOUS (xmig_session_resolve) */
+};
+
+/* The name of a status ("active", ...), or "unknown". */
+const char *xmig_status_name(int status);
+
+struct xmig_info {
+	int status;                    /* enum xmig_status */
+	int error_code;                /* FAILED, CANCELLED, AMBIGUOUS: the XMIG_E* code */
+	uint32_t round;                /* the round under way (or the last) */
+	uint64_t total_pages;          /* the guest's size; 0 before the header */
+	uint64_t remaining_pages;      /* sender: pages known to be dirty and not yet
+					  sent (the round's rest and the log's) */
+	uint64_t bytes;                /* on the wire so far, this direction */
+	double bandwidth;              /* bytes/s, last measurement */
+	double dirty_rate;             /* pages/s the guest dirtied, last round */
+	uint64_t expected_downtime_ns; /* sender: the policy's estimate; 0 = none */
+	uint64_t downtime_ns;          /* sender, COMPLETED: pause .. DONE */
+	uint64_t elapsed_ns;           /* since the run started */
+};
+
+/*
+ * Called on the run's thread at each change of status, the new one in
+ * info->status (failures included: the last event of a run is its end).
+ */
+typedef void (*xmig_event_fn)(const struct xmig_info *info, void *payload);
+
+#define XMIG_SEND_PARAMS_VERSION 2 /* 2: event_fn (a version 1 struct is still taken) */
 
 struct xmig_send_params {
 	unsigned int version;        /* XMIG_SEND_PARAMS_VERSION */
@@ -127,6 +170,9 @@ struct xmig_send_params {
 	 */
 	const char *(*annotate_fn)(void *payload);
 	void *annotate_payload;
+	/* version 2 */
+	xmig_event_fn event_fn;      /* optional: status changes */
+	void *event_payload;
 };
 
 #define XMIG_SEND_PARAMS_INIT                                                  \
@@ -140,7 +186,9 @@ struct xmig_send_params {
 /* Fill `p` with the defaults; `version` must be XMIG_SEND_PARAMS_VERSION. */
 int xmig_send_params_init(struct xmig_send_params *p, unsigned int version);
 
-#define XMIG_RECV_PARAMS_VERSION 2 /* 2: min_rate; timeout_ms bounds each record */
+/* 2: min_rate; timeout_ms bounds each record. 3: start_paused, event_fn (a
+ * version 2 struct is still taken) */
+#define XMIG_RECV_PARAMS_VERSION 3
 
 /*
  * The receiver's time limits (docs/stream-format.md, "Time limits"): every
@@ -166,6 +214,13 @@ struct xmig_recv_params {
 	int log_level;
 	xmig_progress_fn progress_fn;
 	void *progress_payload;
+	/* version 3 */
+	int start_paused;          /* COMMIT leaves the guest paused here (xl's
+				      migrate -p): the sender destroys its copy,
+				      and xmig_session_unpause starts this one.
+				      The backend must have the commit hook */
+	xmig_event_fn event_fn;    /* optional: status changes */
+	void *event_payload;
 };
 
 #define XMIG_RECV_PARAMS_INIT                                                  \
@@ -215,11 +270,30 @@ void xmig_session_cancel(struct xmig_session *s);
  * not cut short: every page it took from the dirty log is sent.
  *
  * Thread safety: while xmig_session_run runs, another thread may call only
- * these three and xmig_session_cancel. xmig_session_stats and
+ * these three, xmig_session_query and xmig_session_cancel. xmig_session_stats and
  * xmig_session_error are for the run's own thread (its progress and log
  * callbacks run there) or after it returned.
  */
 int xmig_session_set_max_bandwidth(struct xmig_session *s, uint64_t bytes_per_s);
+
+/*
+ * Where the migration is now (query-migrate): from any thread, at any time
+ * (during xmig_session_run too), a consistent copy of the figures as of
+ * the last progress point (about every 100 ms, and each change of status).
+ * 0, or XMIG_EINVAL for a NULL argument.
+ */
+int xmig_session_query(struct xmig_session *s, struct xmig_info *out);
+
+/*
+ * Receiver with start_paused, after xmig_session_run returned 0: start the
+ * guest that COMMIT left paused here. Returns 0 (it runs), 1 (the backend
+ * leaves the unpause to the toolstack that owns the domain, as at COMMIT),
+ * or < 0: the guest stays paused (it is the only copy: the source was
+ * destroyed), and another call retries. XMIG_EINVAL when there is no such
+ * guest (not a receiver, not start_paused, the run failed, started already).
+ * On the run's thread, or after it returned.
+ */
+int xmig_session_unpause(struct xmig_session *s);
 int xmig_session_set_downtime(struct xmig_session *s, uint32_t target_ms);
 int xmig_session_stop_and_copy(struct xmig_session *s);
 

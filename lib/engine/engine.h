@@ -3,6 +3,7 @@
 #ifndef XMIG_LIB_ENGINE_H
 #define XMIG_LIB_ENGINE_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -26,6 +27,12 @@ struct xmig_session {
 	int log_level;
 	xmig_progress_fn progress_fn;
 	void *progress_payload;
+	xmig_event_fn event_fn;
+	void *event_payload;
+	/* what xmig_session_query returns, under qlock (any thread reads it) */
+	pthread_mutex_t qlock;
+	struct xmig_info q;
+	int held; /* receiver: committed with start_paused, not yet unpaused */
 	atomic_int cancelled;
 	/* sender: what another thread may change while it runs (session.h) */
 	_Atomic uint64_t ctl_max_bandwidth;
@@ -92,6 +99,9 @@ int xmig__buffers_alloc(struct xmig_session *s);
 struct xmig_round_stats *xmig__round_push(struct xmig_session *s);
 
 void xmig__progress(struct xmig_session *s, const struct xmig_progress *p, int force);
+
+/* Enter `status` (enum xmig_status): the query's copy, then the event. */
+void xmig__status(struct xmig_session *s, int status);
 
 /*
  * XXH3-128 over every populated frame (pfn, bytes) in pfn order, as

@@ -360,6 +360,7 @@ static int receive_stream(struct xmig_session *s, struct recv_state *st)
 			}
 			st->cur.start_ns = xmig__elapsed(s);
 			phase_begin(s, st, NULL, 0);
+			xmig__status(s, XMIG_STATUS_ACTIVE);
 			break;
 		case XMIG_REC_PAGE_BATCH:
 			rc = apply_batch(s, st, &item.u.batch);
@@ -382,6 +383,7 @@ static int receive_stream(struct xmig_session *s, struct recv_state *st)
 				break;
 			}
 			s->stats.timeline.last_page_sent = xmig__elapsed(s);
+			xmig__status(s, XMIG_STATUS_STOP_COPY);
 			if (st->dec.hdr.flags & XMIG_HDR_F_DIGEST) {
 				rc = digest_mine(s, st);
 				if (rc < 0)
@@ -508,6 +510,7 @@ int xmig__recv_run(struct xmig_session *s)
 			goto fail;
 		}
 		tl->receiver_ready = xmig__elapsed(s);
+		xmig__status(s, XMIG_STATUS_COMMIT);
 		/* From here the sender may write COMMIT and lose our answer. */
 		s->outcome = XMIG_OUTCOME_DESTROYED;
 		/* The guest is restored and paused; nothing runs until COMMIT. */
@@ -539,16 +542,19 @@ int xmig__recv_run(struct xmig_session *s)
 	}
 
 	t = xmig__now_ns();
-	rc = XMIG__HOOK(s, unpause);
+	rc = s->rp.start_paused ? XMIG__HOOK(s, commit) : XMIG__HOOK(s, unpause);
 	if (rc < 0) {
-		rc = xmig__serr_backend(s, rc, "unpause");
+		rc = xmig__serr_backend(s, rc, s->rp.start_paused ? "commit" : "unpause");
 		partial_destroy(s);
 		if (duplex && send_done(s, rc, 0) == 0)
 			wait_finished(s);
 		return rc;
 	}
 	st.started = 1;
-	tl->dest_running = xmig__elapsed(s);
+	if (s->rp.start_paused)
+		s->held = 1; /* xmig_session_unpause starts it */
+	else
+		tl->dest_running = xmig__elapsed(s);
 	if (duplex) {
 		s->outcome = XMIG_OUTCOME_RUNNING;
 		if (send_done(s, 0, xmig__now_ns() - t) < 0)
@@ -559,8 +565,9 @@ int xmig__recv_run(struct xmig_session *s)
 		else
 			wait_finished(s);
 	}
-	xmig__log(s, XMIG_LOG_INFO, rc == 1 ? "guest restored on the destination and committed; "
-		  "its toolstack unpauses it" : "guest running on the destination");
+	xmig__log(s, XMIG_LOG_INFO, s->held ? "guest restored on the destination and committed, "
+		  "left paused (start_paused)" : rc == 1 ? "guest restored on the destination and "
+		  "committed; its toolstack unpauses it" : "guest running on the destination");
 	return 0;
 
 fail:

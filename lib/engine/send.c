@@ -466,6 +466,7 @@ static int live_phase(struct xmig_session *s, struct send_state *st)
 		return xmig__serr_backend(s, rc, "log_dirty_start");
 	st->logging = 1;
 	st->last_fetch_ns = xmig__now_ns();
+	xmig__status(s, XMIG_STATUS_ACTIVE);
 
 	/* Round 0: every page. */
 	xmig__bitmap_fill(s->bitmap, s->info.nr_pages);
@@ -505,6 +506,7 @@ static int stop_and_copy(struct xmig_session *s, struct send_state *st)
 	uint64_t dirty = 0;
 	int rc;
 
+	xmig__status(s, XMIG_STATUS_STOP_COPY);
 	tl->pause_requested = xmig__elapsed(s);
 	rc = XMIG__HOOK(s, pause);
 	if (rc < 0)
@@ -560,6 +562,7 @@ static int commit(struct xmig_session *s, struct send_state *st)
 	uint64_t done_at;
 	int rc;
 
+	xmig__status(s, XMIG_STATUS_COMMIT);
 	rc = expect(s, XMIG_REC_READY, &item);
 	if (rc < 0)
 		return rc;

@@ -2,6 +2,7 @@
 /* The session object: creation, parameters, errors, logging, progress. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,9 +87,9 @@ static int check_ops(struct xmig_backend *b, struct xmig_transport *t)
 	const struct xmig_transport_ops *to = t ? t->ops : NULL;
 	const char *missing = NULL;
 
-	if (!bo || bo->version != XMIG_BACKEND_OPS_VERSION)
-		return xmig__fail(XMIG_EINVAL, "backend missing or of ops version %u, expected %u",
-				  bo ? bo->version : 0, XMIG_BACKEND_OPS_VERSION);
+	if (!bo || bo->version < 3 || bo->version > XMIG_BACKEND_OPS_VERSION)
+		return xmig__fail(XMIG_EINVAL, "backend missing or of ops version %u, expected "
+				  "3 to %u", bo ? bo->version : 0, XMIG_BACKEND_OPS_VERSION);
 #define XMIG__NEED(ops, hook) \
 	if (!missing && !(ops)->hook) \
 		missing = #hook;
@@ -117,13 +118,15 @@ static int check_ops(struct xmig_backend *b, struct xmig_transport *t)
 	return 0;
 }
 
-/* The callbacks every params struct carries, in the same order. */
+/* The callbacks every params struct carries. */
 struct callbacks {
 	xmig_log_fn log_fn;
 	void *log_payload;
 	int log_level;
 	xmig_progress_fn progress_fn;
 	void *progress_payload;
+	xmig_event_fn event_fn;
+	void *event_payload;
 };
 
 static struct xmig_session *session_alloc(int role, struct xmig_backend *b,
@@ -141,6 +144,12 @@ static struct xmig_session *session_alloc(int role, struct xmig_backend *b,
 	s->log_level = cb->log_level;
 	s->progress_fn = cb->progress_fn;
 	s->progress_payload = cb->progress_payload;
+	s->event_fn = cb->event_fn;
+	s->event_payload = cb->event_payload;
+	if (pthread_mutex_init(&s->qlock, NULL) != 0) {
+		free(s);
+		return NULL;
+	}
 	atomic_init(&s->cancelled, 0);
 	xmig__reader_init(&s->reader, t);
 	return s;
@@ -148,20 +157,26 @@ static struct xmig_session *session_alloc(int role, struct xmig_backend *b,
 
 XMIG__API int xmig_send_new(struct xmig_session **out, struct xmig_backend *backend,
 			    struct xmig_transport *transport,
-			    const struct xmig_send_params *p)
+			    const struct xmig_send_params *in)
 {
+	struct xmig_send_params p_ = XMIG_SEND_PARAMS_INIT, *p = &p_;
 	struct xmig_session *s;
 	int rc;
 
-	if (!out || !p)
+	if (!out || !in)
 		return xmig__fail(XMIG_EINVAL, "xmig_send_new: NULL argument");
 	*out = NULL;
 	rc = check_ops(backend, transport);
 	if (rc < 0)
 		return rc;
-	if (p->version != XMIG_SEND_PARAMS_VERSION)
-		return xmig__fail(XMIG_EINVAL, "send params version %u, expected %u", p->version,
-				  XMIG_SEND_PARAMS_VERSION);
+	/* an older struct ends before the later fields: they keep their defaults */
+	if (in->version == 1)
+		memcpy(p, in, offsetof(struct xmig_send_params, event_fn));
+	else if (in->version == XMIG_SEND_PARAMS_VERSION)
+		*p = *in;
+	else
+		return xmig__fail(XMIG_EINVAL, "send params version %u, expected 1 to %u",
+				  in->version, XMIG_SEND_PARAMS_VERSION);
 	if (!p->policy_fn && !xmig_policy_lookup(p->policy ? p->policy : "downtime"))
 		return xmig__fail(XMIG_EINVAL,
 				  "unknown policy '%s' (known: downtime, xen-classic)", p->policy);
@@ -172,10 +187,12 @@ XMIG__API int xmig_send_new(struct xmig_session **out, struct xmig_backend *back
 				  p->on_no_converge);
 	s = session_alloc(XMIG__SENDER, backend, transport,
 			  &(struct callbacks){ p->log_fn, p->log_payload, p->log_level,
-					       p->progress_fn, p->progress_payload });
+					       p->progress_fn, p->progress_payload,
+					       p->event_fn, p->event_payload });
 	if (!s)
 		return xmig__fail(XMIG_ENOMEM, "no memory for a session");
 	s->sp = *p;
+	s->sp.version = XMIG_SEND_PARAMS_VERSION;
 	if (!s->sp.policy)
 		s->sp.policy = "downtime";
 	atomic_init(&s->ctl_max_bandwidth, p->max_bandwidth);
@@ -187,26 +204,36 @@ XMIG__API int xmig_send_new(struct xmig_session **out, struct xmig_backend *back
 
 XMIG__API int xmig_recv_new(struct xmig_session **out, struct xmig_backend *backend,
 			    struct xmig_transport *transport,
-			    const struct xmig_recv_params *p)
+			    const struct xmig_recv_params *in)
 {
+	struct xmig_recv_params p_ = XMIG_RECV_PARAMS_INIT, *p = &p_;
 	struct xmig_session *s;
 	int rc;
 
-	if (!out || !p)
+	if (!out || !in)
 		return xmig__fail(XMIG_EINVAL, "xmig_recv_new: NULL argument");
 	*out = NULL;
 	rc = check_ops(backend, transport);
 	if (rc < 0)
 		return rc;
-	if (p->version != XMIG_RECV_PARAMS_VERSION)
-		return xmig__fail(XMIG_EINVAL, "receive params version %u, expected %u",
-				  p->version, XMIG_RECV_PARAMS_VERSION);
+	if (in->version == 2)
+		memcpy(p, in, offsetof(struct xmig_recv_params, start_paused));
+	else if (in->version == XMIG_RECV_PARAMS_VERSION)
+		*p = *in;
+	else
+		return xmig__fail(XMIG_EINVAL, "receive params version %u, expected 2 to %u",
+				  in->version, XMIG_RECV_PARAMS_VERSION);
+	if (p->start_paused && (backend->ops->version < 4 || !backend->ops->commit))
+		return xmig__fail(XMIG_EINVAL, "start_paused: the %s backend cannot keep a guest "
+				  "paused after the commit (no commit hook)", backend->ops->name);
 	s = session_alloc(XMIG__RECEIVER, backend, transport,
 			  &(struct callbacks){ p->log_fn, p->log_payload, p->log_level,
-					       p->progress_fn, p->progress_payload });
+					       p->progress_fn, p->progress_payload,
+					       p->event_fn, p->event_payload });
 	if (!s)
 		return xmig__fail(XMIG_ENOMEM, "no memory for a session");
 	s->rp = *p;
+	s->rp.version = XMIG_RECV_PARAMS_VERSION;
 	*out = s;
 	return 0;
 }
@@ -224,11 +251,85 @@ XMIG__API int xmig_session_run(struct xmig_session *s)
 	/* A peer that stops reading must not hold the migration for ever. */
 	s->t->write_timeout_ms = (int)(s->role == XMIG__SENDER ? s->sp.timeout_ms
 							    : s->rp.timeout_ms);
+	xmig__status(s, XMIG_STATUS_SETUP);
 	rc = s->role == XMIG__SENDER ? xmig__send_run(s) : xmig__recv_run(s);
 	s->stats.total_ns = xmig__elapsed(s);
 	if (rc < 0 && !s->err_code)
 		xmig__serr(s, rc, "%s", xmig_strerror(rc));
+	pthread_mutex_lock(&s->qlock);
+	s->q.error_code = rc < 0 ? rc : 0;
+	s->q.downtime_ns = s->stats.downtime_ns;
+	s->q.bytes = s->stats.bytes;
+	if (rc >= 0)
+		s->q.remaining_pages = 0;
+	pthread_mutex_unlock(&s->qlock);
+	/* ESRCLEFT: the guest runs there all the same */
+	xmig__status(s, rc >= 0 || rc == XMIG_ESRCLEFT ? XMIG_STATUS_COMPLETED
+			: rc == XMIG_ECANCELED  ? XMIG_STATUS_CANCELLED
+			: rc == XMIG_EAMBIGUOUS ? XMIG_STATUS_AMBIGUOUS
+						: XMIG_STATUS_FAILED);
 	return rc < 0 ? rc : 0;
+}
+
+static const char *const status_names[] = {
+	"none", "setup", "active", "stop-copy", "commit", "completed", "failed", "cancelled",
+	"ambiguous",
+};
+
+XMIG__API const char *xmig_status_name(int status)
+{
+	if (status < 0 || (size_t)status >= sizeof(status_names) / sizeof(status_names[0]))
+		return "unknown";
+	return status_names[status];
+}
+
+void xmig__status(struct xmig_session *s, int status)
+{
+	struct xmig_info copy;
+
+	pthread_mutex_lock(&s->qlock);
+	if (s->q.status == status) {
+		pthread_mutex_unlock(&s->qlock);
+		return;
+	}
+	s->q.status = status;
+	s->q.elapsed_ns = xmig__elapsed(s);
+	s->q.total_pages = s->info.nr_pages;
+	copy = s->q;
+	pthread_mutex_unlock(&s->qlock);
+	if (s->event_fn)
+		s->event_fn(&copy, s->event_payload);
+}
+
+XMIG__API int xmig_session_query(struct xmig_session *s, struct xmig_info *out)
+{
+	if (!s || !out)
+		return xmig__fail(XMIG_EINVAL, "xmig_session_query: NULL argument");
+	pthread_mutex_lock(&s->qlock);
+	*out = s->q;
+	if (s->ran && s->q.status < XMIG_STATUS_COMPLETED)
+		out->elapsed_ns = xmig__elapsed(s);
+	pthread_mutex_unlock(&s->qlock);
+	return 0;
+}
+
+XMIG__API int xmig_session_unpause(struct xmig_session *s)
+{
+	int rc;
+
+	if (!s || s->role != XMIG__RECEIVER || !s->held)
+		return xmig__fail(XMIG_EINVAL, "xmig_session_unpause: no guest left paused by "
+				  "the commit here (start_paused, a run that succeeded, not "
+				  "started yet)");
+	rc = XMIG__HOOK(s, unpause);
+	if (rc < 0)
+		return xmig__serr_backend(s, rc, "unpause (the guest stays paused here, the only "
+					  "copy)");
+	s->held = 0;
+	s->stats.timeline.dest_running = xmig__elapsed(s);
+	xmig__log(s, XMIG_LOG_INFO, rc == 1 ? "guest committed earlier; its toolstack unpauses "
+		  "it" : "guest started on the destination (it was left paused at the commit)");
+	return rc;
 }
 
 XMIG__API void xmig_session_cancel(struct xmig_session *s)
@@ -294,6 +395,7 @@ XMIG__API void xmig_session_free(struct xmig_session *s)
 	free(s->scratch);
 	free(s->staging);
 	xmig__reader_fini(&s->reader);
+	pthread_mutex_destroy(&s->qlock);
 	free(s);
 }
 
@@ -334,6 +436,16 @@ void xmig__progress(struct xmig_session *s, const struct xmig_progress *p, int f
 {
 	uint64_t now = xmig__now_ns();
 
+	pthread_mutex_lock(&s->qlock);
+	s->q.round = p->round;
+	s->q.total_pages = s->info.nr_pages;
+	s->q.remaining_pages = p->dirty_pages;
+	s->q.bytes = p->bytes;
+	s->q.bandwidth = p->bandwidth;
+	s->q.dirty_rate = p->dirty_rate;
+	s->q.expected_downtime_ns = p->expected_downtime_ns;
+	s->q.elapsed_ns = p->elapsed_ns;
+	pthread_mutex_unlock(&s->qlock);
 	if (!s->progress_fn)
 		return;
 	if (!force && now - s->last_progress_ns < 100000000ull)

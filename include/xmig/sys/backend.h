@@ -51,9 +51,10 @@
 extern "C" {
 #endif
 
-/* 2: restore_complete added, destroy returns int. 3: release added. A table of
- * an older version is refused. */
-#define XMIG_BACKEND_OPS_VERSION 3
+/* 2: restore_complete added, destroy returns int. 3: release added. 4: commit
+ * added (optional). A table of version 3 is taken (as one without commit);
+ * an older one is refused. */
+#define XMIG_BACKEND_OPS_VERSION 4
 
 /* What kind of guest a stream carries. The destination refuses a stream
  * whose kind it cannot restore. */
@@ -214,6 +215,16 @@ struct xmig_backend_ops {
 
 	/* Release the handle (destroying a guest still present). */
 	void (*free)(struct xmig_backend *b);
+
+	/*
+	 * Version 4, optional (NULL: the backend cannot keep a guest paused).
+	 * Destination, instead of `unpause` when the receiver has
+	 * start_paused: commit the restored guest without starting it. From
+	 * then on it is no partial guest (`free` keeps what `free` keeps of a
+	 * running one), and `unpause`, called later, starts it. The rules of
+	 * `unpause` apply: a failure leaves no guest.
+	 */
+	int (*commit)(struct xmig_backend *b);
 };
 
 /* The base of every backend handle: embed it first. */

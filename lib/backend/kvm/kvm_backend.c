@@ -186,6 +186,16 @@ static int kvm_unpause(struct xmig_backend *b)
 	return xmig__kvm_threads_start(k);
 }
 
+/* Committed, not started: the vCPU threads wait for kvm_unpause. */
+static int kvm_commit(struct xmig_backend *b)
+{
+	struct xmig__kvm *k = xmig__kvm_of(b);
+
+	if (k->phase != XMIG__KVM_CREATED)
+		return xmig__fail(XMIG_EINVAL, "kvm: commit: no restored guest");
+	return k->restored ? 0 : kvm_restore_complete(b);
+}
+
 /* Closing a VM's descriptors cannot fail: always 0. */
 static int kvm_destroy(struct xmig_backend *b)
 {
@@ -238,6 +248,7 @@ static const struct xmig_backend_ops kvm_ops = {
 	.unpause = kvm_unpause,
 	.destroy = kvm_destroy,
 	.free = kvm_free,
+	.commit = kvm_commit,
 };
 
 static int kvm_alloc(struct xmig__kvm **out, xmig_kvm_console_fn fn, void *payload)

@@ -352,6 +352,14 @@ static int sim_unpause(struct xmig_backend *b)
 	return sim_resume(b);
 }
 
+/* Committed, not started: the vCPUs wait for sim_unpause. */
+static int sim_commit(struct xmig_backend *b)
+{
+	if (!to_sim(b)->mem)
+		return xmig__fail(XMIG_EINVAL, "simulated guest: commit without a guest");
+	return 0;
+}
+
 static int sim_destroy(struct xmig_backend *b)
 {
 	guest_free(to_sim(b));
@@ -393,6 +401,7 @@ static const struct xmig_backend_ops sim_ops = {
 	.unpause = sim_unpause,
 	.destroy = sim_destroy,
 	.free = sim_free,
+	.commit = sim_commit,
 };
 
 /* --- public calls --- */

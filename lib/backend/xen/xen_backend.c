@@ -263,7 +263,18 @@ static int xen_unpause(struct xmig_backend *b)
 
 	if (x->side != XMIG__XEN_DEST)
 		return xmig__fail(XMIG_EINVAL, "xen: unpause on a source");
-	return xmig__xen_domain_start(x);
+	return xmig__xen_domain_start(x, 1);
+}
+
+static int xen_commit(struct xmig_backend *b)
+{
+	struct xmig__xen *x = xmig__xen_of(b);
+	int rc;
+
+	if (x->side != XMIG__XEN_DEST)
+		return xmig__fail(XMIG_EINVAL, "xen: commit on a source");
+	rc = xmig__xen_domain_start(x, 0);
+	return rc < 0 ? rc : 0;
 }
 
 /*
@@ -388,6 +399,7 @@ static const struct xmig_backend_ops xen_ops = {
 	.unpause = xen_unpause,
 	.destroy = xen_destroy,
 	.free = xen_free,
+	.commit = xen_commit,
 };
 
 static int is_xen(struct xmig_backend *b)

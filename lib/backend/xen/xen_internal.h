@@ -141,6 +141,7 @@ struct xmig__xen {
 	/* Destination. */
 	enum xmig__xen_dstate dstate;
 	int prepared; /* destination: restore_complete done, waiting for COMMIT */
+	int held;     /* destination: committed, left paused (the commit hook) */
 	int own_domain;             /* built-in toolstack: we created it */
 	uint8_t uuid[16];           /* built-in: the domain's handle */
 	uint64_t *dpopulated;       /* bit: frame populated here */
@@ -217,8 +218,9 @@ int xmig__xen_domain_create(struct xmig__xen *x, const struct xmig_guest_info *i
 int xmig__xen_domain_adopt(struct xmig__xen *x, const struct xmig_guest_info *info);
 /* Before READY: finish the restore, connect and seed everything (can fail). */
 int xmig__xen_domain_prepare(struct xmig__xen *x);
-/* After COMMIT: unpause the prepared domain. */
-int xmig__xen_domain_start(struct xmig__xen *x);
+/* After COMMIT: unpause the prepared domain; with run 0, commit it and
+ * leave it paused (a later call with run 1 unpauses it). */
+int xmig__xen_domain_start(struct xmig__xen *x, int run);
 int xmig__xen_domain_destroy(struct xmig__xen *x);
 int xmig__xen_ports_connect(struct xmig__xen *x);
 

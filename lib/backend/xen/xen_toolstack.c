@@ -433,10 +433,16 @@ int xmig__xen_domain_prepare(struct xmig__xen *x)
 	return 0;
 }
 
-int xmig__xen_domain_start(struct xmig__xen *x)
+int xmig__xen_domain_start(struct xmig__xen *x, int run)
 {
 	int err, left = 0;
 
+	if (x->dstate == XMIG__XEN_D_RUNNING && x->held && run) {
+		if (xc_domain_unpause(x->xch, x->domid) < 0)
+			return xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: unpause", x->domid);
+		x->held = 0;
+		return 0;
+	}
 	if (x->dstate == XMIG__XEN_D_RUNNING)
 		return 0;
 	if (x->dstate != XMIG__XEN_D_CREATED)
@@ -447,9 +453,13 @@ int xmig__xen_domain_start(struct xmig__xen *x)
 		xmig__xen_note(x, "d%u restored and left paused: the toolstack unpauses it",
 			       x->domid);
 		left = 1;
+	} else if (!run) {
+		xmig__xen_note(x, "d%u restored and committed, left paused", x->domid);
+		x->held = 1;
 	} else if (xc_domain_unpause(x->xch, x->domid) < 0) {
 		return xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: unpause", x->domid);
 	}
+	/* committed: from here the domain is the host's, not a partial one */
 	x->dstate = XMIG__XEN_D_RUNNING;
 	x->ri_valid = 1;
 	if (x->claimed) { /* it ran: nobody may take it for a leftover */
@@ -487,7 +497,7 @@ int xmig__xen_domain_destroy(struct xmig__xen *x)
 	}
 forget:
 	x->dstate = XMIG__XEN_D_EMPTY;
-	x->prepared = 0;
+	x->prepared = x->held = 0;
 	x->have_domain = x->have_tsc = x->have_ctx = x->have_params = x->have_populated = 0;
 	x->have_policy = 0;
 	x->ri_valid = 0;
