@@ -129,6 +129,8 @@ struct xmig__xen {
 	uint64_t *holes;            /* bit: seen unpopulated, not dirtied since */
 	uint64_t *probed;           /* bit: asked Xen about it once */
 	xc_hypercall_buffer_t probe_hbuf;
+	int fetched_final;          /* the final round's dirty log was read */
+	int grant_note;             /* the grant scan said why it cannot run */
 	/* HVM: full frame scans (xen_mem.c hvm_frame_scan) */
 	int scan_done;
 	uint64_t scan_tot;          /* the domain's tot_pages when the last scan began */
