@@ -3,7 +3,8 @@
 xmig-recv, xmig-simulate and xmig-dump.
 
 Usage: tests/json_check.py FILE...   (exit 1 naming the first file and field
-that does not conform). Every field must be present, of its type, and null
+that does not conform). A file of one object per line (xmig-recv
+--keep-listening: JSON Lines) has each line checked. Every field must be present, of its type, and null
 only where the schema allows it; no field may be unknown.
 """
 import json
@@ -182,7 +183,19 @@ def main(argv):
     for path in argv[1:]:
         try:
             with open(path) as f:
-                check(json.load(f))
+                text = f.read()
+            try:
+                objs = [json.loads(text)]
+            except ValueError:
+                lines = [l for l in text.split("\n") if l.strip()]
+                if len(lines) < 2:
+                    raise
+                objs = [json.loads(l) for l in lines]  # JSON Lines
+            for i, d in enumerate(objs):
+                try:
+                    check(d)
+                except ValueError as e:
+                    raise ValueError("object %d: %s" % (i + 1, e)) if len(objs) > 1 else e
         except (OSError, ValueError) as e:
             print("%s: %s" % (path, e), file=sys.stderr)
             return 1

@@ -605,4 +605,62 @@ set +e; "$bin/xmig-recv" --from stdio </dev/null 2>"$tmp/e" >"$tmp/o"; rc=$?; se
   fail "xmig-recv --from stdio without a sender: exit $rc, $(cat "$tmp/e")"
 pass=$((pass+1))
 
+# 16. --paused (xl migrate -p): the commit leaves the guest paused here and the
+#     source gone; it starts on SIGUSR1, and not before
+start_recv --paused --run-after 200ms --json "$tmp/p.json"
+"$bin/xmig-send" --mem 16M --dirty uniform:10M/s --verify --to "127.0.0.1:$port" \
+  --json "$tmp/ps.json" >"$tmp/ps.out" 2>&1 || fail "xmig-send to a --paused receiver: $(cat "$tmp/ps.out")"
+grep -q '"ok": true' "$tmp/ps.json" || fail "--paused: the sender did not succeed"
+for _ in $(seq 100); do grep -q 'kill -USR1' "$tmp/recv.err" && break; sleep 0.05; done
+grep -q "committed here and paused (--paused; its source is gone): kill -USR1 $recv_pid starts it" \
+  "$tmp/recv.err" || fail "--paused: no word on how to start it: $(cat "$tmp/recv.err")"
+sleep 0.5
+kill -0 "$recv_pid" 2>/dev/null || fail "--paused: the receiver did not wait for SIGUSR1"
+grep -q 'guest check' "$tmp/recv.out" && fail "--paused: the guest ran before SIGUSR1"
+kill -USR1 "$recv_pid"
+wait "$recv_pid" || fail "--paused: after SIGUSR1: $(cat "$tmp/recv.err")"
+grep -q 'started the guest (SIGUSR1)' "$tmp/recv.err" && grep -q 'guest check  clean' "$tmp/recv.out" ||
+  fail "--paused: $(cat "$tmp/recv.err" "$tmp/recv.out")"
+python3 "$(dirname "$0")/json_check.py" "$tmp/p.json" || fail "--paused JSON"
+python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['ok'] and d['verified'] and d['timeline_ms']['dest_running'] > d['timeline_ms']['commit_sent'] + 400, d['timeline_ms']" "$tmp/p.json" ||
+  fail "--paused: the guest started before the signal: $(cat "$tmp/p.json")"
+expect_usage "--paused with --forward-to" "not with --forward-to" "$bin/xmig-recv" --listen 127.0.0.1:0 --paused --forward-to 127.0.0.1:1
+pass=$((pass+1))
+
+# 17. --keep-listening: one migration after another on the same address, a
+#     stray connection between them dropped, a failed one counted; one JSON
+#     line each; SIGTERM while waiting ends it with status 0 (1 after a failure)
+rm -f "$tmp/kl.json"
+start_recv --keep-listening --json "$tmp/kl.json" --run-after 100ms
+for i in 1 2; do
+  "$bin/xmig-send" --mem 8M --dirty uniform:10M/s --verify --to "127.0.0.1:$port" -q >"$tmp/k.out" 2>&1 ||
+    fail "--keep-listening: migration $i: $(cat "$tmp/k.out")"
+done
+printf 'GET / HTTP/1.0\r\n\r\n' | python3 -c "
+import socket,sys; s=socket.create_connection(('127.0.0.1', int(sys.argv[1]))); s.sendall(sys.stdin.buffer.read()); s.close()" "$port"
+"$bin/xmig-send" --mem 8M --to "127.0.0.1:$port" -q >"$tmp/k.out" 2>&1 ||
+  fail "--keep-listening: after a stray connection: $(cat "$tmp/k.out")"
+for _ in $(seq 100); do grep -q '3 migrations received' "$tmp/recv.err" && break; sleep 0.05; done
+kill -0 "$recv_pid" 2>/dev/null || fail "--keep-listening: it stopped: $(cat "$tmp/recv.err")"
+kill -TERM "$recv_pid"
+set +e; wait "$recv_pid"; rc=$?; set -e
+[ $rc -eq 0 ] && grep -q 'stopped listening: 3 migrations received, 0 failed' "$tmp/recv.err" &&
+  grep -q 'dropped connection 1, not an xmig sender' "$tmp/recv.err" ||
+  fail "--keep-listening: exit $rc: $(cat "$tmp/recv.err")"
+[ "$(grep -c . "$tmp/kl.json")" -eq 3 ] || fail "--keep-listening: $(grep -c . "$tmp/kl.json") JSON lines, not 3"
+python3 "$(dirname "$0")/json_check.py" "$tmp/kl.json" || fail "--keep-listening JSON lines"
+# a failed migration is counted, the receiver goes on, and its status says so
+start_recv --keep-listening --max-mem 4M
+set +e; "$bin/xmig-send" --mem 8M --to "127.0.0.1:$port" -q >"$tmp/k.out" 2>&1; rc=$?; set -e
+[ $rc -eq 1 ] || fail "--keep-listening: a guest too large was not refused: exit $rc"
+"$bin/xmig-send" --mem 2M --to "127.0.0.1:$port" -q >"$tmp/k.out" 2>&1 ||
+  fail "--keep-listening: after a failure: $(cat "$tmp/k.out")"
+for _ in $(seq 100); do grep -q '1 migrations received, 1 failed' "$tmp/recv.err" && break; sleep 0.05; done
+kill -TERM "$recv_pid"
+set +e; wait "$recv_pid"; rc=$?; set -e
+[ $rc -eq 1 ] && grep -q 'stopped listening: 1 migrations received, 1 failed' "$tmp/recv.err" ||
+  fail "--keep-listening after a failure: exit $rc: $(cat "$tmp/recv.err")"
+expect_usage "--keep-listening with --from" "needs --listen" "$bin/xmig-recv" --from file:/nonexistent --keep-listening
+pass=$((pass+1))
+
 echo "$pass passed, 0 failed"

@@ -241,4 +241,31 @@ python3 "$here/xen-lab/summarize.py" "$tmp/silent" --verdict "t" >/dev/null && f
 mkrun "$tmp/cut"
 python3 "$here/xen-lab/summarize.py" "$tmp/cut" --verdict "t" --cut-short "step rep2 overran" \
   >/dev/null && fail "a cut-short run passes"
+# xmig-recv --paused on Xen (paused_scn): the new domain paused after the
+# commit, the source gone, no heartbeat before `xl unpause`, heartbeats after
+mkpaused() { # DIR
+  mkrun "$1"
+  echo paused >> "$1/plan.txt"
+  echo '{"paused":true,"sender_rc":0,"receiver_rc":0,"src_domid":5,"dst_domid":9,"dst_state":"--p---","src_left":false,"unpause_rc":0,"said":"xmig-recv: d9 is committed here and left paused","wall_s":20}' \
+    > "$1/paused.json"
+  printf '=== paused t=50 dom=5\n(d5) [   50.1] XG HB 95\n=== paused unpause t=55\n(d9) [   55.5] XG HB 96\n=== paused done rc=0 t=59\n' \
+    >> "$1/dmesg.txt"
+}
+mkpaused "$tmp/paused"
+python3 "$here/xen-lab/summarize.py" "$tmp/paused" --verdict "t" > "$tmp/paused.out" ||
+  fail "a good paused run fails: $(cat "$tmp/paused.out")"
+[ "$(status "$tmp/paused" paused)" = pass ] || fail "clean paused"
+paused_bad() { # CASE FILE SED WHAT
+  mkpaused "$tmp/paused-$1"
+  sed -i "$3" "$tmp/paused-$1/$2"
+  python3 "$here/xen-lab/summarize.py" "$tmp/paused-$1" --verdict "t" >/dev/null && fail "paused-$1 passes"
+  [ "$(status "$tmp/paused-$1" paused)" = fail ] || fail "$4 passes"
+}
+paused_bad running paused.json 's/"dst_state":"--p---"/"dst_state":"-b----"/' "a destination not paused"
+paused_bad early dmesg.txt 's/(d5) \[   50.1\] XG HB 95/(d9) [   50.1] XG HB 95/' \
+  "a destination beating before xl unpause"
+paused_bad dead dmesg.txt 's/(d9) \[   55.5\] XG HB 96/(d5) [   55.5] XG HB 96/' \
+  "a destination silent after xl unpause"
+paused_bad twice paused.json 's/"src_left":false/"src_left":true/' "a source left after the commit"
+
 echo "xen-lab-verdict: all checks passed"

@@ -359,7 +359,65 @@ static const char *verified_json(const struct tool_report *r, int send)
 }
 
 /* docs/json.md is the schema; tests/json_check.py checks every tool against it. */
+static int json_to(FILE *f, const struct tool_report *r);
+
 int write_json(const char *path, const struct tool_report *r)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "w") : stdout;
+
+	if (!f) {
+		fprintf(stderr, "%s: error: cannot write %s: %s\n", tool_name, path,
+			strerror(errno));
+		return -1;
+	}
+	json_to(f, r);
+	if (f == stdout)
+		fflush(f);
+	if (f != stdout && fclose(f) != 0) {
+		fprintf(stderr, "%s: error: writing %s: %s\n", tool_name, path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int write_json_line(const char *path, const struct tool_report *r)
+{
+	char *buf = NULL, *w, *c;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len), *f;
+	int rc = 0;
+
+	if (!m) {
+		fprintf(stderr, "%s: error: no memory for the JSON result\n", tool_name);
+		return -1;
+	}
+	json_to(m, r);
+	fclose(m);
+	/* one line: a newline and the indentation after it are layout only (a
+	 * string holds no raw newline: they are escaped) */
+	for (w = c = buf; *c; c++) {
+		if (*c == '\n') {
+			while (c[1] == ' ')
+				c++;
+			continue;
+		}
+		*w++ = *c;
+	}
+	*w = '\0';
+	f = strcmp(path, "-") ? fopen(path, "a") : stdout;
+	if (!f || fprintf(f, "%s\n", buf) < 0 || fflush(f) != 0) {
+		fprintf(stderr, "%s: error: writing %s: %s\n", tool_name, path, strerror(errno));
+		rc = -1;
+	}
+	if (f && f != stdout && fclose(f) != 0 && rc == 0) {
+		fprintf(stderr, "%s: error: writing %s: %s\n", tool_name, path, strerror(errno));
+		rc = -1;
+	}
+	free(buf);
+	return rc;
+}
+
+static int json_to(FILE *f, const struct tool_report *r)
 {
 	static const struct xmig_stats none;
 	const struct xmig_stats *st = r->stats ? r->stats : &none;
@@ -373,15 +431,9 @@ int write_json(const char *path, const struct tool_report *r)
 			{ "last_page_sent", tl->last_page_sent }, { "state_sent", tl->state_sent },
 			{ "receiver_ready", tl->receiver_ready }, { "commit_sent", tl->commit_sent },
 			{ "dest_running", tl->dest_running } };
-	FILE *f = strcmp(path, "-") ? fopen(path, "w") : stdout;
 	uint32_t i;
 
 	rr.stats = st;
-	if (!f) {
-		fprintf(stderr, "%s: error: cannot write %s: %s\n", tool_name, path,
-			strerror(errno));
-		return -1;
-	}
 	fprintf(f, "{\n  \"schema\": %d,\n  \"tool\": \"xmig-%s\",\n  \"role\": \"%s\",\n"
 		"  \"version\": \"%s\",\n  \"backend\": ", XMIG_TOOL_JSON_SCHEMA, r->role, r->role,
 		xmig_version());
@@ -453,12 +505,6 @@ int write_json(const char *path, const struct tool_report *r)
 			i + 1 < st->nr_rounds ? "," : "");
 	}
 	fprintf(f, "  ]\n}\n");
-	if (f == stdout)
-		fflush(f);
-	if (f != stdout && fclose(f) != 0) {
-		fprintf(stderr, "%s: error: writing %s: %s\n", tool_name, path, strerror(errno));
-		return -1;
-	}
 	return 0;
 }
 

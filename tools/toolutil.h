@@ -78,6 +78,8 @@ void print_summary(FILE *f, const struct tool_report *r);
 #define XMIG_TOOL_JSON_SCHEMA 1
 /* r->stats may be NULL: a failure before any session (nothing measured). */
 int write_json(const char *path, const struct tool_report *r);
+/* The same as one line appended to `path` (JSON Lines; "-": stdout). */
+int write_json_line(const char *path, const struct tool_report *r);
 /* A JSON string, escaped (quotes, backslashes, control characters); or null
  * for NULL or "". */
 void json_str(FILE *f, const char *s);

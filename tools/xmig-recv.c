@@ -13,6 +13,9 @@
 #include "toolutil.h"
 #include "xmig/sys/backend.h"
 #include "xmig/sys/transport.h"
+#ifdef XMIG_HAVE_XEN
+#include "xmig/backend/xen.h"
+#endif
 
 static const char usage_text[] =
 	"Usage: xmig-recv [OPTIONS] (--listen ADDRESS | --from SOURCE)\n"
@@ -91,7 +94,7 @@ enum {
 	OPT_LISTEN = 256, OPT_FROM, OPT_ACCEPT_TIMEOUT, OPT_TIMEOUT, OPT_BACKEND, OPT_MAX_MEM,
 	OPT_REQUIRE_VERIFY, OPT_RUN_AFTER, OPT_UNTIL_EXIT, OPT_FORWARD, OPT_HOPS, OPT_KEEP_LAST,
 	OPT_EXIT_TIMEOUT, OPT_NAME, OPT_JSON, OPT_MIN_RATE, OPT_LINGER, OPT_CLEANUP, OPT_DRY_RUN,
-	OPT_RESUME,
+	OPT_RESUME, OPT_PAUSED, OPT_KEEP_LISTENING,
 };
 
 static const struct option long_opts[] = {
@@ -115,6 +118,8 @@ static const struct option long_opts[] = {
 	{ "cleanup", no_argument, NULL, OPT_CLEANUP },
 	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 	{ "resume", required_argument, NULL, OPT_RESUME },
+	{ "paused", no_argument, NULL, OPT_PAUSED },
+	{ "keep-listening", no_argument, NULL, OPT_KEEP_LISTENING },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -133,7 +138,10 @@ struct opts {
 	uint64_t linger_ms;
 	int until_exit;
 	int keep_last;
+	int keep_listening;
 	unsigned int hops;
+	struct xmig_listener *listener; /* --keep-listening: one for every migration */
+	int no_sender;                  /* the last wait ended with nobody connecting */
 	struct endpoint from_ep; /* --from */
 	struct tls_opts tls;
 	FILE *out; /* summaries: stdout, or stderr when stdout carries the stream */
@@ -327,8 +335,54 @@ static int early_failure(const struct opts *o, struct tool_report *rep, int rc)
 	rep->error = why;
 	rep->stats = NULL;
 	if (o->json)
-		write_json(o->json, rep);
+		(o->keep_listening ? write_json_line : write_json)(o->json, rep);
 	return rc;
+}
+
+static volatile sig_atomic_t usr1;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	usr1 = 1;
+}
+
+/*
+ * --paused: COMMIT left the guest paused here and the source is gone. A Xen
+ * domain outlives this process: say how to start it and return 1. A sim or
+ * kvm guest lives in this process: wait for SIGUSR1, then start it (0).
+ */
+static int start_when_told(const struct opts *o, struct xmig_session *s, struct xmig_backend *b)
+{
+	int rc;
+
+#ifdef XMIG_HAVE_XEN
+	if (!strcmp(o->go.backend, "xen")) {
+		fprintf(stderr, "%s: d%u is committed here and left paused (--paused): `xl unpause "
+			"%u` starts it\n", tool_name, xmig_xen_domid(b), xmig_xen_domid(b));
+		return 1;
+	}
+#endif
+	(void)o;
+	(void)b;
+	fprintf(stderr, "%s: the guest is committed here and paused (--paused; its source is "
+		"gone): kill -USR1 %ld starts it\n", tool_name, (long)getpid());
+	while (!usr1 && !tool_interrupted)
+		tool_sleep_ms(20);
+	usr1 = 0;
+	if (tool_interrupted) {
+		fprintf(stderr, "%s: interrupted (%s) before the guest was started: it was "
+			"committed here, its source is gone, and it ends with this process\n",
+			tool_name, strsignal(tool_interrupted));
+		return XMIG_ECANCELED;
+	}
+	rc = xmig_session_unpause(s);
+	if (rc < 0) {
+		fprintf(stderr, "%s: error: %s\n", tool_name, xmig_session_error(s));
+		return rc;
+	}
+	fprintf(stderr, "%s: started the guest (SIGUSR1)\n", tool_name);
+	return 0;
 }
 
 /* Receive one guest into `b` and check it. Returns 0 or < 0. */
@@ -348,10 +402,14 @@ static int receive_one(struct opts *o, struct xmig_backend *b, unsigned int hop)
 		if (rc < 0)
 			return early_failure(o, &rep, rc);
 	} else {
-		rc = xmig_listener_open(&l, o->listen_addr);
-		if (rc < 0) {
-			fprintf(stderr, "%s: error: %s\n", tool_name, xmig_error_last());
-			return early_failure(o, &rep, rc);
+		if (o->listener) {
+			l = o->listener;
+		} else {
+			rc = xmig_listener_open(&l, o->listen_addr);
+			if (rc < 0) {
+				fprintf(stderr, "%s: error: %s\n", tool_name, xmig_error_last());
+				return early_failure(o, &rep, rc);
+			}
 		}
 		if (tool_verbosity > 0 || hop == 0)
 			fprintf(stderr, "%s: listening on %s (port %u)\n", tool_name,
@@ -359,12 +417,19 @@ static int receive_one(struct opts *o, struct xmig_backend *b, unsigned int hop)
 		if (o->accept_ms >= 0)
 			deadline = mono_ms() + o->accept_ms;
 	}
+	o->no_sender = 0;
 	for (;;) {
 		if (l) {
 			rc = accept_interruptible(o, l, &t, deadline, &arrived);
 			if (rc < 0 && arrived && !tool_interrupted) {
 				dropped(&strays, xmig_error_last()); /* its TLS handshake failed */
 				continue;
+			}
+			if (rc < 0 && o->keep_listening) {
+				/* the end of a wait between migrations: no failure */
+				o->no_sender = 1;
+				fprintf(stderr, "%s: %s\n", tool_name, xmig_error_last());
+				return rc;
 			}
 			if (rc < 0) {
 				fprintf(stderr, "%s: error: %s%s\n", tool_name, xmig_error_last(),
@@ -378,7 +443,7 @@ static int receive_one(struct opts *o, struct xmig_backend *b, unsigned int hop)
 		if (rc < 0) {
 			fprintf(stderr, "%s: error: %s\n", tool_name, xmig_error_last());
 			close_stream(o, t);
-			if (l)
+			if (l && l != o->listener)
 				xmig_listener_close(l);
 			return early_failure(o, &rep, rc);
 		}
@@ -395,7 +460,7 @@ static int receive_one(struct opts *o, struct xmig_backend *b, unsigned int hop)
 	}
 	if (l && o->linger_ms && !tool_interrupted && xmig_session_unsettled(s, &held))
 		linger(o, l, &held);
-	if (l)
+	if (l && l != o->listener)
 		xmig_listener_close(l);
 	if (tool_interrupted && rc < 0)
 		fprintf(stderr, "%s: interrupted (%s) during the migration: the partial "
@@ -408,7 +473,16 @@ static int receive_one(struct opts *o, struct xmig_backend *b, unsigned int hop)
 	rep.error = xmig_session_error(s);
 	rep.stats = xmig_session_stats(s);
 	rep.verify = rep.stats->verified;
-	if (rc == 0) {
+	if (rc == 0 && o->rp.start_paused) {
+		rc = start_when_told(o, s, b);
+		rep.result = rc < 0 ? rc : 0;
+		if (rc < 0)
+			rep.error = xmig_session_error(s)[0] ? xmig_session_error(s)
+							       : "interrupted before the start";
+	}
+	if (rc == 1) {
+		rc = 0; /* a Xen domain left paused: nothing runs here to check */
+	} else if (rc == 0) {
 		int until_exit = !forwards(o, hop) && o->until_exit;
 
 		if (guest_after(&o->go, b, xmig_session_annotations(s),
@@ -420,11 +494,58 @@ static int receive_one(struct opts *o, struct xmig_backend *b, unsigned int hop)
 		}
 	}
 	print_summary(rc < 0 ? stderr : o->out, &rep);
-	if (o->json && write_json(o->json, &rep) < 0 && rc == 0)
+	if (o->json && (o->keep_listening ? write_json_line : write_json)(o->json, &rep) < 0 &&
+	    rc == 0)
 		rc = -1;
 	xmig_session_free(s);
 	close_stream(o, t);
 	return rc;
+}
+
+/*
+ * --keep-listening: one listener, one migration after another, a fresh
+ * destination for each (the last guest stopped, or, a Xen domain, left
+ * running). Ends on SIGINT/SIGTERM or an --accept-timeout between
+ * migrations; 0 when every migration served succeeded.
+ */
+static int keep_listening(struct opts *o, struct xmig_backend *b)
+{
+	unsigned int served = 0, failed = 0;
+	int rc, broken = 0;
+
+	rc = xmig_listener_open(&o->listener, o->listen_addr);
+	if (rc < 0) {
+		fprintf(stderr, "%s: error: %s\n", tool_name, xmig_error_last());
+		guest_stop(&o->go, b);
+		return EXIT_FAILED;
+	}
+	for (;;) {
+		rc = receive_one(o, b, served + failed);
+		if (o->no_sender)
+			break; /* interrupted or timed out while waiting: nothing lost */
+		if (rc < 0)
+			failed++;
+		else
+			served++;
+		fprintf(stderr, "%s: %u migrations received, %u failed%s\n", tool_name, served,
+			failed, tool_interrupted ? "" : "; listening for the next");
+		guest_stop(&o->go, b);
+		b = NULL;
+		if (tool_interrupted)
+			break;
+		if (guest_dest(&o->go, &b) < 0) {
+			broken = 1; /* no destination for the next one */
+			break;
+		}
+	}
+	guest_stop(&o->go, b);
+	xmig_listener_close(o->listener);
+	o->listener = NULL;
+	fprintf(stderr, "%s: stopped listening: %u migrations received, %u failed\n", tool_name,
+		served, failed);
+	rc = failed || broken ? EXIT_FAILED : 0;
+	/* a signal between migrations is the normal way to stop it */
+	return o->no_sender ? rc : tool_exit_status(rc);
 }
 
 /* Every address and path of the command line, before the destination is set up. */
@@ -497,6 +618,8 @@ int main(int argc, char **argv)
 		case OPT_FORWARD: o.forward_to = optarg; break;
 		case OPT_HOPS: o.hops = (unsigned int)parse_uint_arg("--hops", optarg, 1, 100000); break;
 		case OPT_KEEP_LAST: o.keep_last = 1; break;
+		case OPT_PAUSED: o.rp.start_paused = 1; break;
+		case OPT_KEEP_LISTENING: o.keep_listening = 1; break;
 		case OPT_NAME: o.go.name = optarg; break;
 		case OPT_EXIT_TIMEOUT:
 			o.exit_timeout_ms = parse_duration_ms("--exit-timeout", optarg);
@@ -531,6 +654,13 @@ int main(int argc, char **argv)
 		usage_error("--keep-last needs --forward-to");
 	if (o.until_exit && o.forward_to && !o.keep_last)
 		usage_error("--until-exit with --forward-to needs --keep-last");
+	if (o.keep_listening && (!o.listen_addr || o.forward_to))
+		usage_error("--keep-listening needs --listen (and no --forward-to)");
+	if (o.rp.start_paused && o.forward_to)
+		usage_error("--paused keeps the guest here: not with --forward-to");
+	if (o.rp.start_paused && !strcmp(o.go.backend, "xen") && (o.run_after_ms || o.until_exit))
+		usage_error("--paused with --backend xen leaves the domain to `xl unpause`: "
+			    "--run-after and --until-exit do not apply");
 	if (o.forward_to && !strncmp(o.forward_to, "file:", 5))
 		usage_error("--forward-to takes a network address; use xmig-send to save");
 	check_endpoints(&o);
@@ -554,6 +684,16 @@ int main(int argc, char **argv)
 		guest_stop(&o.go, b);
 		return EXIT_FAILED;
 	}
+	if (o.rp.start_paused) {
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_usr1;
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGUSR1, &sa, NULL);
+	}
+	if (o.keep_listening)
+		return keep_listening(&o, b);
 	for (hop = 0; hop < o.hops; hop++) {
 		rc = receive_one(&o, b, hop);
 		if (rc < 0 || !forwards(&o, hop))

@@ -280,7 +280,7 @@ static int verify(struct xmig_session *s, struct recv_state *st)
 	s->stats.verified = 1;
 	if (st->digest.excluded)
 		xmig__log(s, XMIG_LOG_INFO, "memory verified: %llu pages match the source; %llu "
-			  "frames written after the pause by a device were left out",
+			  "frames a device may have written after the pause were left out",
 			  (unsigned long long)pages, (unsigned long long)st->digest.excluded);
 	else
 		xmig__log(s, XMIG_LOG_INFO, "memory verified: %llu pages match the source",

@@ -345,10 +345,11 @@ static int send_digest(struct xmig_session *s)
 	s->stats.pages_excluded = excl ? xmig__bitmap_count(excl, s->info.nr_pages) : 0;
 	if (s->stats.pages_excluded)
 		xmig__log(s, XMIG_LOG_INFO,
-			  "%llu pages were written after the final round had read the dirty log, "
-			  "the guest being paused (by a device back end or the hypervisor): the "
-			  "destination has them as the final round found them; the digest "
-			  "leaves them out and covers the other %llu frames",
+			  "%llu frames may have been written after the final round had read the "
+			  "dirty log, the guest being paused (by a device back end or the "
+			  "hypervisor; the backend reports them): the destination has them as "
+			  "the final round found them; the digest leaves them out and covers "
+			  "the other %llu frames",
 			  (unsigned long long)s->stats.pages_excluded,
 			  (unsigned long long)(s->info.nr_pages - s->stats.pages_excluded));
 	rc = write_digest(s, excl, pages, digest);

@@ -172,6 +172,7 @@ if [ -z "$SKIP_XG" ]; then
   plan fault-commit-lost fault-done-lost
   plan kill-recv-accept kill-send-accept kill-recv-live kill-recv-ready kill-send-live \
     kill-send-stopped kill-recv-done kill-send-done
+  plan paused
   i=1; while [ $i -le $REPEAT ]; do plan rep$i; i=$((i+1)); done
   [ -n "$SKIP_ADOPT" ] || plan adopt
   say "guest: $(grep cmdline /etc/xen/xg.cfg)"
@@ -364,6 +365,43 @@ kill_scn() { # NAME WHO(recv|send) WHEN(accept|live|ready|done) [GUEST, default 
   v=$(xl domid $kg 2>/dev/null) && [ -n "$v" ] && dom=$v
 }
 
+# paused_scn NAME: xmig-recv --paused (xl migrate -p): the commit leaves the
+# new domain paused, the source destroyed; it beats only once `xl unpause`
+# started it. Markers in dmesg.txt bound the paused window for summarize.py.
+paused_scn() {
+  local n=$1 port to src rrc nd st urc t0 t1
+  KILL_PORT=$((KILL_PORT + 2)); port=$KILL_PORT; to=127.0.0.1:$port
+  echo "=== $n t=$(now) dom=$dom" >> $R/dmesg.txt
+  xl dmesg -c >> $R/dmesg.txt 2>/dev/null
+  step $n ${MIG_BASE:-300}
+  t0=$(now)
+  xmig-recv --backend xen --name xg --listen $to --paused --linger 0 --timeout 120s \
+    > $R/$n.recv 2>&1 &
+  rpid=$!
+  waitfor "listening on" $R/$n.recv
+  xmig-send --backend xen --domain $dom --to $to --verify --timeout 120s > $R/$n.send 2>&1
+  src=$?
+  wait $rpid; rrc=$?
+  nd=$(sed -n 's/.*: d\([0-9]*\) is committed here and left paused.*/\1/p' $R/$n.recv | head -1)
+  st=$(dstate ${nd:-0})
+  # the paused window: nothing of the new domain may beat in it
+  sleep 3
+  xl dmesg -c >> $R/dmesg.txt 2>/dev/null
+  echo "=== $n unpause t=$(now)" >> $R/dmesg.txt
+  urc=99; [ -n "$nd" ] && { xl unpause $nd > $R/$n.unpause 2>&1; urc=$?; }
+  sleep 4
+  xl dmesg -c >> $R/dmesg.txt 2>/dev/null
+  t1=$(now)
+  step_end $src
+  echo "=== $n done rc=$src t=$t1" >> $R/dmesg.txt
+  printf '{"paused":true,"sender_rc":%d,"receiver_rc":%d,"src_domid":%s,"dst_domid":%s,"dst_state":"%s","src_left":%s,"unpause_rc":%d,"said":"%s","wall_s":%s}\n' \
+    $src $rrc $dom "${nd:-null}" "$st" "$(xl list $dom > /dev/null 2>&1 && echo true || echo false)" \
+    $urc "$(grep -m1 'left paused' $R/$n.recv | tr -d '"\\' | cut -c1-300)" \
+    "$(awk "BEGIN{print $t1 - $t0}")" > $R/$n.json
+  say "$n sender=$src receiver=$rrc d$dom -> d${nd:-?} state $st, xl unpause rc $urc"
+  [ -n "$nd" ] && dom=$nd
+}
+
 if [ -z "$SKIP_XG" ]; then
   mig m1 --verify --name xg
   nd=$(newdom m1); [ -n "$nd" ] && [ "$nd" != 0 ] && dom=$nd
@@ -400,6 +438,7 @@ if [ -z "$SKIP_XG" ]; then
   kill_scn kill-send-stopped send ready; sleep 2
   kill_scn kill-recv-done recv done; sleep 2
   kill_scn kill-send-done send done; sleep 2
+  paused_scn paused; sleep 2
   i=1
   while [ $i -le $REPEAT ]; do
     mig rep$i --verify --name xg
@@ -479,7 +518,7 @@ xlh_rec() { # name rc src dst
   verified=false; grep -q "memory verified: the source's digest matches" $R/$1.log && verified=true
   [ "$1" = xlh-save ] && [ "${XLH_SAVE_VERIFY:-1}" = 1 ] && verified="$verified,\"verify_requested\":true"
   # frames a device wrote after the pause, left out of the digest
-  excl=$(sed -n 's/.*; \([0-9][0-9]*\) frames written after the pause by a device.*/\1/p' \
+  excl=$(sed -n 's/.*; \([0-9][0-9]*\) frames a device may have written after the pause.*/\1/p' \
     $R/$1.log 2>/dev/null | tail -1)
   verified="$verified,\"verify_excluded_pages\":${excl:-0}"
   printf '{"rc":%d,"src_domid":%s,"dst_domid":%s,"bytes":%s,"wall_ms":%s,"tcp_alive":%s,"ping_after":%s,"disk_errors":%s,"disk":"%s","error":"%s","leftover_domains":%s,"fault":"%s","t0_wall":%s,"verified":%s}\n' \

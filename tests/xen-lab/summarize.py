@@ -320,6 +320,31 @@ KILLED = {
 }
 
 
+def judge_paused(rdir, s):
+    """(status, why) of paused_scn: xmig-recv --paused, then xl unpause."""
+    dom, st = s.get("dst_domid"), s.get("dst_state") or ""
+    if s.get("sender_rc") != 0 or s.get("receiver_rc") != 0:
+        return "fail", "the migration failed: sender %s, receiver %s" % (
+            s.get("sender_rc"), s.get("receiver_rc"))
+    if not dom:
+        return "fail", "the receiver did not name the domain it left paused"
+    if "p" not in st:
+        return "fail", "the new d%s was in state '%s' after the commit, not paused" % (dom, st)
+    if s.get("src_left"):
+        return "fail", "the source d%s is still there after the commit" % s.get("src_domid")
+    path = os.path.join(rdir, "dmesg.txt")
+    name = s["name"]
+    early = heartbeats_after(path, "=== %s t=" % name, dom) - \
+        heartbeats_after(path, "=== %s unpause" % name, dom)
+    if early:
+        return "fail", "d%s beat %d times before xl unpause: it was not paused" % (dom, early)
+    if s.get("unpause_rc") != 0:
+        return "fail", "xl unpause d%s failed (rc %s)" % (dom, s.get("unpause_rc"))
+    if not heartbeats_after(path, "=== %s unpause" % name, dom):
+        return "fail", "no heartbeat from d%s after xl unpause" % dom
+    return "pass", ""
+
+
 def judge_killed(rdir, s):
     """(status, why) of a kill_scn scenario."""
     name = s["name"]
@@ -543,6 +568,8 @@ def judge(rdir, s, handed):
         return source_ran_on(rdir, name, s)
     if name in KILLED:
         return judge_killed(rdir, s)
+    if s.get("paused"):
+        return judge_paused(rdir, s)
     if name.startswith("fault-") and not s.get("fault_hits"):
         return "fail", "the injected fault (%s) never fired: nothing was tested" % (
             s.get("fault") or "?")

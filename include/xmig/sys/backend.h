@@ -119,7 +119,12 @@ struct xmig_backend_ops {
 	 * since log_dirty_start), and clear the log, atomically per page: a write
 	 * that races with this call is reported now or by the next call, never
 	 * lost. `final` is 1 for the last call, made on the paused guest; a
-	 * backend then also reports pages the hypervisor itself wrote.
+	 * backend then also reports pages the hypervisor itself wrote, and
+	 * every frame another party may write without any log seeing it (Xen:
+	 * frames a back end holds mapped writable through the grant table).
+	 * With --verify the engine calls it again after the final call (the
+	 * guest still paused, `final` 0): what it reports then, written after
+	 * the final read or writable unseen, is left out of the digest.
 	 * A frame that came into being or went away (ballooning) since it was
 	 * last mapped counts as written, even where the hypervisor does not log
 	 * it: the next round then sends it, or announces it absent.
