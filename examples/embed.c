@@ -2,7 +2,9 @@
 /*
  * Embedding libxmig in a toolstack: migrate a guest between two hosts, here
  * two threads of one process joined by a socketpair, with the toolstack's
- * own stop policy, log and progress callbacks.
+ * own stop policy, log, progress and status callbacks; the destination keeps
+ * the guest paused after the commit (start_paused) until the toolstack has
+ * done its own work (attached devices, say) and starts it.
  *
  * The guest is the sim backend's simulated guest; a real toolstack passes
  * its xen or kvm backend handle (or its own struct xmig_backend_ops).
@@ -41,6 +43,15 @@ static void progress(const struct xmig_progress *p, void *payload)
 		       p->round, (unsigned long long)p->round_pages, p->bandwidth / 1e6);
 }
 
+/* Each change of status, as QEMU's MIGRATION event. */
+static void status(const struct xmig_info *info, void *payload)
+{
+	printf("[%s] status %s after %.1f ms (%llu pages left, expected downtime %.1f ms)\n",
+	       (const char *)payload, xmig_status_name(info->status),
+	       (double)info->elapsed_ns / 1e6, (unsigned long long)info->remaining_pages,
+	       (double)info->expected_downtime_ns / 1e6);
+}
+
 struct receiver {
 	struct xmig_backend *dest;
 	struct xmig_transport *t;
@@ -55,9 +66,19 @@ static void *receive(void *arg)
 
 	p.log_fn = log_line;
 	p.log_payload = "dst";
+	p.event_fn = status;
+	p.event_payload = "dst";
+	p.start_paused = 1;
 	r->rc = xmig_recv_new(&s, r->dest, r->t, &p);
 	if (r->rc == 0) {
 		r->rc = xmig_session_run(s);
+		if (r->rc < 0)
+			fprintf(stderr, "receiver: %s\n", xmig_session_error(s));
+	}
+	if (r->rc == 0) {
+		/* committed, paused: the toolstack's own work goes here */
+		printf("[dst] committed and paused; starting it\n");
+		r->rc = xmig_session_unpause(s);
 		if (r->rc < 0)
 			fprintf(stderr, "receiver: %s\n", xmig_session_error(s));
 	}
@@ -102,6 +123,8 @@ int main(void)
 	sp.log_payload = "src";
 	sp.progress_fn = progress;
 	sp.progress_payload = "src";
+	sp.event_fn = status;
+	sp.event_payload = "src";
 	rc = xmig_send_new(&s, src, ts, &sp);
 	if (rc == 0)
 		rc = xmig_session_run(s);

@@ -100,6 +100,9 @@ struct xmig_round_stats *xmig__round_push(struct xmig_session *s);
 
 void xmig__progress(struct xmig_session *s, const struct xmig_progress *p, int force);
 
+/* The query's copy: `pages` known dirty, not yet sent (after a log read). */
+void xmig__query_remaining(struct xmig_session *s, uint64_t pages);
+
 /* Enter `status` (enum xmig_status): the query's copy, then the event. */
 void xmig__status(struct xmig_session *s, int status);
 

@@ -240,6 +240,7 @@ static int fetch_dirty(struct xmig_session *s, int final, uint64_t *count)
 	/* A backend must not report frames beyond the guest. */
 	xmig__bitmap_trim(s->bitmap, s->info.nr_pages);
 	*count = xmig__bitmap_count(s->bitmap, s->info.nr_pages);
+	xmig__query_remaining(s, *count);
 	return 0;
 }
 
@@ -467,6 +468,7 @@ static int live_phase(struct xmig_session *s, struct send_state *st)
 		return xmig__serr_backend(s, rc, "log_dirty_start");
 	st->logging = 1;
 	st->last_fetch_ns = xmig__now_ns();
+	xmig__query_remaining(s, s->info.nr_pages); /* round 0: every page */
 	xmig__status(s, XMIG_STATUS_ACTIVE);
 
 	/* Round 0: every page. */

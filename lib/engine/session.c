@@ -295,10 +295,19 @@ void xmig__status(struct xmig_session *s, int status)
 	s->q.status = status;
 	s->q.elapsed_ns = xmig__elapsed(s);
 	s->q.total_pages = s->info.nr_pages;
+	s->q.expected_downtime_ns = s->expected_downtime_ns;
 	copy = s->q;
 	pthread_mutex_unlock(&s->qlock);
 	if (s->event_fn)
 		s->event_fn(&copy, s->event_payload);
+}
+
+void xmig__query_remaining(struct xmig_session *s, uint64_t pages)
+{
+	pthread_mutex_lock(&s->qlock);
+	s->q.remaining_pages = pages;
+	s->q.expected_downtime_ns = s->expected_downtime_ns;
+	pthread_mutex_unlock(&s->qlock);
 }
 
 XMIG__API int xmig_session_query(struct xmig_session *s, struct xmig_info *out)
