@@ -268,4 +268,38 @@ paused_bad dead dmesg.txt 's/(d9) \[   55.5\] XG HB 96/(d5) [   55.5] XG HB 96/'
   "a destination silent after xl unpause"
 paused_bad twice paused.json 's/"src_left":false/"src_left":true/' "a source left after the commit"
 
+# the two-host seed scenario (twohost.py): a migration passes when the guest
+# runs on the other host only, answers, keeps its stream and a clean disk,
+# and DRBD's primary is where it runs; a failed stock one is skipped
+mktwo() { # DIR
+  local d=$1
+  mkdir -p "$d"
+  printf 'boot\nxmig-ab1\nxmig-ba1\nstock-ab1\n' > "$d/plan.txt"
+  echo '{"rc":0}' > "$d/boot.json"
+  echo '{"rc":0,"from":"a","to":"b","helper":"xmig","wall_ms":30000,"on_xen01":"","on_xen02":"3","ping_after":3,"tcp_alive":true,"guest_gap_ms":900,"disk_errors":0,"disk":"LX DISK writes=9 checked=8 errors=0","drbd_xen01":"Secondary/Primary","drbd_xen02":"Primary/Secondary"}' > "$d/xmig-ab1.json"
+  echo '{"rc":0,"from":"b","to":"a","helper":"xmig","wall_ms":30000,"on_xen01":"4","on_xen02":"","ping_after":3,"tcp_alive":true,"guest_gap_ms":800,"disk_errors":0,"disk":"LX DISK writes=19 checked=18 errors=0","drbd_xen01":"Primary/Secondary","drbd_xen02":"Secondary/Primary"}' > "$d/xmig-ba1.json"
+  echo '{"rc":1,"from":"a","to":"b","helper":"stock","wall_ms":3000,"on_xen01":"4","on_xen02":"","ping_after":3,"tcp_alive":true,"guest_gap_ms":0,"disk_errors":0,"disk":"","drbd_xen01":"Primary/Secondary","drbd_xen02":"Secondary/Primary"}' > "$d/stock-ab1.json"
+  printf '[1.0] 64 bytes from 10.0.0.2: icmp_seq=1 ttl=64\n[1.5] 64 bytes from 10.0.0.2: icmp_seq=2 ttl=64\n2 packets transmitted, 2 received\n' > "$d/xmig-ab1.ping"
+}
+two() { python3 "$here/xen-lab/twohost.py" "$1" --verdict t > "$1.out"; }
+mktwo "$tmp/two"
+two "$tmp/two" || fail "a good two-host run fails: $(cat "$tmp/two.out")"
+[ "$(status "$tmp/two" xmig-ab1)" = pass ] && [ "$(status "$tmp/two" stock-ab1)" = skip ] ||
+  fail "two-host statuses: $(cat "$tmp/two.out")"
+grep -q '| xmig-ab1 | xmig | 30.0 | 900 | 0/2 | 500.0 | alive | clean |' "$tmp/two/table.md" ||
+  fail "two-host table: $(cat "$tmp/two/table.md")"
+two_bad() { # CASE SED WHAT (on xmig-ab1.json)
+  mktwo "$tmp/two-$1"
+  sed -i "$2" "$tmp/two-$1/xmig-ab1.json"
+  two "$tmp/two-$1" && fail "two-$1 passes"
+  [ "$(status "$tmp/two-$1" xmig-ab1)" = fail ] || fail "$3 passes"
+}
+two_bad both 's/"on_xen01":""/"on_xen01":"1"/' "a guest on both hosts"
+two_bad tcp 's/"tcp_alive":true/"tcp_alive":false/' "a dead TCP stream"
+two_bad disk 's/"disk_errors":0/"disk_errors":2/' "disk errors"
+two_bad drbd 's/"drbd_xen02":"Primary\/Secondary"/"drbd_xen02":"Secondary\/Secondary"/' \
+  "DRBD not primary where the guest runs"
+mktwo "$tmp/two-missing"; rm "$tmp/two-missing/xmig-ba1.json"
+two "$tmp/two-missing" && fail "a two-host run with a migration missing passes"
+
 echo "xen-lab-verdict: all checks passed"

@@ -23,7 +23,7 @@ MIRROR=${MIRROR:-http://deb.debian.org/debian}
 mkdir -p "$LAB" && cd "$LAB"
 log() { echo "build-lab: $(date +%T) $*"; }
 # What dom0.cpio holds; run rebuilds a lab whose dom0.version differs.
-LAB_VERSION=2
+LAB_VERSION=3
 
 guest_cpio() {
   log "Linux guest initramfs"
@@ -112,11 +112,25 @@ if ! chroot rootfs sh -c 'command -v ip && command -v ping' >/dev/null 2>&1; the
   chroot rootfs apt-get clean
 fi
 
+# lab version 3: the two-host seed scenario (run --two-hosts): DRBD's tools
+# (and Xen's block-drbd hotplug script), socat for xl migrate between the
+# hosts, AoE's target and initiator tools
+if ! chroot rootfs sh -c 'command -v drbdadm && command -v socat && command -v vblade' >/dev/null 2>&1; then
+  log "dom0: adding drbd-utils, socat, vblade, aoetools"
+  mount --bind /proc rootfs/proc; mount --bind /dev rootfs/dev
+  trap 'umount rootfs/proc rootfs/dev 2>/dev/null || true' EXIT
+  chroot rootfs sh -c 'apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+     --no-install-recommends drbd-utils socat vblade aoetools'
+  umount rootfs/proc rootfs/dev; trap - EXIT
+  chroot rootfs apt-get clean
+fi
+
 log "dom0 modules and init"
 mods=rootfs/lib/modules/$kver
 src=pkgs/root/lib/modules/$kver
 rm -rf "$mods"; mkdir -p "$mods/kernel"
-for d in drivers/xen drivers/virtio drivers/block drivers/net/xen-netback net lib crypto fs/9p fs/netfs fs/fscache; do
+for d in drivers/xen drivers/virtio drivers/block drivers/net/xen-netback drivers/net/virtio_net.ko \
+         drivers/net/net_failover.ko net lib crypto fs/9p fs/netfs fs/fscache; do
   if [ -e "$src/kernel/$d" ]; then mkdir -p "$mods/kernel/$(dirname "$d")"; cp -a "$src/kernel/$d" "$mods/kernel/$d"; fi
 done
 cp "$src"/modules.order "$src"/modules.builtin* "$mods/" 2>/dev/null || true

@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -648,6 +649,16 @@ static int hvm_frame_scan(struct xmig__xen *x, uint64_t *bitmap, int final)
 	return 0;
 }
 
+/* Say once why the grant table cannot be read; the migration goes on. */
+static int grant_unreadable(struct xmig__xen *x, const char *why)
+{
+	if (!x->grant_note++)
+		xmig__xen_note(x, "d%u: %s: frames its back ends hold mapped cannot be told; "
+			       "their writes after the last round may be missing on the "
+			       "destination (and --verify then reports them)", x->domid, why);
+	return 0;
+}
+
 /*
  * Frames of the paused source that another domain holds mapped writable
  * through its grant table: an entry that permits access with GTF_writing
@@ -657,29 +668,48 @@ static int hvm_frame_scan(struct xmig__xen *x, uint64_t *bitmap, int final)
  * dirty only when the mapping goes. So they are added to the final round
  * (their content at the pause is sent) and to every read of the log after
  * it (the digest leaves them out, as frames written after the pause).
- * Grant table v1 only (Linux's); with v2 the flags are elsewhere: say so
- * once and add nothing.
+ * Grant table v1 only (Linux's); with v2 the flags are elsewhere. A table
+ * that cannot be read (v2, or mapped neither as a resource nor the old
+ * way) is said once and adds nothing: the migration goes on as
+ * libxenguest's would.
  */
 static int grant_writable(struct xmig__xen *x, uint64_t *bitmap)
 {
-	grant_entry_v1_t *g;
-	uint64_t added = 0, outside = 0;
-	int n = 0, ver;
+	struct gnttab_query_size q = { .dom = (domid_t)x->domid };
+	xenforeignmemory_resource_handle *res = NULL;
+	grant_entry_v1_t *g = NULL;
+	void *addr = NULL;
+	uint64_t added = 0, outside = 0, n;
+	char why[96];
+	int ver, legacy = 0;
 
 	ver = xc_gnttab_get_version(x->xch, x->domid);
 	if (ver != 1) {
-		if (!x->grant_note++)
-			xmig__xen_note(x, "d%u: grant table version %d: frames its back ends "
-				       "hold mapped cannot be told (only v1 is read); their writes "
-				       "after the last round may be missing on the destination",
-				       x->domid, ver);
-		return 0;
+		snprintf(why, sizeof(why), "grant table version %d (only v1 is read)", ver);
+		return grant_unreadable(x, why);
 	}
-	g = xc_gnttab_map_table_v1(x->xch, x->domid, &n);
-	if (!g)
-		return xmig__fail_errno(XMIG_EBACKEND, "xen: d%u: mapping its grant table",
-					x->domid);
-	for (int i = 0; i < n; i++) {
+	if (xc_gnttab_query_size(x->xch, &q) < 0 || q.status != GNTST_okay || !q.nr_frames)
+		return grant_unreadable(x, "the size of its grant table is unknown");
+	/* as a resource: also the frames a translated guest never mapped */
+	res = xenforeignmemory_map_resource(x->fmem, (domid_t)x->domid,
+					    XENMEM_resource_grant_table,
+					    XENMEM_resource_grant_table_id_shared, 0, q.nr_frames,
+					    &addr, PROT_READ, 0);
+	if (res) {
+		g = addr;
+	} else {
+		int num = 0;
+
+		g = xc_gnttab_map_table_v1(x->xch, x->domid, &num);
+		if (!g) {
+			snprintf(why, sizeof(why), "its grant table cannot be mapped (%s)",
+				 strerror(errno));
+			return grant_unreadable(x, why);
+		}
+		legacy = num;
+	}
+	n = res ? (uint64_t)q.nr_frames * (4096 / sizeof(*g)) : (uint64_t)legacy;
+	for (uint64_t i = 0; i < n; i++) {
 		uint16_t f = __atomic_load_n(&g[i].flags, __ATOMIC_ACQUIRE);
 		uint64_t pfn = g[i].frame;
 
@@ -694,7 +724,10 @@ static int grant_writable(struct xmig__xen *x, uint64_t *bitmap)
 		added += !xmig__bitmap_test(bitmap, pfn);
 		xmig__bitmap_set(bitmap, pfn);
 	}
-	munmap(g, (size_t)n * sizeof(*g));
+	if (res)
+		xenforeignmemory_unmap_resource(x->fmem, res);
+	else
+		munmap(g, (size_t)legacy * sizeof(*g));
 	if (x->grant_note < 2 && (added || outside)) {
 		x->grant_note = 2; /* once, at the pause */
 		xmig__xen_note(x, "d%u: %llu frames mapped writable by back ends (grant table), "

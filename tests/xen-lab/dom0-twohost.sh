@@ -1,0 +1,231 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# The seed scenario on two nested Xen hosts (tests/xen-lab/run --two-hosts):
+# xen01 (ROLE=a, 10.0.0.11) and xen02 (ROLE=b, 10.0.0.12), whose dom0s'
+# eth0 QEMU joins with a socket netdev; each bridges it (xenbr0), so the
+# guest's vif is on the same LAN wherever the guest runs. The guest's disk
+# is the DRBD resource r0 (protocol C, two primaries allowed while a
+# migration runs, Xen's block-drbd hotplug script from drbd-utils) on a loop
+# device in each dom0. Stock `xl migrate` moves the guest xen01 -> xen02 ->
+# xen01 ..., on xmig's save helper and on Xen's own, alternated; across each
+# one, xen01's dom0 pings the guest every 10 ms and keeps a TCP stream to
+# it, and the guest's disk checker writes and reads back DRBD blocks.
+#
+# xen01 drives: xen02 runs what xen01 sends to its port 7001 (a shell on the
+# lab's own link between the two QEMUs, nothing else reaches it).
+# Results (xen01's share): results/*.json, summary.txt, progress.txt (the
+# watchdog's steps), the guest's consoles of both hosts.
+H=/mnt/host
+R=$H/results
+mkdir -p $R /var/lib/xen/images
+[ -f $H/env ] && . $H/env
+now() { cut -d' ' -f1 /proc/uptime; }
+say() { echo "$*" | tee -a $R/summary.txt; }
+A_IP=10.0.0.11 B_IP=10.0.0.12 XH_IP=10.0.0.2 XH_MAC=00:16:3e:58:4d:02
+XLH=/usr/local/libexec/xmig/xmig-xl-helper
+STOCK=/usr/lib/xen-4.17/bin/libxl-save-helper
+REPS=${TWO_REPS:-2}
+C=/var/log/xen/console
+if [ "$ROLE" = b ]; then ME=xen02; MY_IP=$B_IP; PEER_IP=$A_IP
+else ME=xen01; MY_IP=$A_IP; PEER_IP=$B_IP; fi
+
+# The host's speed, as in dom0-scenarios.sh: budgets scale with it.
+CALIB_REF=${CALIB_REF:-2.0}
+t=$(now); i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done
+CALIB=$(awk "BEGIN { print $(now) - $t }")
+SCALE=$(awk "BEGIN { f = $CALIB / $CALIB_REF; print (f < 1 ? 1 : f) }")
+budget() { awk "BEGIN { printf \"%d\", $1 * $SCALE + 0.5 }"; }
+STEP=
+step() { STEP=$1; STEP_BUDGET=$(budget $2)
+  [ $ROLE = a ] && echo "start $1 budget=$STEP_BUDGET t=$(now)" >> $R/progress.txt; }
+step_end() { [ -n "$STEP" ] && [ $ROLE = a ] &&
+  echo "end $STEP rc=${1:-0} secs=0" >> $R/progress.txt; STEP=; }
+
+# --- both hosts: tools, network, DRBD -----------------------------------
+hostname $ME
+ip link set lo up
+mkdir -p /usr/local/libexec/xmig
+cp $H/xmig-xl-helper $XLH
+cp $H/xmig-dump $H/lab-tools /usr/local/bin/
+cp $H/vmlinuz-guest /var/lib/xen/images/vmlinuz
+cp $H/guest.cpio /var/lib/xen/images/guest.cpio
+for m in virtio_net bridge xen-netback xen-blkback loop drbd; do
+  modprobe $m 2>/dev/null || say "$ME: no module $m"
+done
+[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
+for i in 0:stdin 1:stdout 2:stderr; do
+  [ -e /dev/${i#*:} ] || ln -s /proc/self/fd/${i%%:*} /dev/${i#*:}
+done
+i=0; while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+ip link add xenbr0 type bridge
+ip link set eth0 master xenbr0
+ip link set eth0 up
+ip addr add $MY_IP/24 dev xenbr0
+ip link set xenbr0 up
+say "$ME: eth0 $(cat /sys/class/net/eth0/address 2>/dev/null) in xenbr0, $MY_IP"
+
+truncate -s 64M /var/lib/xen/images/r0.img
+LOOP=$(losetup -f --show /var/lib/xen/images/r0.img)
+mkdir -p /etc/drbd.d /var/lib/drbd
+cat > /etc/drbd.conf <<EOF
+include "/etc/drbd.d/*.res";
+EOF
+# (each host names its own loop device for both: drbdadm reads its own)
+cat > /etc/drbd.d/r0.res <<EOF
+resource r0 {
+  protocol C;
+  net { allow-two-primaries; }
+  on xen01 { device /dev/drbd0; disk $LOOP; address $A_IP:7789; meta-disk internal; }
+  on xen02 { device /dev/drbd0; disk $LOOP; address $B_IP:7789; meta-disk internal; }
+}
+EOF
+yes yes | drbdadm create-md --force r0 > $R/drbd-$ME.txt 2>&1
+drbdadm up r0 >> $R/drbd-$ME.txt 2>&1 || say "$ME: FAIL drbdadm up r0"
+
+# the guest, the same on both hosts
+cat > /etc/xen/xh.cfg <<CFG
+name = "xh"
+type = "pvh"
+kernel = "/var/lib/xen/images/vmlinuz"
+ramdisk = "/var/lib/xen/images/guest.cpio"
+extra = "console=hvc0 quiet lxws=0 lxrate=0 lxnet=$XH_IP/24 lxdisk=/dev/xvda lxhb=${LX_HB:-20} lxout=console"
+memory = ${LX_MEM:-256}
+vcpus = 1
+on_crash = "preserve"
+cpuid = "host,rdtscp=0"
+vif = [ 'bridge=xenbr0,mac=$XH_MAC' ]
+disk = [ 'vdev=xvda,access=rw,script=block-drbd,target=r0' ]
+CFG
+
+if [ "$ROLE" = b ]; then
+  # serve xen01's commands until it is done (each connection: a script on
+  # stdin, its output back)
+  socat TCP-LISTEN:7001,reuseaddr,fork EXEC:/bin/sh,stderr > /dev/null 2>&1 &
+  echo "XMIG-LAB B READY"
+  while [ ! -e /tmp/quit ]; do sleep 1; done
+  exit 0
+fi
+
+# --- xen01 drives ---------------------------------------------------------
+: > $R/progress.txt
+plan() { echo "$*" | tr ' ' '\n' >> $R/plan.txt; }
+# on_b SCRIPT: run SCRIPT in xen02's dom0, its output here
+on_b() { printf '%s\n' "$1" | socat -t 3600 - TCP:$B_IP:7001; }
+say "two hosts: host speed factor $SCALE"
+step link 60
+i=0; while [ $i -lt $STEP_BUDGET ] && ! ping -c1 -W1 $B_IP > /dev/null 2>&1; do i=$((i+1)); done
+i=0; while [ $i -lt $STEP_BUDGET ] && ! on_b 'echo up' 2>/dev/null | grep -q up; do sleep 1; i=$((i+1)); done
+step_end
+on_b 'echo ok' | grep -q ok || { say "FAIL xen02 does not answer on $B_IP:7001"; echo "done t=$(now)" >> $R/summary.txt; exit 1; }
+say "xen01 <-> xen02: link up ($(ping -c3 -i0.2 -W1 $B_IP | tail -1))"
+
+# DRBD connected, then both halves declared in sync (both are zeros): no
+# initial resync
+step drbd 120
+i=0
+while [ $i -lt $STEP_BUDGET ] && ! drbdadm cstate r0 2>/dev/null | grep -q Connected; do
+  sleep 1; i=$((i+1)); done
+drbdadm -- --clear-bitmap new-current-uuid r0 >> $R/drbd-xen01.txt 2>&1
+i=0
+while [ $i -lt 60 ] && [ "$(drbdadm dstate r0 2>/dev/null)" != UpToDate/UpToDate ]; do
+  sleep 1; i=$((i+1)); done
+step_end
+say "drbd r0: $(drbdadm cstate r0 2>&1) $(drbdadm dstate r0 2>&1) $(drbdadm role r0 2>&1)"
+cat /proc/drbd >> $R/drbd-xen01.txt 2>&1
+
+# the guest on xen01; its heartbeats, its own gaps (LX GAP, on its wall
+# clock, which both hosts take from the machine's) and its disk checker on
+# its console, logged by xenconsoled on the host it runs on
+plan boot
+step boot 180
+xl create /etc/xen/xh.cfg > $R/create-xh.txt 2>&1 || say "FAIL xl create xh: $(tail -3 $R/create-xh.txt)"
+i=0
+while [ $i -lt $STEP_BUDGET ] && ! ping -c1 -W1 $XH_IP > /dev/null 2>&1; do sleep 1; i=$((i+1)); done
+step_end
+if ping -c1 -W1 $XH_IP > /dev/null 2>&1; then
+  say "xh: up on xen01 (d$(xl domid xh)), answers ping; drbd $(drbdadm role r0)"
+  echo '{"rc":0}' > $R/boot.json
+else
+  say "FAIL xh: no answer to ping"
+  echo '{"rc":1,"error":"the guest never answered ping"}' > $R/boot.json
+fi
+# a TCP stream from xen01's dom0 into the guest, for its whole life
+( n=0; while :; do echo "seq $n $(now)"; n=$((n+1)); sleep 0.1; done ) |
+  busybox nc $XH_IP 7000 > /dev/null 2>> $R/tcp.log &
+TCP_PID=$!
+sleep ${LINUX_SETTLE:-5}
+
+# consz HOST: bytes of the guest's console logs there (xenconsoled keeps a
+# migrated-in domain's log under the name it arrived with, xh--incoming)
+consz() { local c="cat $C/guest-xh.log $C/guest-xh--incoming.log 2>/dev/null | wc -c"
+  if [ $1 = a ]; then sh -c "$c"; else on_b "$c"; fi; }
+# congap HOST SKIP: the guest's console there after SKIP bytes: the largest
+# LX GAP (ms), its disk checker's last line and its errors
+concut() { local c="cat $C/guest-xh.log $C/guest-xh--incoming.log 2>/dev/null | tail -c +$(( $2 + 1 ))"
+  if [ $1 = a ]; then sh -c "$c"; else on_b "$c"; fi; }
+
+# migrate NAME FROM HELPER: xl migrate of xh from FROM (a or b) to the
+# other host, both ends on HELPER; xen01's ping every 10 ms across it
+migrate() {
+  local n=$1 from=$2 hlp=$3 rc t0 t1 to tgt mark
+  to=$B_IP; tgt=b; [ $from = b ] && to=$A_IP && tgt=a
+  mark=$(consz $tgt)
+  step $n 420
+  ping -n -D -i 0.01 -W 1 $XH_IP > $R/$n.ping 2>&1 &
+  PING_PID=$!
+  # the receiving end: xl migrate-receive on the connection
+  rcv="LIBXL_SAVE_HELPER=$hlp socat TCP-LISTEN:7000,reuseaddr SYSTEM:'xl -vvv migrate-receive 2>/tmp/$n.recv.log'"
+  # (no descriptor of the command connection left to it: on_b returns at once)
+  if [ $from = a ]; then on_b "($rcv) < /dev/null > /dev/null 2>&1 &"
+  else sh -c "$rcv" < /dev/null > /dev/null 2>&1 & fi
+  sleep 1
+  t0=$(now)
+  run="LIBXL_SAVE_HELPER=$hlp xl -vvv migrate -s '' xh 'socat - TCP:$to:7000' > /tmp/$n.send.log 2>&1; echo rc=\$?"
+  if [ $from = a ]; then rc=$(sh -c "$run" | sed -n 's/^rc=//p')
+  else rc=$(on_b "$run" | sed -n 's/^rc=//p'); fi
+  t1=$(now)
+  sleep ${SETTLE:-4}
+  kill -INT $PING_PID 2>/dev/null; wait $PING_PID 2>/dev/null
+  step_end ${rc:-99}
+  # the logs of both ends, here
+  if [ $from = a ]; then cp /tmp/$n.send.log $R/$n.send.log; on_b "cat /tmp/$n.recv.log" > $R/$n.recv.log
+  else on_b "cat /tmp/$n.send.log" > $R/$n.send.log; cp /tmp/$n.recv.log $R/$n.recv.log; fi
+  concut $tgt $mark > $R/$n.console
+  gap=$(awk '$1 == "LX" && $2 == "GAP" && $3 > m { m = $3 } END { print m + 0 }' $R/$n.console)
+  derr=$(grep -c "LX DERR" $R/$n.console)
+  disk=$(grep "LX DISK writes" $R/$n.console | tail -1 | tr -d '"\\\r')
+  # where it runs now, and does it still answer, stream and disk alike?
+  here=$(xl domid xh 2>/dev/null); there=$(on_b 'xl domid xh 2>/dev/null')
+  after=$(ping -n -c 3 -i 0.2 -W 1 $XH_IP 2>/dev/null | grep -c "bytes from")
+  tcp=false; kill -0 $TCP_PID 2>/dev/null && tcp=true
+  printf '{"rc":%s,"from":"%s","to":"%s","helper":"%s","wall_ms":%s,"on_xen01":"%s","on_xen02":"%s","ping_after":%s,"tcp_alive":%s,"guest_gap_ms":%s,"disk_errors":%s,"disk":"%s","drbd_xen01":"%s","drbd_xen02":"%s"}\n' \
+    "${rc:-99}" $from $tgt "$([ $hlp = $XLH ] && echo xmig || echo stock)" \
+    "$(awk "BEGIN{print ($t1 - $t0) * 1000}")" "$here" "$there" "$after" $tcp "$gap" \
+    "${derr:-0}" "$disk" "$(drbdadm role r0 2>&1)" "$(on_b 'drbdadm role r0 2>&1')" > $R/$n.json
+  say "$n rc=${rc:-99} $(cat $R/$n.json)"
+}
+
+i=1
+while [ $i -le $REPS ]; do
+  plan xmig-ab$i xmig-ba$i stock-ab$i stock-ba$i
+  i=$((i+1))
+done
+i=1
+while [ $i -le $REPS ]; do
+  migrate xmig-ab$i a $XLH; sleep 3
+  migrate xmig-ba$i b $XLH; sleep 3
+  migrate stock-ab$i a $STOCK; sleep 3
+  migrate stock-ba$i b $STOCK; sleep 3
+  i=$((i+1))
+done
+
+# the guest's own words (heartbeats, gaps, disk checks) from both hosts
+xl dmesg > $R/dmesg-xen01.txt 2>&1
+on_b 'xl dmesg' > $R/dmesg-xen02.txt 2>&1
+cat $C/guest-xh*.log > $R/console-xen01.txt 2>/dev/null
+on_b "cat $C/guest-xh*.log" > $R/console-xen02.txt 2>/dev/null
+xl destroy xh 2>/dev/null; on_b 'xl destroy xh 2>/dev/null'
+kill $TCP_PID 2>/dev/null
+on_b 'touch /tmp/quit'
+echo "done t=$(now)" >> $R/summary.txt
+echo "done" >> $R/progress.txt

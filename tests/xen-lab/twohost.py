@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""The two-host seed scenario's results (dom0-twohost.sh): a table of the
+migrations, xmig's helper beside Xen's own, and the verdict CI counts.
+
+Usage: twohost.py RESULTS_DIR [--verdict TIER] [--running STEP] [--cut-short WHY]
+
+A migration passes when xl said so, the guest then runs on the other host
+(and on that one only), answers ping, its TCP stream from xen01 lives, its
+disk checker on the DRBD disk saw no error, and DRBD holds one primary, on
+the host that runs it. A failed migration on Xen's own helper is the
+reference's failure: skipped, not counted against xmig.
+"""
+import json
+import os
+import statistics
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from summarize import ping_stats  # noqa: E402
+
+
+def load(rdir):
+    out = []
+    for name in sorted(os.listdir(rdir)):
+        if not name.endswith(".json") or name in ("results.json", "verdict.json"):
+            continue
+        try:
+            with open(os.path.join(rdir, name)) as f:
+                d = json.load(f)
+        except (OSError, ValueError) as e:
+            d = {"rc": None, "error": "unreadable: %s" % e}
+        d["name"] = name[:-5]
+        p = ping_stats(rdir, d["name"])
+        if p:
+            d["ping"] = p
+        out.append(d)
+    return out
+
+
+def judge(s):
+    name, rc = s["name"], s.get("rc")
+    if name == "boot":
+        return ("pass", "") if rc == 0 else ("fail", s.get("error") or "rc %s" % rc)
+    if rc != 0:
+        if s.get("helper") == "stock":
+            return "skip", "the reference (xl on Xen's own helper) failed, rc %s" % rc
+        return "fail", "xl migrate failed, rc %s (see %s.send.log, %s.recv.log)" % (
+            rc, name, name)
+    to = s.get("to")
+    here, there = (s.get("on_xen02"), s.get("on_xen01")) if to == "b" else (
+        s.get("on_xen01"), s.get("on_xen02"))
+    if not here or there:
+        return "fail", "after the migration to xen0%s the guest runs on xen01 as '%s', " \
+            "on xen02 as '%s'" % ("2" if to == "b" else "1", s.get("on_xen01"),
+                                  s.get("on_xen02"))
+    if not s.get("ping_after"):
+        return "fail", "the guest does not answer ping afterwards"
+    if not s.get("tcp_alive"):
+        return "fail", "the TCP stream from xen01 died"
+    if s.get("disk_errors"):
+        return "fail", "the disk checker reported %s errors" % s["disk_errors"]
+    if not s.get("disk"):
+        return "fail", "no word from the disk checker on the new host"
+    roles = (s.get("drbd_xen01") or "", s.get("drbd_xen02") or "")
+    want = ("Secondary", "Primary") if to == "b" else ("Primary", "Secondary")
+    if not all(r.startswith(w) for r, w in zip(roles, want)):
+        return "fail", "DRBD roles after it: xen01 %s, xen02 %s" % roles
+    return "pass", ""
+
+
+def table(scen):
+    rows = [s for s in scen if s.get("helper")]
+    lines = ["| migration | helper | xl migrate wall s | guest-seen gap ms | ping lost | "
+             "ping longest gap ms | TCP | disk |", "|---|---|---|---|---|---|---|---|"]
+    for s in rows:
+        p = s.get("ping") or {}
+        lines.append("| %s | %s | %.1f | %s | %s/%s | %s | %s | %s |" % (
+            s["name"], s["helper"], (s.get("wall_ms") or 0) / 1000, s.get("guest_gap_ms"),
+            p.get("lost", "?"), p.get("sent", "?"), p.get("longest_gap_ms", "?"),
+            "alive" if s.get("tcp_alive") else "DEAD",
+            "clean" if not s.get("disk_errors") else "ERRORS"))
+    med = []
+    for h in ("xmig", "stock"):
+        ok = [s for s in rows if s["helper"] == h and s.get("rc") == 0]
+        if not ok:
+            continue
+        def m(f):
+            v = [f(s) for s in ok if f(s) is not None]
+            return round(statistics.median(v), 1) if v else None
+        med.append("%s (%d ok): median wall %s s, guest-seen gap %s ms, ping longest gap %s ms"
+                   % (h, len(ok), m(lambda s: (s.get("wall_ms") or 0) / 1000),
+                      m(lambda s: s.get("guest_gap_ms")),
+                      m(lambda s: (s.get("ping") or {}).get("longest_gap_ms"))))
+    return "\n".join(lines + [""] + med)
+
+
+def main(argv):
+    rdir = argv[1]
+    tier = running = cut = None
+    i = 2
+    while i < len(argv):
+        if argv[i] in ("--verdict", "--running", "--cut-short") and i + 1 < len(argv):
+            v = argv[i + 1]
+            if argv[i] == "--verdict":
+                tier = v
+            elif argv[i] == "--running":
+                running = v
+            else:
+                cut = v
+            i += 2
+        else:
+            print(__doc__.strip(), file=sys.stderr)
+            return 2
+    scen = load(rdir)
+    try:
+        with open(os.path.join(rdir, "plan.txt")) as f:
+            plan = [l.strip() for l in f if l.strip()]
+    except OSError:
+        plan = []
+    verdicts = []
+    for s in scen:
+        st, why = judge(s)
+        verdicts.append({"name": s["name"], "status": st, "why": why})
+    ran = {v["name"] for v in verdicts}
+    for p in plan:
+        if p not in ran:
+            verdicts.append({"name": p, "status": "fail",
+                             "why": "cut short while running" if p == running else "never ran"})
+    problems = [cut] if cut else []
+    for host in ("xen01", "xen02"):
+        try:
+            with open(os.path.join(rdir, "console-%s.txt" % host), errors="replace") as f:
+                for line in f:
+                    if "LX DERR" in line or "LX ERR" in line:
+                        problems.append("guest on %s: %s" % (host, line.strip()))
+        except OSError:
+            pass
+    with open(os.path.join(rdir, "results.json"), "w") as f:
+        json.dump({"scenarios": scen}, f, indent=1)
+    t = table(scen)
+    with open(os.path.join(rdir, "table.md"), "w") as f:
+        f.write(t + "\n")
+    print(t)
+    if not tier:
+        return 0
+    v = {"tier": tier, "status": "ok", "scenarios": verdicts, "problems": problems[:40]}
+    with open(os.path.join(rdir, "verdict.json"), "w") as f:
+        json.dump(v, f, indent=1)
+    bad = [x for x in verdicts if x["status"] == "fail"]
+    for x in verdicts:
+        print("%-5s %s%s" % (x["status"].upper(), x["name"], " -- " + x["why"] if x["why"] else ""))
+    for p in problems:
+        print("PROBLEM %s" % p)
+    return 1 if bad or problems or not verdicts else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
