@@ -17,24 +17,15 @@ import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from summarize import ping_stats  # noqa: E402
+from summarize import load_scenarios, ping_stats  # noqa: E402
 
 
 def load(rdir):
-    out = []
-    for name in sorted(os.listdir(rdir)):
-        if not name.endswith(".json") or name in ("results.json", "verdict.json"):
-            continue
-        try:
-            with open(os.path.join(rdir, name)) as f:
-                d = json.load(f)
-        except (OSError, ValueError) as e:
-            d = {"rc": None, "error": "unreadable: %s" % e}
-        d["name"] = name[:-5]
+    out = load_scenarios(rdir)
+    for d in out:
         p = ping_stats(rdir, d["name"])
         if p:
             d["ping"] = p
-        out.append(d)
     return out
 
 
