@@ -531,7 +531,24 @@ xlh_rec() { # name rc src dst
   xl list "$3" 2>/dev/null | awk 'NR == 2 { print "source_state=" $5 }' > $R/$1.after
   say "$1 rc=$2 wall=$(awk "BEGIN{print $XLH_T1 - $XLH_T0}") d$3 -> d$4 $(cat $R/$1.json)"
 }
+# xlh_quiet NAME: no xl migration nor save helper of an earlier scenario
+# still running (a receiving xl left waiting would hold xl's lock, and the
+# next migration would wait for it with the guest untouched): waited for
+# up to 30 s, then killed and said, in NAME.pre for the record
+xlh_quiet() {
+  local i=0 left
+  rm -f $R/$1.pre
+  while left=$(pgrep -a -f "xl .*migrate|xmig-xl-helper|libxl-save-helper") &&
+        [ $i -lt 300 ]; do
+    sleep 0.1; i=$((i+1))
+  done
+  [ -n "$left" ] || return 0
+  echo "left running before $1: $(echo "$left" | cut -c1-120 | tr '\n' ';')" | tee $R/$1.pre >> $R/summary.txt
+  pkill -9 -f "xl .*migrate|xmig-xl-helper|libxl-save-helper"
+  sleep 1
+}
 xlh_begin() { # name
+  xlh_quiet $1
   [ -n "$PV" ] && marks=$(conmark xh)
   # a ping every 10 ms across the migration, timestamped (-D)
   ping -n -D -i 0.01 -W 1 $XH_IP > $R/$1.ping 2>&1 &
@@ -599,8 +616,10 @@ xlh_fault() {
     kill-susp)
       # libxl writes "suspend" to the guest's control/shutdown when the helper
       # asks it to suspend: the watch's second event (the first is its own)
-      if pid=$(xlh_helper_pid save) &&
-         timeout $STEP_BUDGET xenstore-watch -n 2 /local/domain/$src/control/shutdown > /dev/null; then
+      if ! pid=$(xlh_helper_pid save); then
+        echo "NOT FIRED: no save helper started in $STEP_BUDGET s (xl: $(pgrep -a -f 'xl .*migrate' |
+          cut -c1-80 | tr '\n' ';'); $(cat $R/$n.pre 2>/dev/null))" > $R/$n.fault
+      elif timeout $STEP_BUDGET xenstore-watch -n 2 /local/domain/$src/control/shutdown > /dev/null; then
         kill -STOP $pid
         i=0; st=
         while [ $i -lt $((STEP_BUDGET * 10)) ]; do
@@ -611,7 +630,8 @@ xlh_fault() {
         kill -9 $pid
         echo "stopped the save helper (pid $pid) at the suspend request, killed it with the source in state $st" > $R/$n.fault
       else
-        echo "NOT FIRED: no suspend request seen" > $R/$n.fault
+        echo "NOT FIRED: the save helper (pid $pid, $(alive $pid && echo running || echo gone)) made no suspend request in $STEP_BUDGET s; its last line: $(grep xmig-xl-helper $R/$n.log |
+          tail -1 | cut -c1-160)" > $R/$n.fault
       fi;;
     corrupt) ;;
   esac
