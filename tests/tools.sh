@@ -663,4 +663,23 @@ set +e; wait "$recv_pid"; rc=$?; set -e
 expect_usage "--keep-listening with --from" "needs --listen" "$bin/xmig-recv" --from file:/nonexistent --keep-listening
 pass=$((pass+1))
 
+# 18. the xl helper's settings (docs/xl-helper.md): a bad value in the file or
+# the environment fails the restore with a message naming it, before Xen is
+# touched; a good one passes on to the Xen part (which this machine may lack)
+if [ -x "$bin/xmig-xl-helper" ]; then
+  xlh() { "$bin/xmig-xl-helper" --restore-domain 0 -1 1 1 0 1 0 768 0 </dev/null | tr -c '[:print:]' '\n'; }
+  printf '# a comment\nmin_rate = 1x\n' >"$tmp/xlh.conf"
+  XMIG_XL_HELPER_CONF=$tmp/xlh.conf xlh | grep -q "xlh.conf:2: bad setting 'min_rate = 1x'" ||
+    fail "xl helper: a bad min_rate in the file: $(XMIG_XL_HELPER_CONF=$tmp/xlh.conf xlh)"
+  XMIG_XL_HELPER_CONF=/dev/null XMIG_XL_MIN_RATE=fast xlh | grep -q "bad XMIG_XL_MIN_RATE='fast'" ||
+    fail "xl helper: a bad XMIG_XL_MIN_RATE was not named"
+  printf 'min_rate = 64K\ntimeout_ms = 60000\n' >"$tmp/xlh.conf"
+  out=$(XMIG_XL_HELPER_CONF=$tmp/xlh.conf XMIG_XL_MIN_RATE=0 xlh)
+  ! echo "$out" | grep -q "bad" || fail "xl helper: good settings refused: $out"
+  echo "$out" | grep -q "xen" || fail "xl helper: good settings, then no word of Xen: $out"
+  pass=$((pass+1))
+else
+  echo "tools.sh: no xmig-xl-helper in this build (no Xen headers): its settings not checked"
+fi
+
 echo "$pass passed, 0 failed"

@@ -299,6 +299,15 @@ two_bad tcp 's/"tcp_alive":true/"tcp_alive":false/' "a dead TCP stream"
 two_bad disk 's/"disk_errors":0/"disk_errors":2/' "disk errors"
 two_bad drbd 's/"drbd_xen02":"Primary\/Secondary"/"drbd_xen02":"Secondary\/Secondary"/' \
   "DRBD not primary where the guest runs"
+# a migration the driver could not start (the guest stayed behind after a
+# failed one) is skipped, and the failure before it still fails the run
+mktwo "$tmp/two-notrun"
+sed -i 's/"rc":0/"rc":1/' "$tmp/two-notrun/xmig-ab1.json"
+echo '{"rc":null,"from":"b","to":"a","helper":"xmig","not_run":"the guest is not on xen02 (an earlier migration failed)"}' > "$tmp/two-notrun/xmig-ba1.json"
+two "$tmp/two-notrun" && fail "a two-host run with a failed migration passes"
+[ "$(status "$tmp/two-notrun" xmig-ab1)" = fail ] && [ "$(status "$tmp/two-notrun" xmig-ba1)" = skip ] ||
+  fail "two-host not run: $(cat "$tmp/two-notrun.out")"
+! grep -q '| xmig-ba1 |' "$tmp/two-notrun/table.md" || fail "a migration not run is in the table"
 mktwo "$tmp/two-missing"; rm "$tmp/two-missing/xmig-ba1.json"
 two "$tmp/two-missing" && fail "a two-host run with a migration missing passes"
 

@@ -154,6 +154,7 @@ struct settings {
 	char policy[32];
 	uint32_t downtime_ms, max_rounds, timeout_ms;
 	uint64_t max_bandwidth; /* bytes/s */
+	uint64_t min_rate;      /* bytes/s the receiver requires of each phase */
 	int verify;
 	char where[300];        /* the setting being read, for messages */
 };
@@ -168,11 +169,14 @@ static int set_one(struct settings *st, const char *key, const char *val)
 		snprintf(st->policy, sizeof(st->policy), "%s", val);
 		return 0;
 	}
-	if (!strcmp(key, "max_bandwidth")) {
+	if (!strcmp(key, "max_bandwidth") || !strcmp(key, "min_rate")) {
 		/* bytes per second: 500M, 1G, or 0 for no limit */
 		if (xmig__parse_size(val, &v) < 0)
 			return -1;
-		st->max_bandwidth = v;
+		if (!strcmp(key, "min_rate"))
+			st->min_rate = v;
+		else
+			st->max_bandwidth = v;
 		return 0;
 	}
 	if (xmig__parse_size(val, &v) < 0 || v > UINT32_MAX)
@@ -193,7 +197,8 @@ static int set_one(struct settings *st, const char *key, const char *val)
 static void settings_load(struct settings *st)
 {
 	static const char *const keys[] = { "policy", "downtime_ms", "max_rounds",
-					    "max_bandwidth", "verify", "timeout_ms" };
+					    "max_bandwidth", "verify", "timeout_ms",
+					    "min_rate" };
 	const char *path = getenv("XMIG_XL_HELPER_CONF");
 	char line[512], env[64];
 	unsigned int lineno = 0;
@@ -203,6 +208,11 @@ static void settings_load(struct settings *st)
 	st->downtime_ms = 50;
 	st->max_rounds = 30;
 	st->timeout_ms = 30000;
+	/* Lower than xmig-recv's 1 MiB/s: the stream comes through xl's own
+	 * channel (ssh, as a rule), and a slow link between two hosts must not
+	 * fail a migration that makes progress; silence is still bounded by
+	 * timeout_ms. */
+	st->min_rate = 64 << 10;
 	if (!path)
 		path = DEFAULT_CONF;
 	f = fopen(path, "re");
@@ -461,6 +471,7 @@ static _Noreturn void restore(char **argv)
 	if (xmig_xen_new_dest(&b, &xp) < 0)
 		fail(EINVAL, "d%u: %s", domid, xmig_error_last());
 	rp.timeout_ms = st.timeout_ms;
+	rp.min_rate = st.min_rate;
 	rp.require_verify = 0;
 	rp.log_fn = on_log;
 	rp.log_level = XMIG_LOG_INFO;

@@ -66,7 +66,8 @@ say "$ME: eth0 $(cat /sys/class/net/eth0/address 2>/dev/null) in xenbr0, $MY_IP"
 
 truncate -s 64M /var/lib/xen/images/r0.img
 LOOP=$(losetup -f --show /var/lib/xen/images/r0.img)
-mkdir -p /etc/drbd.d /var/lib/drbd
+# (drbdmeta locks /var/lock/drbd-MAJOR-MINOR: the initramfs has no /var/lock)
+mkdir -p /etc/drbd.d /var/lib/drbd /var/lock /run/lock /var/run/drbd
 cat > /etc/drbd.conf <<EOF
 include "/etc/drbd.d/*.res";
 EOF
@@ -169,6 +170,14 @@ concut() { local c="cat $C/guest-xh.log $C/guest-xh--incoming.log 2>/dev/null | 
 migrate() {
   local n=$1 from=$2 hlp=$3 rc t0 t1 to tgt mark
   to=$B_IP; tgt=b; [ $from = b ] && to=$A_IP && tgt=a
+  # not there (an earlier migration failed and the guest stayed): not run
+  if { [ $from = a ] && ! xl domid xh > /dev/null 2>&1; } ||
+     { [ $from = b ] && ! on_b 'xl domid xh' 2>/dev/null | grep -q '^[0-9]'; }; then
+    printf '{"rc":null,"from":"%s","to":"%s","helper":"%s","not_run":"the guest is not on xen0%s (an earlier migration failed)"}\n' \
+      $from $tgt "$([ $hlp = $XLH ] && echo xmig || echo stock)" "$([ $from = a ] && echo 1 || echo 2)" > $R/$n.json
+    say "$n not run: $(cat $R/$n.json)"
+    return 0
+  fi
   mark=$(consz $tgt)
   step $n 420
   ping -n -D -i 0.01 -W 1 $XH_IP > $R/$n.ping 2>&1 &

@@ -33,6 +33,8 @@ def judge(s):
     name, rc = s["name"], s.get("rc")
     if name == "boot":
         return ("pass", "") if rc == 0 else ("fail", s.get("error") or "rc %s" % rc)
+    if s.get("not_run"):
+        return "skip", s["not_run"]
     if rc != 0:
         if s.get("helper") == "stock":
             return "skip", "the reference (xl on Xen's own helper) failed, rc %s" % rc
@@ -61,7 +63,7 @@ def judge(s):
 
 
 def table(scen):
-    rows = [s for s in scen if s.get("helper")]
+    rows = [s for s in scen if s.get("helper") and not s.get("not_run")]
     lines = ["| migration | helper | xl migrate wall s | guest-seen gap ms | ping lost | "
              "ping longest gap ms | TCP | disk |", "|---|---|---|---|---|---|---|---|"]
     for s in rows:
