@@ -101,9 +101,20 @@ CFG
 if [ "$ROLE" = b ]; then
   # serve xen01's commands until it is done (each connection: a script on
   # stdin, its output back)
-  socat TCP-LISTEN:7001,reuseaddr,fork EXEC:/bin/sh,stderr > /dev/null 2>&1 &
+  # (a listener that ends is said, with what ran then, and started again;
+  # -t: socat's own 0.5 s after xen01's end of the script would cut off the
+  # output of any command slower than that, as xl is on a busy host)
+  listen() { socat -t 3600 -d -d -lf $R/socat-b.log TCP-LISTEN:7001,reuseaddr,fork EXEC:/bin/sh,stderr \
+    > /dev/null 2>&1 & LPID=$!; }
+  listen
   echo "XMIG-LAB B READY"
-  while [ ! -e /tmp/quit ]; do sleep 1; done
+  while [ ! -e /tmp/quit ]; do
+    sleep 1
+    kill -0 $LPID 2>/dev/null && continue
+    wait $LPID; say "xen02: the command listener ended (rc $?) at t=$(now); started again"
+    ps -ef > $R/ps-b-$(now).txt 2>&1
+    listen
+  done
   exit 0
 fi
 
@@ -111,7 +122,9 @@ fi
 : > $R/progress.txt
 plan() { echo "$*" | tr ' ' '\n' >> $R/plan.txt; }
 # on_b SCRIPT: run SCRIPT in xen02's dom0, its output here
-on_b() { printf '%s\n' "$1" | socat -t 3600 - TCP:$B_IP:7001; }
+# (a failed connection is noted in onb.log: xen02 gone quiet is a finding)
+on_b() { printf '%s\n' "$1" | socat -t 3600 - TCP:$B_IP:7001 2>> $R/onb.log ||
+  echo "[$(now)] on_b failed (rc $?): $(echo "$1" | head -1 | cut -c1-80)" >> $R/onb.log; }
 say "two hosts: host speed factor $SCALE"
 step link 60
 i=0; while [ $i -lt $STEP_BUDGET ] && ! ping -c1 -W1 $B_IP > /dev/null 2>&1; do i=$((i+1)); done
