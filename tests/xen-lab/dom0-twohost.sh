@@ -196,13 +196,15 @@ migrate() {
   ping -n -D -i 0.01 -W 1 $XH_IP > $R/$n.ping 2>&1 &
   PING_PID=$!
   # the receiving end: xl migrate-receive on the connection
-  rcv="LIBXL_SAVE_HELPER=$hlp socat TCP-LISTEN:7000,reuseaddr SYSTEM:'xl -vvv migrate-receive 2>/tmp/$n.recv.log'"
+  # (the logs go straight to each host's share, readable while it runs:
+  # $R is the same path in both dom0s, each its own share)
+  rcv="LIBXL_SAVE_HELPER=$hlp socat TCP-LISTEN:7000,reuseaddr SYSTEM:'xl -vvv migrate-receive 2>$R/$n.recv.log'"
   # (no descriptor of the command connection left to it: on_b returns at once)
   if [ $from = a ]; then on_b "($rcv) < /dev/null > /dev/null 2>&1 &"
   else sh -c "$rcv" < /dev/null > /dev/null 2>&1 & fi
   sleep 1
   t0=$(now)
-  run="LIBXL_SAVE_HELPER=$hlp xl -vvv migrate -s '' xh 'socat - TCP:$to:7000' > /tmp/$n.send.log 2>&1; echo rc=\$?"
+  run="LIBXL_SAVE_HELPER=$hlp xl -vvv migrate -s '' xh 'socat - TCP:$to:7000' > $R/$n.send.log 2>&1; echo rc=\$?"
   if [ $from = a ]; then rc=$(sh -c "$run" | sed -n 's/^rc=//p')
   else rc=$(on_b "$run" | sed -n 's/^rc=//p'); fi
   t1=$(now)
@@ -210,8 +212,8 @@ migrate() {
   kill -INT $PING_PID 2>/dev/null; wait $PING_PID 2>/dev/null
   step_end ${rc:-99}
   # the logs of both ends, here
-  if [ $from = a ]; then cp /tmp/$n.send.log $R/$n.send.log; on_b "cat /tmp/$n.recv.log" > $R/$n.recv.log
-  else on_b "cat /tmp/$n.send.log" > $R/$n.send.log; cp /tmp/$n.recv.log $R/$n.recv.log; fi
+  if [ $from = a ]; then on_b "cat $R/$n.recv.log" > $R/$n.recv.log
+  else on_b "cat $R/$n.send.log" > $R/$n.send.log; fi
   concut $tgt $mark > $R/$n.console
   gap=$(awk '$1 == "LX" && $2 == "GAP" && $3 > m { m = $3 } END { print m + 0 }' $R/$n.console)
   derr=$(grep -c "LX DERR" $R/$n.console)
