@@ -548,7 +548,7 @@ xlh_quiet() {
   sleep 1
 }
 xlh_begin() { # name
-  xlh_quiet $1
+  # xlh_quiet $1: off, it stalled the lab before xlh-refuse (stop 31 CI)
   [ -n "$PV" ] && marks=$(conmark xh)
   # a ping every 10 ms across the migration, timestamped (-D)
   ping -n -D -i 0.01 -W 1 $XH_IP > $R/$1.ping 2>&1 &
