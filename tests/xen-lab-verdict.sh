@@ -286,7 +286,7 @@ mktwo "$tmp/two"
 two "$tmp/two" || fail "a good two-host run fails: $(cat "$tmp/two.out")"
 [ "$(status "$tmp/two" xmig-ab1)" = pass ] && [ "$(status "$tmp/two" stock-ab1)" = skip ] ||
   fail "two-host statuses: $(cat "$tmp/two.out")"
-grep -q '| xmig-ab1 | xmig | 30.0 | 900 | 0/2 | 500.0 | alive | clean |' "$tmp/two/table.md" ||
+grep -q '| xmig-ab1 | drbd | xmig | 30.0 | 900 | 0/2 | 500.0 | alive | clean |' "$tmp/two/table.md" ||
   fail "two-host table: $(cat "$tmp/two/table.md")"
 two_bad() { # CASE SED WHAT (on xmig-ab1.json)
   mktwo "$tmp/two-$1"
@@ -299,6 +299,23 @@ two_bad tcp 's/"tcp_alive":true/"tcp_alive":false/' "a dead TCP stream"
 two_bad disk 's/"disk_errors":0/"disk_errors":2/' "disk errors"
 two_bad drbd 's/"drbd_xen02":"Primary\/Secondary"/"drbd_xen02":"Secondary\/Secondary"/' \
   "DRBD not primary where the guest runs"
+# on the AoE disk, DRBD's roles do not count (the resource is idle), the
+# disk checker still does
+mktwo "$tmp/two-aoe"
+sed -i 's/"rc":0,"from"/"rc":0,"disk_kind":"aoe","from"/; s/"drbd_xen02":"Primary\/Secondary"/"drbd_xen02":"Secondary\/Primary"/' \
+  "$tmp/two-aoe/xmig-ab1.json"
+two "$tmp/two-aoe" || fail "a good AoE migration fails: $(cat "$tmp/two-aoe.out")"
+grep -q '| xmig-ab1 | aoe | xmig |' "$tmp/two-aoe/table.md" || fail "AoE table: $(cat "$tmp/two-aoe/table.md")"
+grep -q 'xmig on aoe (1 ok)' "$tmp/two-aoe/table.md" || fail "AoE medians: $(cat "$tmp/two-aoe/table.md")"
+sed -i 's/"disk_errors":0/"disk_errors":1/' "$tmp/two-aoe/xmig-ab1.json"
+two "$tmp/two-aoe" && fail "an AoE migration with disk errors passes"
+# boot-DISK steps count as boots
+mktwo "$tmp/two-boots"; mv "$tmp/two-boots/boot.json" "$tmp/two-boots/boot-drbd.json"
+sed -i 's/^boot$/boot-drbd/' "$tmp/two-boots/plan.txt"
+two "$tmp/two-boots" && [ "$(status "$tmp/two-boots" boot-drbd)" = pass ] ||
+  fail "boot-drbd: $(cat "$tmp/two-boots.out")"
+echo '{"rc":1,"error":"the guest never answered ping"}' > "$tmp/two-boots/boot-drbd.json"
+two "$tmp/two-boots" && fail "a guest that never booted passes"
 # a migration the driver could not start (the guest stayed behind after a
 # failed one) is skipped, and the failure before it still fails the run
 mktwo "$tmp/two-notrun"

@@ -23,7 +23,7 @@ MIRROR=${MIRROR:-http://deb.debian.org/debian}
 mkdir -p "$LAB" && cd "$LAB"
 log() { echo "build-lab: $(date +%T) $*"; }
 # What dom0.cpio holds; run rebuilds a lab whose dom0.version differs.
-LAB_VERSION=3
+LAB_VERSION=4
 
 guest_cpio() {
   log "Linux guest initramfs"
@@ -125,12 +125,13 @@ if ! chroot rootfs sh -c 'command -v drbdadm && command -v socat && command -v v
   chroot rootfs apt-get clean
 fi
 
+# (lab version 4: veth, for the AoE target's own namespace on xen01)
 log "dom0 modules and init"
 mods=rootfs/lib/modules/$kver
 src=pkgs/root/lib/modules/$kver
 rm -rf "$mods"; mkdir -p "$mods/kernel"
 for d in drivers/xen drivers/virtio drivers/block drivers/net/xen-netback drivers/net/virtio_net.ko \
-         drivers/net/net_failover.ko net lib crypto fs/9p fs/netfs fs/fscache; do
+         drivers/net/net_failover.ko drivers/net/veth.ko net lib crypto fs/9p fs/netfs fs/fscache; do
   if [ -e "$src/kernel/$d" ]; then mkdir -p "$mods/kernel/$(dirname "$d")"; cp -a "$src/kernel/$d" "$mods/kernel/$d"; fi
 done
 cp "$src"/modules.order "$src"/modules.builtin* "$mods/" 2>/dev/null || true

@@ -4,12 +4,16 @@
 # xen01 (ROLE=a, 10.0.0.11) and xen02 (ROLE=b, 10.0.0.12), whose dom0s'
 # eth0 QEMU joins with a socket netdev; each bridges it (xenbr0), so the
 # guest's vif is on the same LAN wherever the guest runs. The guest's disk
-# is the DRBD resource r0 (protocol C, two primaries allowed while a
-# migration runs, Xen's block-drbd hotplug script from drbd-utils) on a loop
-# device in each dom0. Stock `xl migrate` moves the guest xen01 -> xen02 ->
-# xen01 ..., on xmig's save helper and on Xen's own, alternated; across each
-# one, xen01's dom0 pings the guest every 10 ms and keeps a TCP stream to
-# it, and the guest's disk checker writes and reads back DRBD blocks.
+# is, in turn, the DRBD resource r0 (protocol C, two primaries allowed while
+# a migration runs, Xen's block-drbd hotplug script from drbd-utils) on a
+# loop device in each dom0, and an AoE volume, e0.0, that vblade exports on
+# the LAN from a network namespace of xen01's (a storage box of its own on
+# xenbr0: an AoE initiator does not see a target on its own interface)
+# and both dom0s' aoe initiators attach. Stock `xl migrate` moves the guest
+# xen01 -> xen02 -> xen01 ..., on xmig's save helper and on Xen's own,
+# alternated; across each one, xen01's dom0 pings the guest every 10 ms and
+# keeps a TCP stream to it, and the guest's disk checker writes and reads
+# back its blocks.
 #
 # xen01 drives: xen02 runs what xen01 sends to its port 7001 (a shell on the
 # lab's own link between the two QEMUs, nothing else reaches it).
@@ -25,6 +29,7 @@ A_IP=10.0.0.11 B_IP=10.0.0.12 XH_IP=10.0.0.2 XH_MAC=00:16:3e:58:4d:02
 XLH=/usr/local/libexec/xmig/xmig-xl-helper
 STOCK=/usr/lib/xen-4.17/bin/libxl-save-helper
 REPS=${TWO_REPS:-2}
+DISKS=${TWO_DISKS:-drbd aoe}
 C=/var/log/xen/console
 if [ "$ROLE" = b ]; then ME=xen02; MY_IP=$B_IP; PEER_IP=$A_IP
 else ME=xen01; MY_IP=$A_IP; PEER_IP=$B_IP; fi
@@ -49,7 +54,7 @@ cp $H/xmig-xl-helper $XLH
 cp $H/xmig-dump $H/lab-tools /usr/local/bin/
 cp $H/vmlinuz-guest /var/lib/xen/images/vmlinuz
 cp $H/guest.cpio /var/lib/xen/images/guest.cpio
-for m in virtio_net bridge xen-netback xen-blkback loop drbd; do
+for m in virtio_net bridge xen-netback xen-blkback loop drbd veth; do
   modprobe $m 2>/dev/null || say "$ME: no module $m"
 done
 [ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
@@ -83,8 +88,27 @@ EOF
 yes yes | drbdadm create-md --force r0 > $R/drbd-$ME.txt 2>&1
 drbdadm up r0 >> $R/drbd-$ME.txt 2>&1 || say "$ME: FAIL drbdadm up r0"
 
-# the guest, the same on both hosts
-cat > /etc/xen/xh.cfg <<CFG
+# AoE: xen01 runs the target, vblade, in a namespace of its own ("san",
+# 10.0.0.0/24 has no address there: AoE is plain Ethernet) whose veth end
+# is a port of xenbr0; the initiators of both dom0s (aoe.ko) look on xenbr0
+if [ "$ROLE" = a ]; then
+  truncate -s 64M /var/lib/xen/images/aoe.img
+  ip netns add san && ip link add vsan type veth peer name san0 &&
+    ip link set san0 netns san && ip link set vsan master xenbr0 && ip link set vsan up &&
+    ip netns exec san ip link set san0 up && ip netns exec san ip link set lo up ||
+    say "$ME: FAIL the AoE target's namespace"
+  ip netns exec san vblade 0 0 san0 /var/lib/xen/images/aoe.img > $R/vblade.log 2>&1 &
+fi
+modprobe aoe aoe_iflist=xenbr0 2>/dev/null || say "$ME: no module aoe"
+
+# the guest, the same on both hosts: one config per disk (xh-drbd.cfg,
+# xh-aoe.cfg), the same name, NIC and address
+for d in drbd aoe; do
+  case $d in
+    drbd) disk="'vdev=xvda,access=rw,script=block-drbd,target=r0'";;
+    aoe) disk="'vdev=xvda,access=rw,target=/dev/etherd/e0.0'";;
+  esac
+  cat > /etc/xen/xh-$d.cfg <<CFG
 name = "xh"
 type = "pvh"
 kernel = "/var/lib/xen/images/vmlinuz"
@@ -95,8 +119,9 @@ vcpus = 1
 on_crash = "preserve"
 cpuid = "host,rdtscp=0"
 vif = [ 'bridge=xenbr0,mac=$XH_MAC' ]
-disk = [ 'vdev=xvda,access=rw,script=block-drbd,target=r0' ]
+disk = [ $disk ]
 CFG
+done
 
 if [ "$ROLE" = b ]; then
   # serve xen01's commands until it is done (each connection: a script on
@@ -123,7 +148,12 @@ fi
 plan() { echo "$*" | tr ' ' '\n' >> $R/plan.txt; }
 # on_b SCRIPT: run SCRIPT in xen02's dom0, its output here
 # (a failed connection is noted in onb.log: xen02 gone quiet is a finding)
-on_b() { printf '%s\n' "$1" | socat -t 3600 - TCP:$B_IP:7001 2>> $R/onb.log ||
+# (the script first closes what else socat's EXEC child inherited, its own
+# end of the socket pair among them: a process the script leaves running
+# would hold it, and both socats would wait for it to end: the receiver
+# started in the background held the command, and the migration, for good)
+on_b() { printf 'exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-\n%s\n' "$1" |
+  socat -t 3600 - TCP:$B_IP:7001 2>> $R/onb.log ||
   echo "[$(now)] on_b failed (rc $?): $(echo "$1" | head -1 | cut -c1-80)" >> $R/onb.log; }
 say "two hosts: host speed factor $SCALE"
 step link 60
@@ -147,27 +177,36 @@ step_end
 say "drbd r0: $(drbdadm cstate r0 2>&1) $(drbdadm dstate r0 2>&1) $(drbdadm role r0 2>&1)"
 cat /proc/drbd >> $R/drbd-xen01.txt 2>&1
 
-# the guest on xen01; its heartbeats, its own gaps (LX GAP, on its wall
-# clock, which both hosts take from the machine's) and its disk checker on
-# its console, logged by xenconsoled on the host it runs on
-plan boot
-step boot 180
-xl create /etc/xen/xh.cfg > $R/create-xh.txt 2>&1 || say "FAIL xl create xh: $(tail -3 $R/create-xh.txt)"
-i=0
-while [ $i -lt $STEP_BUDGET ] && ! ping -c1 -W1 $XH_IP > /dev/null 2>&1; do sleep 1; i=$((i+1)); done
+# AoE: e0.0 seen by both dom0s (the target's answer to a discover)
+step aoe 60
+aoewait="i=0; while [ \$i -lt $STEP_BUDGET ] && [ ! -b /dev/etherd/e0.0 ]; do aoe-discover 2>/dev/null; sleep 1; i=\$((i+1)); done; [ -b /dev/etherd/e0.0 ] && echo seen"
+aoe_a=$(sh -c "$aoewait"); aoe_b=$(on_b "$aoewait")
 step_end
-if ping -c1 -W1 $XH_IP > /dev/null 2>&1; then
-  say "xh: up on xen01 (d$(xl domid xh)), answers ping; drbd $(drbdadm role r0)"
-  echo '{"rc":0}' > $R/boot.json
-else
-  say "FAIL xh: no answer to ping"
-  echo '{"rc":1,"error":"the guest never answered ping"}' > $R/boot.json
-fi
-# a TCP stream from xen01's dom0 into the guest, for its whole life
-( n=0; while :; do echo "seq $n $(now)"; n=$((n+1)); sleep 0.1; done ) |
-  busybox nc $XH_IP 7000 > /dev/null 2>> $R/tcp.log &
-TCP_PID=$!
-sleep ${LINUX_SETTLE:-5}
+say "aoe e0.0: xen01 ${aoe_a:-NOT SEEN}, xen02 ${aoe_b:-NOT SEEN} ($(aoe-stat 2>&1 | tr -s ' ' | head -1))"
+
+# boot DISK: the guest on xen01 with its disk on DISK; its heartbeats, its
+# own gaps (LX GAP, on its wall clock, which both hosts take from the
+# machine's) and its disk checker on its console, logged by xenconsoled on
+# the host it runs on; a TCP stream from xen01's dom0 into it
+boot() {
+  step boot-$1 180
+  xl create /etc/xen/xh-$1.cfg > $R/create-xh-$1.txt 2>&1 ||
+    say "FAIL xl create xh ($1): $(tail -3 $R/create-xh-$1.txt)"
+  i=0
+  while [ $i -lt $STEP_BUDGET ] && ! ping -c1 -W1 $XH_IP > /dev/null 2>&1; do sleep 1; i=$((i+1)); done
+  step_end
+  if ping -c1 -W1 $XH_IP > /dev/null 2>&1; then
+    say "xh: up on xen01 (d$(xl domid xh)) on $1, answers ping; drbd $(drbdadm role r0)"
+    echo '{"rc":0}' > $R/boot-$1.json
+  else
+    say "FAIL xh on $1: no answer to ping"
+    echo '{"rc":1,"error":"the guest never answered ping"}' > $R/boot-$1.json
+  fi
+  ( n=0; while :; do echo "seq $n $(now)"; n=$((n+1)); sleep 0.1; done ) |
+    busybox nc $XH_IP 7000 > /dev/null 2>> $R/tcp-$1.log &
+  TCP_PID=$!
+  sleep ${LINUX_SETTLE:-5}
+}
 
 # consz HOST: bytes of the guest's console logs there (xenconsoled keeps a
 # migrated-in domain's log under the name it arrived with, xh--incoming)
@@ -178,6 +217,10 @@ consz() { local c="cat $C/guest-xh.log $C/guest-xh--incoming.log 2>/dev/null | w
 concut() { local c="cat $C/guest-xh.log $C/guest-xh--incoming.log 2>/dev/null | tail -c +$(( $2 + 1 ))"
   if [ $1 = a ]; then sh -c "$c"; else on_b "$c"; fi; }
 
+# HUNG: what a host runs while a migration hangs: the processes, and for
+# xl, the helpers and socat where each one waits; the domains and DRBD
+HUNG='ps -eo pid,ppid,stat,etimes,wchan:24,args; for p in $(pgrep -f "xl |xmig-xl-helper|libxl-save-helper|socat"); do echo "== $p $(tr "\\0" " " < /proc/$p/cmdline)"; cat /proc/$p/stack 2>/dev/null | head -8; ls -l /proc/$p/fd 2>/dev/null | tail -n +2; done; xl list; cat /proc/drbd; tail -20 /var/log/xen/xl-xh.log 2>/dev/null'
+
 # migrate NAME FROM HELPER: xl migrate of xh from FROM (a or b) to the
 # other host, both ends on HELPER; xen01's ping every 10 ms across it
 migrate() {
@@ -186,8 +229,8 @@ migrate() {
   # not there (an earlier migration failed and the guest stayed): not run
   if { [ $from = a ] && ! xl domid xh > /dev/null 2>&1; } ||
      { [ $from = b ] && ! on_b 'xl domid xh' 2>/dev/null | grep -q '^[0-9]'; }; then
-    printf '{"rc":null,"from":"%s","to":"%s","helper":"%s","not_run":"the guest is not on xen0%s (an earlier migration failed)"}\n' \
-      $from $tgt "$([ $hlp = $XLH ] && echo xmig || echo stock)" "$([ $from = a ] && echo 1 || echo 2)" > $R/$n.json
+    printf '{"rc":null,"disk_kind":"%s","from":"%s","to":"%s","helper":"%s","not_run":"the guest is not on xen0%s (an earlier migration failed)"}\n' \
+      $DISK $from $tgt "$([ $hlp = $XLH ] && echo xmig || echo stock)" "$([ $from = a ] && echo 1 || echo 2)" > $R/$n.json
     say "$n not run: $(cat $R/$n.json)"
     return 0
   fi
@@ -202,12 +245,28 @@ migrate() {
   # (no descriptor of the command connection left to it: on_b returns at once)
   if [ $from = a ]; then on_b "($rcv) < /dev/null > /dev/null 2>&1 &"
   else sh -c "$rcv" < /dev/null > /dev/null 2>&1 & fi
-  sleep 1
+  # its socket listening before xl starts (7000 is 1B58 in /proc/net/tcp;
+  # on a busy host the receiver can take seconds to get there)
+  lsn="i=0; while [ \$i -lt $(budget 30) ] && ! grep -q ':1B58 00000000:0000 0A' /proc/net/tcp; do sleep 0.5; i=\$((i+1)); done; grep -q ':1B58 00000000:0000 0A' /proc/net/tcp && echo listening"
+  if [ $tgt = b ]; then lst=$(on_b "$lsn"); else lst=$(sh -c "$lsn"); fi
+  [ "$lst" = listening ] || say "$n: the receiver on xen0${tgt#?} is not listening on port 7000 (going on: xl will say)"
   t0=$(now)
+  # (a migration that hangs is stopped at the step's budget, after what
+  # both hosts run then is written down: xl, the helpers, where they wait)
+  ( sleep $STEP_BUDGET
+    say "$n: xl migrate still running after $STEP_BUDGET s: killed; what both hosts ran then is in $n.hung-xen01.txt, $n.hung-xen02.txt"
+    sh -c "$HUNG" > $R/$n.hung-xen01.txt 2>&1
+    on_b "$HUNG" > $R/$n.hung-xen02.txt 2>&1
+    # nothing of this migration left running on either host (the script
+    # on stdin: a pkill -f must not match the shell that runs it)
+    k="pkill -9 -f 'xl -vvv migrate'; pkill -9 -f xmig-xl-helper; pkill -9 -f libxl-save-helper; pkill -9 -f 'TCP-LISTEN:7000'"
+    echo "$k" | sh; on_b "$k" ) > /dev/null 2>&1 &
+  WD=$!
   run="LIBXL_SAVE_HELPER=$hlp xl -vvv migrate -s '' xh 'socat - TCP:$to:7000' > $R/$n.send.log 2>&1; echo rc=\$?"
   if [ $from = a ]; then rc=$(sh -c "$run" | sed -n 's/^rc=//p')
   else rc=$(on_b "$run" | sed -n 's/^rc=//p'); fi
   t1=$(now)
+  kill $WD 2>/dev/null; wait $WD 2>/dev/null
   sleep ${SETTLE:-4}
   kill -INT $PING_PID 2>/dev/null; wait $PING_PID 2>/dev/null
   step_end ${rc:-99}
@@ -222,25 +281,35 @@ migrate() {
   here=$(xl domid xh 2>/dev/null); there=$(on_b 'xl domid xh 2>/dev/null')
   after=$(ping -n -c 3 -i 0.2 -W 1 $XH_IP 2>/dev/null | grep -c "bytes from")
   tcp=false; kill -0 $TCP_PID 2>/dev/null && tcp=true
-  printf '{"rc":%s,"from":"%s","to":"%s","helper":"%s","wall_ms":%s,"on_xen01":"%s","on_xen02":"%s","ping_after":%s,"tcp_alive":%s,"guest_gap_ms":%s,"disk_errors":%s,"disk":"%s","drbd_xen01":"%s","drbd_xen02":"%s"}\n' \
-    "${rc:-99}" $from $tgt "$([ $hlp = $XLH ] && echo xmig || echo stock)" \
+  printf '{"rc":%s,"disk_kind":"%s","from":"%s","to":"%s","helper":"%s","wall_ms":%s,"on_xen01":"%s","on_xen02":"%s","ping_after":%s,"tcp_alive":%s,"guest_gap_ms":%s,"disk_errors":%s,"disk":"%s","drbd_xen01":"%s","drbd_xen02":"%s"}\n' \
+    "${rc:-99}" $DISK $from $tgt "$([ $hlp = $XLH ] && echo xmig || echo stock)" \
     "$(awk "BEGIN{print ($t1 - $t0) * 1000}")" "$here" "$there" "$after" $tcp "$gap" \
     "${derr:-0}" "$disk" "$(drbdadm role r0 2>&1)" "$(on_b 'drbdadm role r0 2>&1')" > $R/$n.json
   say "$n rc=${rc:-99} $(cat $R/$n.json)"
 }
 
-i=1
-while [ $i -le $REPS ]; do
-  plan xmig-ab$i xmig-ba$i stock-ab$i stock-ba$i
-  i=$((i+1))
+for DISK in $DISKS; do
+  plan boot-$DISK
+  i=1
+  while [ $i -le $REPS ]; do
+    plan $DISK-xmig-ab$i $DISK-xmig-ba$i $DISK-stock-ab$i $DISK-stock-ba$i
+    i=$((i+1))
+  done
 done
-i=1
-while [ $i -le $REPS ]; do
-  migrate xmig-ab$i a $XLH; sleep 3
-  migrate xmig-ba$i b $XLH; sleep 3
-  migrate stock-ab$i a $STOCK; sleep 3
-  migrate stock-ba$i b $STOCK; sleep 3
-  i=$((i+1))
+for DISK in $DISKS; do
+  boot $DISK
+  i=1
+  while [ $i -le $REPS ]; do
+    migrate $DISK-xmig-ab$i a $XLH; sleep 3
+    migrate $DISK-xmig-ba$i b $XLH; sleep 3
+    migrate $DISK-stock-ab$i a $STOCK; sleep 3
+    migrate $DISK-stock-ba$i b $STOCK; sleep 3
+    i=$((i+1))
+  done
+  # the next disk's guest starts afresh on xen01
+  xl destroy xh 2>/dev/null; on_b 'xl destroy xh 2>/dev/null'
+  kill $TCP_PID 2>/dev/null
+  sleep 2
 done
 
 # the guest's own words (heartbeats, gaps, disk checks) from both hosts
@@ -248,8 +317,6 @@ xl dmesg > $R/dmesg-xen01.txt 2>&1
 on_b 'xl dmesg' > $R/dmesg-xen02.txt 2>&1
 cat $C/guest-xh*.log > $R/console-xen01.txt 2>/dev/null
 on_b "cat $C/guest-xh*.log" > $R/console-xen02.txt 2>/dev/null
-xl destroy xh 2>/dev/null; on_b 'xl destroy xh 2>/dev/null'
-kill $TCP_PID 2>/dev/null
 on_b 'touch /tmp/quit'
 echo "done t=$(now)" >> $R/summary.txt
 echo "done" >> $R/progress.txt

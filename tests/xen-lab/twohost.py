@@ -7,8 +7,8 @@ Usage: twohost.py RESULTS_DIR [--verdict TIER] [--running STEP] [--cut-short WHY
 
 A migration passes when xl said so, the guest then runs on the other host
 (and on that one only), answers ping, its TCP stream from xen01 lives, its
-disk checker on the DRBD disk saw no error, and DRBD holds one primary, on
-the host that runs it. A failed migration on Xen's own helper is the
+disk checker (on the DRBD or the AoE disk) saw no error, and, on DRBD, the
+resource holds one primary, on the host that runs it. A failed migration on Xen's own helper is the
 reference's failure: skipped, not counted against xmig.
 """
 import json
@@ -31,7 +31,7 @@ def load(rdir):
 
 def judge(s):
     name, rc = s["name"], s.get("rc")
-    if name == "boot":
+    if name == "boot" or name.startswith("boot-"):
         return ("pass", "") if rc == 0 else ("fail", s.get("error") or "rc %s" % rc)
     if s.get("not_run"):
         return "skip", s["not_run"]
@@ -55,6 +55,8 @@ def judge(s):
         return "fail", "the disk checker reported %s errors" % s["disk_errors"]
     if not s.get("disk"):
         return "fail", "no word from the disk checker on the new host"
+    if s.get("disk_kind", "drbd") != "drbd":
+        return "pass", ""
     roles = (s.get("drbd_xen01") or "", s.get("drbd_xen02") or "")
     want = ("Secondary", "Primary") if to == "b" else ("Primary", "Secondary")
     if not all(r.startswith(w) for r, w in zip(roles, want)):
@@ -64,27 +66,31 @@ def judge(s):
 
 def table(scen):
     rows = [s for s in scen if s.get("helper") and not s.get("not_run")]
-    lines = ["| migration | helper | xl migrate wall s | guest-seen gap ms | ping lost | "
-             "ping longest gap ms | TCP | disk |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| migration | disk | helper | xl migrate wall s | guest-seen gap ms | ping lost | "
+             "ping longest gap ms | TCP | disk checker |", "|---|---|---|---|---|---|---|---|---|"]
     for s in rows:
         p = s.get("ping") or {}
-        lines.append("| %s | %s | %.1f | %s | %s/%s | %s | %s | %s |" % (
-            s["name"], s["helper"], (s.get("wall_ms") or 0) / 1000, s.get("guest_gap_ms"),
+        lines.append("| %s | %s | %s | %.1f | %s | %s/%s | %s | %s | %s |" % (
+            s["name"], s.get("disk_kind", "drbd"), s["helper"], (s.get("wall_ms") or 0) / 1000, s.get("guest_gap_ms"),
             p.get("lost", "?"), p.get("sent", "?"), p.get("longest_gap_ms", "?"),
             "alive" if s.get("tcp_alive") else "DEAD",
             "clean" if not s.get("disk_errors") else "ERRORS"))
     med = []
-    for h in ("xmig", "stock"):
-        ok = [s for s in rows if s["helper"] == h and s.get("rc") == 0]
-        if not ok:
-            continue
-        def m(f):
-            v = [f(s) for s in ok if f(s) is not None]
-            return round(statistics.median(v), 1) if v else None
-        med.append("%s (%d ok): median wall %s s, guest-seen gap %s ms, ping longest gap %s ms"
-                   % (h, len(ok), m(lambda s: (s.get("wall_ms") or 0) / 1000),
-                      m(lambda s: s.get("guest_gap_ms")),
-                      m(lambda s: (s.get("ping") or {}).get("longest_gap_ms"))))
+    for kind in sorted({s.get("disk_kind", "drbd") for s in rows}):
+        for h in ("xmig", "stock"):
+            ok = [s for s in rows if s["helper"] == h and s.get("rc") == 0 and
+                  s.get("disk_kind", "drbd") == kind]
+            if not ok:
+                continue
+
+            def m(f):
+                v = [f(s) for s in ok if f(s) is not None]
+                return round(statistics.median(v), 1) if v else None
+            med.append("%s on %s (%d ok): median wall %s s, guest-seen gap %s ms, "
+                       "ping longest gap %s ms"
+                       % (h, kind, len(ok), m(lambda s: (s.get("wall_ms") or 0) / 1000),
+                          m(lambda s: s.get("guest_gap_ms")),
+                          m(lambda s: (s.get("ping") or {}).get("longest_gap_ms"))))
     return "\n".join(lines + [""] + med)
 
 
