@@ -148,10 +148,10 @@ fi
 plan() { echo "$*" | tr ' ' '\n' >> $R/plan.txt; }
 # on_b SCRIPT: run SCRIPT in xen02's dom0, its output here
 # (a failed connection is noted in onb.log: xen02 gone quiet is a finding)
-# (the script first closes what else socat's EXEC child inherited, its own
-# end of the socket pair among them: a process the script leaves running
-# would hold it, and both socats would wait for it to end: the receiver
-# started in the background held the command, and the migration, for good)
+# (a script must not leave a process running in the background: now and
+# then socat's EXEC then waits for it, and so does this end, with -t 3600;
+# the first lab runs stalled there. It closes what else the EXEC child
+# inherited.)
 on_b() { printf 'exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-\n%s\n' "$1" |
   socat -t 3600 - TCP:$B_IP:7001 2>> $R/onb.log ||
   echo "[$(now)] on_b failed (rc $?): $(echo "$1" | head -1 | cut -c1-80)" >> $R/onb.log; }
@@ -242,9 +242,12 @@ migrate() {
   # (the logs go straight to each host's share, readable while it runs:
   # $R is the same path in both dom0s, each its own share)
   rcv="LIBXL_SAVE_HELPER=$hlp socat TCP-LISTEN:7000,reuseaddr SYSTEM:'xl -vvv migrate-receive 2>$R/$n.recv.log'"
-  # (no descriptor of the command connection left to it: on_b returns at once)
-  if [ $from = a ]; then on_b "($rcv) < /dev/null > /dev/null 2>&1 &"
+  # (on xen02, the command's connection lasts as long as the receiver: a
+  # script there that left it running in the background would keep its
+  # connection open anyway, now and then for good, in socat's EXEC)
+  if [ $from = a ]; then on_b "$rcv" > /dev/null 2>&1 &
   else sh -c "$rcv" < /dev/null > /dev/null 2>&1 & fi
+  RCV_PID=$!
   # its socket listening before xl starts (7000 is 1B58 in /proc/net/tcp;
   # on a busy host the receiver can take seconds to get there)
   lsn="i=0; while [ \$i -lt $(budget 30) ] && ! grep -q ':1B58 00000000:0000 0A' /proc/net/tcp; do sleep 0.5; i=\$((i+1)); done; grep -q ':1B58 00000000:0000 0A' /proc/net/tcp && echo listening"
@@ -267,6 +270,14 @@ migrate() {
   else rc=$(on_b "$run" | sed -n 's/^rc=//p'); fi
   t1=$(now)
   kill $WD 2>/dev/null; wait $WD 2>/dev/null
+  # a receiver that xl never reached (its socat still listening) ends here
+  sleep 2
+  if kill -0 $RCV_PID 2>/dev/null; then
+    k="pkill -f 'TCP-LISTEN:7000'"
+    if [ $from = a ]; then on_b "$k"; else echo "$k" | sh; fi
+    say "$n: the receiver was still waiting after xl migrate ended: stopped"
+  fi
+  wait $RCV_PID 2>/dev/null
   sleep ${SETTLE:-4}
   kill -INT $PING_PID 2>/dev/null; wait $PING_PID 2>/dev/null
   step_end ${rc:-99}
