@@ -235,13 +235,19 @@ migrate() {
     return 0
   fi
   mark=$(consz $tgt)
+  # xen02's clock against xen01's (ms), from one round trip, for the
+  # breakdown that puts both ends' logs on one clock
+  ca=$(date +%s.%N); cb=$(on_b 'date +%s.%N'); cc=$(date +%s.%N)
+  skew=$(awk "BEGIN { if (\"$cb\" == \"\") print \"null\"; else printf \"%.1f\", ($cb - ($ca + $cc) / 2) * 1000 }")
   step $n 420
   ping -n -D -i 0.01 -W 1 $XH_IP > $R/$n.ping 2>&1 &
   PING_PID=$!
   # the receiving end: xl migrate-receive on the connection
   # (the logs go straight to each host's share, readable while it runs:
   # $R is the same path in both dom0s, each its own share)
-  rcv="LIBXL_SAVE_HELPER=$hlp socat TCP-LISTEN:7000,reuseaddr SYSTEM:'xl -vvv migrate-receive 2>$R/$n.recv.log'"
+  # (xl's stderr stamped with the wall clock, line by line, at both ends:
+  # its stdout is the migration's channel)
+  rcv="LIBXL_SAVE_HELPER=$hlp socat TCP-LISTEN:7000,reuseaddr SYSTEM:'{ xl -vvv migrate-receive 2>&1 1>&3 3>&- | lab-tools stamp > $R/$n.recv.log; } 3>&1'"
   # (on xen02, the command's connection lasts as long as the receiver: a
   # script there that left it running in the background would keep its
   # connection open anyway, now and then for good, in socat's EXEC)
@@ -265,7 +271,7 @@ migrate() {
     k="pkill -9 -f 'xl -vvv migrate'; pkill -9 -f xmig-xl-helper; pkill -9 -f libxl-save-helper; pkill -9 -f 'TCP-LISTEN:7000'"
     echo "$k" | sh; on_b "$k" ) > /dev/null 2>&1 &
   WD=$!
-  run="LIBXL_SAVE_HELPER=$hlp xl -vvv migrate -s '' xh 'socat - TCP:$to:7000' > $R/$n.send.log 2>&1; echo rc=\$?"
+  run="{ LIBXL_SAVE_HELPER=$hlp xl -vvv migrate -s '' xh 'socat - TCP:$to:7000' 2>&1; echo xlrc=\$?; } | lab-tools stamp > $R/$n.send.log; sed -n 's/^.[0-9.]*. xlrc=/rc=/p' $R/$n.send.log"
   if [ $from = a ]; then rc=$(sh -c "$run" | sed -n 's/^rc=//p')
   else rc=$(on_b "$run" | sed -n 's/^rc=//p'); fi
   t1=$(now)
@@ -292,8 +298,8 @@ migrate() {
   here=$(xl domid xh 2>/dev/null); there=$(on_b 'xl domid xh 2>/dev/null')
   after=$(ping -n -c 3 -i 0.2 -W 1 $XH_IP 2>/dev/null | grep -c "bytes from")
   tcp=false; kill -0 $TCP_PID 2>/dev/null && tcp=true
-  printf '{"rc":%s,"disk_kind":"%s","from":"%s","to":"%s","helper":"%s","wall_ms":%s,"on_xen01":"%s","on_xen02":"%s","ping_after":%s,"tcp_alive":%s,"guest_gap_ms":%s,"disk_errors":%s,"disk":"%s","drbd_xen01":"%s","drbd_xen02":"%s"}\n' \
-    "${rc:-99}" $DISK $from $tgt "$([ $hlp = $XLH ] && echo xmig || echo stock)" \
+  printf '{"rc":%s,"clock_b_minus_a_ms":%s,"disk_kind":"%s","from":"%s","to":"%s","helper":"%s","wall_ms":%s,"on_xen01":"%s","on_xen02":"%s","ping_after":%s,"tcp_alive":%s,"guest_gap_ms":%s,"disk_errors":%s,"disk":"%s","drbd_xen01":"%s","drbd_xen02":"%s"}\n' \
+    "${rc:-99}" "$skew" $DISK $from $tgt "$([ $hlp = $XLH ] && echo xmig || echo stock)" \
     "$(awk "BEGIN{print ($t1 - $t0) * 1000}")" "$here" "$there" "$after" $tcp "$gap" \
     "${derr:-0}" "$disk" "$(drbdadm role r0 2>&1)" "$(on_b 'drbdadm role r0 2>&1')" > $R/$n.json
   say "$n rc=${rc:-99} $(cat $R/$n.json)"

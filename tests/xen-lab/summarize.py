@@ -444,6 +444,11 @@ def xl_phases(rdir, name):
             lines = [m.groups() for m in map(STAMP.match, f.read().splitlines()) if m]
     except OSError:
         return None
+    return xl_phases_of(lines)
+
+
+def xl_phases_of(lines):
+    """xl_phases from a stamped log already read: [(wall, text)] in order."""
     if not lines:
         return None
     marks, at = {}, 0

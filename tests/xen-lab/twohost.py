@@ -5,6 +5,10 @@ migrations, xmig's helper beside Xen's own, and the verdict CI counts.
 
 Usage: twohost.py RESULTS_DIR [--verdict TIER] [--running STEP] [--cut-short WHY]
 
+It also writes ping-rtt.dat: for the first migration that succeeded on each
+engine (and disk), the ping's round-trip time against the time since the
+migration began (the slowest reply of each quarter second), and, where gnuplot is installed, ping-rtt.svg from it.
+
 A migration passes when xl said so, the guest then runs on the other host
 (and on that one only), answers ping, its TCP stream from xen01 lives, its
 disk checker (on the DRBD or the AoE disk) saw no error, and, on DRBD, the
@@ -13,11 +17,89 @@ reference's failure: skipped, not counted against xmig.
 """
 import json
 import os
+import shutil
 import statistics
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from summarize import load_scenarios, ping_stats  # noqa: E402
+from summarize import (PING_REPLY, STAMP, XL_PHASES, load_scenarios,  # noqa: E402
+                       ping_stats, xl_phases_of)
+
+
+def phases(rdir, s):
+    """Where one migration's time went: both ends' stamped xl logs
+    (NAME.send.log, NAME.recv.log) merged on one clock, xen02's stamps moved
+    by the offset the driver measured (clock_b_minus_a_ms), then split as
+    the one-host lab splits its single log. None without stamps."""
+    off = (s.get("clock_b_minus_a_ms") or 0) / 1000.0
+    lines = []
+    for end in ("send", "recv"):
+        on_b = (end == "send") == (s.get("from") == "b")
+        try:
+            with open(os.path.join(rdir, "%s.%s.log" % (s["name"], end)),
+                      errors="replace") as f:
+                for m in map(STAMP.match, f.read().splitlines()):
+                    if m:
+                        lines.append((float(m.group(1)) - (off if on_b else 0), m.group(2)))
+        except (OSError, ValueError):
+            pass
+    lines.sort(key=lambda l: l[0])
+    return xl_phases_of([("%.6f" % w, t) for w, t in lines])
+
+
+def rtts(rdir, name):
+    """NAME.ping: (seconds since the first line's reply, rtt ms) per reply."""
+    out = []
+    try:
+        with open(os.path.join(rdir, name + ".ping"), errors="replace") as f:
+            for line in f:
+                m = PING_REPLY.match(line)
+                t = line.rsplit("time=", 1)
+                if m and len(t) == 2:
+                    out.append((float(m.group(1)), float(t[1].split()[0])))
+    except (OSError, ValueError):
+        return []
+    return [(round(t - out[0][0], 3), r) for t, r in out] if out else []
+
+
+def plot(rdir, scen):
+    """ping-rtt.dat (one gnuplot block per engine and disk) and, with
+    gnuplot, ping-rtt.svg; returns the names of the migrations plotted."""
+    picked = []
+    for kind in ("drbd", "aoe"):
+        for h in ("xmig", "stock"):
+            s = next((s for s in scen if s.get("helper") == h and s.get("rc") == 0 and
+                      s.get("disk_kind", "drbd") == kind and judge(s)[0] == "pass"), None)
+            if s and rtts(rdir, s["name"]):
+                picked.append(s)
+    if not picked:
+        return []
+    dat = os.path.join(rdir, "ping-rtt.dat")
+    with open(dat, "w") as f:
+        for s in picked:
+            f.write("# %s (%s on %s)\n" % (s["name"], s["helper"], s.get("disk_kind", "drbd")))
+            # the slowest reply of each 0.25 s (a plot of every reply of a
+            # minutes-long migration would be megabytes)
+            bins = {}
+            for t, r in rtts(rdir, s["name"]):
+                b = int(t * 4)
+                bins[b] = max(bins.get(b, 0.0), r)
+            for b in sorted(bins):
+                f.write("%.2f %s\n" % (b / 4.0, bins[b]))
+            f.write("\n\n")
+    if shutil.which("gnuplot"):
+        curves = ", ".join("'%s' index %d using 1:2 with points pt 7 ps 0.3 title '%s on %s (%s)'"
+                           % (dat, i, s["helper"], s.get("disk_kind", "drbd"), s["name"])
+                           for i, s in enumerate(picked))
+        script = ("set terminal svg size 900,420 dynamic font 'sans,11'\n"
+                  "set output '%s'\n"
+                  "set xlabel 'seconds since the migration began (a ping every 10 ms; "
+                  "a gap is replies lost)'\n"
+                  "set ylabel 'round trip ms (slowest of each 0.25 s)'\nset logscale y\nset key top left\n"
+                  "plot %s\n" % (os.path.join(rdir, "ping-rtt.svg"), curves))
+        subprocess.run(["gnuplot"], input=script, text=True, check=False)
+    return [s["name"] for s in picked]
 
 
 def load(rdir):
@@ -26,6 +108,10 @@ def load(rdir):
         p = ping_stats(rdir, d["name"])
         if p:
             d["ping"] = p
+        if d.get("helper") and not d.get("not_run"):
+            ph = phases(rdir, d)
+            if ph and len(ph) > 1:
+                d["xl_phases"] = ph
     return out
 
 
@@ -91,7 +177,25 @@ def table(scen):
                        % (h, kind, len(ok), m(lambda s: (s.get("wall_ms") or 0) / 1000),
                           m(lambda s: s.get("guest_gap_ms")),
                           m(lambda s: (s.get("ping") or {}).get("longest_gap_ms"))))
-    return "\n".join(lines + [""] + med)
+    brk = []
+    shown = [ph for ph, _, _ in XL_PHASES if ph != "live"]
+    for kind in sorted({s.get("disk_kind", "drbd") for s in rows}):
+        for h in ("xmig", "stock"):
+            ok = [(s.get("xl_phases") or {}) for s in rows if s["helper"] == h and
+                  s.get("rc") == 0 and s.get("disk_kind", "drbd") == kind]
+            ok = [p for p in ok if p]
+            if not ok:
+                continue
+            if not brk:
+                brk = ["", "Where the pause went (medians, ms; from both ends' stamped xl logs):", "",
+                       "| engine | disk | n | " + " | ".join(shown) + " |",
+                       "|---|---|---|" + "---|" * len(shown)]
+            cells = []
+            for ph in shown:
+                v = [p[ph] for p in ok if p.get(ph) is not None]
+                cells.append("%.0f" % statistics.median(v) if v else "-")
+            brk.append("| %s | %s | %d | %s |" % (h, kind, len(ok), " | ".join(cells)))
+    return "\n".join(lines + [""] + med + brk)
 
 
 def main(argv):
@@ -138,6 +242,11 @@ def main(argv):
     with open(os.path.join(rdir, "results.json"), "w") as f:
         json.dump({"scenarios": scen}, f, indent=1)
     t = table(scen)
+    plotted = plot(rdir, scen)
+    if plotted:
+        t += "\n\nping RTT across %s: ping-rtt.dat%s" % (
+            ", ".join(plotted), ", ping-rtt.svg" if os.path.exists(
+                os.path.join(rdir, "ping-rtt.svg")) else "")
     with open(os.path.join(rdir, "table.md"), "w") as f:
         f.write(t + "\n")
     print(t)
