@@ -7,13 +7,15 @@ Usage: twohost.py RESULTS_DIR [--verdict TIER] [--running STEP] [--cut-short WHY
 
 It also writes ping-rtt.dat: for the first migration that succeeded on each
 engine (and disk), the ping's round-trip time against the time since the
-migration began (the slowest reply of each quarter second), and, where gnuplot is installed, ping-rtt.svg from it.
+migration began (the slowest reply of each quarter second), and, where
+gnuplot is installed, ping-rtt.svg from it.
 
 A migration passes when xl said so, the guest then runs on the other host
 (and on that one only), answers ping, its TCP stream from xen01 lives, its
 disk checker (on the DRBD or the AoE disk) saw no error, and, on DRBD, the
-resource holds one primary, on the host that runs it. A failed migration on Xen's own helper is the
-reference's failure: skipped, not counted against xmig.
+resource holds one primary, on the host that runs it. A failed migration on
+Xen's own helper is the reference's failure: skipped, not counted against
+xmig.
 """
 import json
 import os
@@ -25,6 +27,21 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from summarize import (PING_REPLY, STAMP, XL_PHASES, load_scenarios,  # noqa: E402
                        ping_stats, xl_phases_of)
+
+
+def kind(s):
+    """The migration's disk ("drbd" in results from before AoE)."""
+    return s.get("disk_kind", "drbd")
+
+
+def groups(rows):
+    """(disk, engine, the migrations of that pair xl called successful), for
+    each pair that has any, disks in name order, xmig first."""
+    for k in sorted({kind(s) for s in rows}):
+        for h in ("xmig", "stock"):
+            ok = [s for s in rows if s["helper"] == h and s.get("rc") == 0 and kind(s) == k]
+            if ok:
+                yield k, h, ok
 
 
 def phases(rdir, s):
@@ -67,22 +84,23 @@ def plot(rdir, scen):
     """ping-rtt.dat (one gnuplot block per engine and disk) and, with
     gnuplot, ping-rtt.svg; returns the names of the migrations plotted."""
     picked = []
-    for kind in ("drbd", "aoe"):
+    for k in ("drbd", "aoe"):
         for h in ("xmig", "stock"):
             s = next((s for s in scen if s.get("helper") == h and s.get("rc") == 0 and
-                      s.get("disk_kind", "drbd") == kind and judge(s)[0] == "pass"), None)
-            if s and rtts(rdir, s["name"]):
-                picked.append(s)
+                      kind(s) == k and judge(s)[0] == "pass"), None)
+            r = rtts(rdir, s["name"]) if s else []
+            if r:
+                picked.append((s, r))
     if not picked:
         return []
     dat = os.path.join(rdir, "ping-rtt.dat")
     with open(dat, "w") as f:
-        for s in picked:
-            f.write("# %s (%s on %s)\n" % (s["name"], s["helper"], s.get("disk_kind", "drbd")))
+        for s, replies in picked:
+            f.write("# %s (%s on %s)\n" % (s["name"], s["helper"], kind(s)))
             # the slowest reply of each 0.25 s (a plot of every reply of a
             # minutes-long migration would be megabytes)
             bins = {}
-            for t, r in rtts(rdir, s["name"]):
+            for t, r in replies:
                 b = int(t * 4)
                 bins[b] = max(bins.get(b, 0.0), r)
             for b in sorted(bins):
@@ -90,8 +108,8 @@ def plot(rdir, scen):
             f.write("\n\n")
     if shutil.which("gnuplot"):
         curves = ", ".join("'%s' index %d using 1:2 with points pt 7 ps 0.3 title '%s on %s (%s)'"
-                           % (dat, i, s["helper"], s.get("disk_kind", "drbd"), s["name"])
-                           for i, s in enumerate(picked))
+                           % (dat, i, s["helper"], kind(s), s["name"])
+                           for i, (s, _) in enumerate(picked))
         script = ("set terminal svg size 900,420 dynamic font 'sans,11'\n"
                   "set output '%s'\n"
                   "set xlabel 'seconds since the migration began (a ping every 10 ms; "
@@ -99,7 +117,7 @@ def plot(rdir, scen):
                   "set ylabel 'round trip ms (slowest of each 0.25 s)'\nset logscale y\nset key top left\n"
                   "plot %s\n" % (os.path.join(rdir, "ping-rtt.svg"), curves))
         subprocess.run(["gnuplot"], input=script, text=True, check=False)
-    return [s["name"] for s in picked]
+    return [s["name"] for s, _ in picked]
 
 
 def load(rdir):
@@ -141,7 +159,7 @@ def judge(s):
         return "fail", "the disk checker reported %s errors" % s["disk_errors"]
     if not s.get("disk"):
         return "fail", "no word from the disk checker on the new host"
-    if s.get("disk_kind", "drbd") != "drbd":
+    if kind(s) != "drbd":
         return "pass", ""
     roles = (s.get("drbd_xen01") or "", s.get("drbd_xen02") or "")
     want = ("Secondary", "Primary") if to == "b" else ("Primary", "Secondary")
@@ -157,44 +175,36 @@ def table(scen):
     for s in rows:
         p = s.get("ping") or {}
         lines.append("| %s | %s | %s | %.1f | %s | %s/%s | %s | %s | %s |" % (
-            s["name"], s.get("disk_kind", "drbd"), s["helper"], (s.get("wall_ms") or 0) / 1000, s.get("guest_gap_ms"),
+            s["name"], kind(s), s["helper"], (s.get("wall_ms") or 0) / 1000,
+            s.get("guest_gap_ms"),
             p.get("lost", "?"), p.get("sent", "?"), p.get("longest_gap_ms", "?"),
             "alive" if s.get("tcp_alive") else "DEAD",
             "clean" if not s.get("disk_errors") else "ERRORS"))
     med = []
-    for kind in sorted({s.get("disk_kind", "drbd") for s in rows}):
-        for h in ("xmig", "stock"):
-            ok = [s for s in rows if s["helper"] == h and s.get("rc") == 0 and
-                  s.get("disk_kind", "drbd") == kind]
-            if not ok:
-                continue
-
-            def m(f):
-                v = [f(s) for s in ok if f(s) is not None]
-                return round(statistics.median(v), 1) if v else None
-            med.append("%s on %s (%d ok): median wall %s s, guest-seen gap %s ms, "
-                       "ping longest gap %s ms"
-                       % (h, kind, len(ok), m(lambda s: (s.get("wall_ms") or 0) / 1000),
-                          m(lambda s: s.get("guest_gap_ms")),
-                          m(lambda s: (s.get("ping") or {}).get("longest_gap_ms"))))
+    for k, h, ok in groups(rows):
+        def m(f):
+            v = [f(s) for s in ok if f(s) is not None]
+            return round(statistics.median(v), 1) if v else None
+        med.append("%s on %s (%d ok): median wall %s s, guest-seen gap %s ms, "
+                   "ping longest gap %s ms"
+                   % (h, k, len(ok), m(lambda s: (s.get("wall_ms") or 0) / 1000),
+                      m(lambda s: s.get("guest_gap_ms")),
+                      m(lambda s: (s.get("ping") or {}).get("longest_gap_ms"))))
     brk = []
     shown = [ph for ph, _, _ in XL_PHASES if ph != "live"]
-    for kind in sorted({s.get("disk_kind", "drbd") for s in rows}):
-        for h in ("xmig", "stock"):
-            ok = [(s.get("xl_phases") or {}) for s in rows if s["helper"] == h and
-                  s.get("rc") == 0 and s.get("disk_kind", "drbd") == kind]
-            ok = [p for p in ok if p]
-            if not ok:
-                continue
-            if not brk:
-                brk = ["", "Where the pause went (medians, ms; from both ends' stamped xl logs):", "",
-                       "| engine | disk | n | " + " | ".join(shown) + " |",
-                       "|---|---|---|" + "---|" * len(shown)]
-            cells = []
-            for ph in shown:
-                v = [p[ph] for p in ok if p.get(ph) is not None]
-                cells.append("%.0f" % statistics.median(v) if v else "-")
-            brk.append("| %s | %s | %d | %s |" % (h, kind, len(ok), " | ".join(cells)))
+    for k, h, ok in groups(rows):
+        ph_ok = [s["xl_phases"] for s in ok if s.get("xl_phases")]
+        if not ph_ok:
+            continue
+        if not brk:
+            brk = ["", "Where the pause went (medians, ms; from both ends' stamped xl logs):", "",
+                   "| engine | disk | n | " + " | ".join(shown) + " |",
+                   "|---|---|---|" + "---|" * len(shown)]
+        cells = []
+        for ph in shown:
+            v = [p[ph] for p in ph_ok if p.get(ph) is not None]
+            cells.append("%.0f" % statistics.median(v) if v else "-")
+        brk.append("| %s | %s | %d | %s |" % (h, k, len(ph_ok), " | ".join(cells)))
     return "\n".join(lines + [""] + med + brk)
 
 
