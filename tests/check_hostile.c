@@ -44,13 +44,13 @@ static void build_announced_64g(struct sample *s)
 {
 	static const uint64_t pfn[] = { 5 };
 	static const unsigned int enc[] = { XMIG_PAGE_FULL };
-	uint8_t dg[32] = { 0 };
+	uint8_t dg[40] = { 0 };
 
 	sample_init(s);
 	put_header(s, 1ull << 24, XMIG_HDR_F_DIGEST);
 	put_batch(s, 0, 1, pfn, enc);
 	put_round_end(s, 0, 1);
-	xmig__put_le32(dg, XMIG_DIGEST_XXH3_128);
+	xmig__put_le32(dg, XMIG_DIGEST_XXH3_128_CHUNKS);
 	xmig__put_le64(dg + 8, 1);
 	put_rec(s, XMIG_REC_DIGEST, dg, sizeof(dg));
 	put_rec(s, XMIG_REC_END, NULL, 0);

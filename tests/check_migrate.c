@@ -530,19 +530,22 @@ START_TEST(test_device_writes_paused_memory)
 END_TEST
 
 /*
- * --verify with a device writing into the paused source: frames 5-7 and 20
+ * --verify with a device writing into the paused source: frames 5-7 and 300
  * right after the final round read the dirty log (a guest that dirties
  * nothing: the final round sends none of them), then, with `endless`, a new
  * frame before every later dirty log read. The destination has each frame
  * as the final round found it, the source's memory at the pause; the
  * digest must leave the device's frames out and say how many, not report a
  * mismatch (it did). A device that never stops cannot be verified: the
- * sender fails and the source runs on.
+ * sender fails and the source runs on. With `unseen`, the device also
+ * writes that frame where no dirty log sees it (a fault): the digest still
+ * covers it, in a chunk hashed again (301, next to 300) or not (900), and
+ * the receiver refuses the guest.
  */
 struct device_verify {
 	struct xmig_backend *sim;
 	int writes, endless, changed;
-	uint64_t next;
+	uint64_t next, unseen;
 };
 
 static void verify_device(struct spy_backend *spy, int late)
@@ -552,10 +555,13 @@ static void verify_device(struct spy_backend *spy, int late)
 	if (d->writes++ == 0) {
 		ck_assert_int_eq(late, 0);
 		ck_assert_int_eq(xmig_sim_device_write(d->sim, 5, 3), 0);
-		ck_assert_int_eq(xmig_sim_device_write(d->sim, 20, 1), 0);
+		ck_assert_int_eq(xmig_sim_device_write(d->sim, 300, 1), 0);
 		/* the device did write the source after the pause image */
-		d->changed = memcmp((const uint8_t *)xmig_sim_memory(d->sim, NULL) + 20 * 4096,
-				    spy->image + 20 * 4096, 4096) != 0;
+		d->changed = memcmp((const uint8_t *)xmig_sim_memory(d->sim, NULL) + 300 * 4096,
+				    spy->image + 300 * 4096, 4096) != 0;
+		if (d->unseen)
+			xmig__sim_page_fill(((struct sim *)d->sim)->mem + 4096 * d->unseen, 1,
+					    d->unseen, 777);
 	} else if (d->endless) {
 		ck_assert_int_eq(xmig_sim_device_write(d->sim, d->next++, 1), 0);
 	} else {
@@ -563,12 +569,12 @@ static void verify_device(struct spy_backend *spy, int late)
 	}
 }
 
-static void device_verify(int endless)
+static void device_verify(int endless, uint64_t unseen)
 {
 	struct xmig_sim_params sp = XMIG_SIM_PARAMS_INIT;
 	struct xmig_send_params p = XMIG_SEND_PARAMS_INIT;
 	struct xmig_recv_params rp = XMIG_RECV_PARAMS_INIT;
-	struct device_verify dev = { .endless = endless, .next = 40 };
+	struct device_verify dev = { .endless = endless, .next = 40, .unseen = unseen };
 	struct xmig_backend *src, *dst;
 	struct spy_backend ssrc, sdst;
 	struct xmig_transport *ta, *tb;
@@ -576,7 +582,9 @@ static void device_verify(int endless)
 	uint64_t bad;
 	long long diff;
 
-	sp.mem_bytes = 64 * 4096;
+	/* four digest chunks: two written by the device, hashed again; room
+	 * for the endless device's frames */
+	sp.mem_bytes = 4 * XMIG_DIGEST_CHUNK * 4096;
 	sp.zero_percent = 0;
 	sp.dirty = "none";
 	ck_assert_msg(xmig_sim_new(&src, &sp) == 0, "%s", xmig_error_last());
@@ -597,9 +605,16 @@ static void device_verify(int endless)
 	if (endless) {
 		ck_assert_int_eq(snd.rc, XMIG_EVERIFY);
 		ck_assert_msg(strstr(snd.err, "memory cannot be verified") &&
-			      strstr(snd.err, "4 digest passes"), "%s", snd.err);
+			      strstr(snd.err, "64 digest passes"), "%s", snd.err);
 		ck_assert_int_ne(rcv.rc, 0);
 		ck_assert_int_eq(ssrc.resumes, 1); /* the source runs on */
+		ck_assert_int_eq(ssrc.destroys, 0);
+		ck_assert_int_eq(sdst.unpauses, 0);
+	} else if (unseen) {
+		ck_assert_int_eq(rcv.rc, XMIG_EVERIFY);
+		ck_assert_msg(strstr(rcv.err, "differs from the source's"), "%s", rcv.err);
+		ck_assert_int_ne(snd.rc, 0);
+		ck_assert_int_eq(ssrc.resumes, 1);
 		ck_assert_int_eq(ssrc.destroys, 0);
 		ck_assert_int_eq(sdst.unpauses, 0);
 	} else {
@@ -614,20 +629,27 @@ static void device_verify(int endless)
 		ck_assert_msg(xmig_sim_check(dst, &bad) == 0, "bad page 0x%llx",
 			      (unsigned long long)bad);
 	}
-	ck_assert_int_ge(dev.writes, endless ? 5 : 3);
+	ck_assert_int_ge(dev.writes, endless ? 65 : 3);
 	ck_assert_int_eq(dev.changed, 1);
 	free_pair(snd.s, rcv.s, ta, tb, &ssrc, &sdst);
 }
 
 START_TEST(test_verify_device_writes_after_pause)
 {
-	device_verify(0);
+	device_verify(0, 0);
 }
 END_TEST
 
 START_TEST(test_verify_device_never_stops)
 {
-	device_verify(1);
+	device_verify(1, 0);
+}
+END_TEST
+
+START_TEST(test_verify_unseen_write_caught)
+{
+	device_verify(0, 301); /* in a chunk hashed again */
+	device_verify(0, 900); /* in one hashed once */
 }
 END_TEST
 
@@ -1041,6 +1063,7 @@ static Suite *migrate_suite(void)
 	tcase_add_test(tc, test_device_writes_paused_memory);
 	tcase_add_test(tc, test_verify_device_writes_after_pause);
 	tcase_add_test(tc, test_verify_device_never_stops);
+	tcase_add_test(tc, test_verify_unseen_write_caught);
 	tcase_add_test(tc, test_start_paused);
 	tcase_add_test(tc, test_start_paused_needs_commit);
 	tcase_add_test(tc, test_query_from_another_thread);

@@ -11,7 +11,7 @@
 #define PSZ 4096u
 #define NR_PAGES 100u
 
-/* The reference stream: two rounds, state, digest, END. */
+/* The reference stream: two rounds, digest, state, END. */
 static void build_good(struct sample *s)
 {
 	static const uint64_t p0[] = { 0, 1, 2, 50, 99 };
@@ -19,7 +19,7 @@ static void build_good(struct sample *s)
 					   XMIG_PAGE_FULL, XMIG_PAGE_ZERO };
 	static const uint64_t p1[] = { 1, 50 };
 	static const unsigned int e1[] = { XMIG_PAGE_FULL, XMIG_PAGE_FULL };
-	uint8_t dg[32] = { 0 };
+	uint8_t dg[40] = { 0 };
 	uint8_t plat[16] = { 0 };
 
 	sample_init(s);
@@ -28,13 +28,13 @@ static void build_good(struct sample *s)
 	put_round_end(s, 0, 0);
 	put_batch(s, 1, 2, p1, e1);
 	put_round_end(s, 1, 1);
+	xmig__put_le32(dg, XMIG_DIGEST_XXH3_128_CHUNKS);
+	xmig__put_le64(dg + 8, NR_PAGES);
+	put_rec(s, XMIG_REC_DIGEST, dg, sizeof(dg));
 	put_vcpu(s, 0, 7, 24);
 	put_vcpu(s, 1, 7, 24);
 	xmig__put_le32(plat, 3);
 	put_rec(s, XMIG_REC_PLATFORM_STATE, plat, sizeof(plat));
-	xmig__put_le32(dg, XMIG_DIGEST_XXH3_128);
-	xmig__put_le64(dg + 8, NR_PAGES);
-	put_rec(s, XMIG_REC_DIGEST, dg, sizeof(dg));
 	put_rec(s, XMIG_REC_END, NULL, 0);
 }
 
@@ -134,6 +134,13 @@ START_TEST(test_round_trip)
 	ck_assert_int_eq(xmig__decoder_feed(&d, &rec, &it), 0);
 	ck_assert_uint_eq(it.u.round_end.flags, XMIG_ROUND_F_FINAL);
 	ck_assert_int_eq(d.phase, XMIG_DEC_STATE);
+
+	ck_assert_int_eq(xmig__rec_read(&rd, &rec, -1), 0);
+	ck_assert_int_eq(xmig__decoder_feed(&d, &rec, &it), 0);
+	ck_assert_uint_eq(it.type, XMIG_REC_DIGEST);
+	ck_assert_uint_eq(it.u.digest.algorithm, XMIG_DIGEST_XXH3_128_CHUNKS);
+	ck_assert_uint_eq(it.u.digest.pages, NR_PAGES);
+	ck_assert_uint_eq(it.u.digest.nr_ranges, 0);
 
 	ck_assert_int_eq(xmig__rec_read(&rd, &rec, -1), 0);
 	ck_assert_int_eq(xmig__decoder_feed(&d, &rec, &it), 0);
@@ -466,9 +473,9 @@ START_TEST(test_order_checks)
 }
 END_TEST
 
-/* A stream whose DIGEST (algorithm 3) leaves out `nr` ranges from `r`. */
-static void digest_excl(struct sample *s, uint64_t pages, const uint64_t *r, uint64_t nr,
-			uint32_t len_adjust, int state_first)
+/* A stream whose DIGEST (algorithm `alg`) leaves out `nr` ranges from `r`. */
+static void digest_alg(struct sample *s, uint32_t alg, uint64_t pages, const uint64_t *r,
+		       uint64_t nr, uint32_t len_adjust, int state_first)
 {
 	uint8_t body[40 + 16 * 4] = { 0 };
 	uint64_t i;
@@ -478,7 +485,7 @@ static void digest_excl(struct sample *s, uint64_t pages, const uint64_t *r, uin
 	put_round_end(s, 0, 1);
 	if (state_first)
 		put_vcpu(s, 0, 7, 24);
-	xmig__put_le32(body, XMIG_DIGEST_XXH3_128_EXCL);
+	xmig__put_le32(body, alg);
 	xmig__put_le64(body + 8, pages);
 	xmig__put_le64(body + 32, nr);
 	for (i = 0; i < nr; i++) {
@@ -489,7 +496,14 @@ static void digest_excl(struct sample *s, uint64_t pages, const uint64_t *r, uin
 	put_rec(s, XMIG_REC_END, NULL, 0);
 }
 
-/* Algorithm 3's ranges: ascending, disjoint, non-empty, inside the guest. */
+static void digest_excl(struct sample *s, uint64_t pages, const uint64_t *r, uint64_t nr,
+			uint32_t len_adjust, int state_first)
+{
+	digest_alg(s, XMIG_DIGEST_XXH3_128_CHUNKS, pages, r, nr, len_adjust, state_first);
+}
+
+/* The ranges left out: ascending, disjoint, non-empty, inside the guest;
+ * the digest before the state; the older algorithms refused by name. */
 START_TEST(test_digest_exclusions)
 {
 	static const uint64_t good[] = { 5, 3, 8, 1, 99, 1 };
@@ -499,18 +513,23 @@ START_TEST(test_digest_exclusions)
 	static const uint64_t beyond[] = { 90, 11 };
 	static const uint64_t wrap[] = { 1, UINT64_MAX };
 	struct sample s;
+	uint32_t alg;
 
 	digest_excl(&s, NR_PAGES - 5, good, 3, 0, 0);
 	ck_assert_msg(decode_all(s.w.out, s.w.out_len, NULL) == 0, "%s", xmig_error_last());
 	mem_transport_fini(&s.w);
+	digest_excl(&s, NR_PAGES, good, 0, 0, 0); /* nothing left out */
+	ck_assert_msg(decode_all(s.w.out, s.w.out_len, NULL) == 0, "%s", xmig_error_last());
+	mem_transport_fini(&s.w);
 	digest_excl(&s, NR_PAGES - 4, good, 3, 0, 0);
 	expect_reject(&s, XMIG_EPROTO, "covers 96 pages, but 5 of the 100 are excluded");
-	digest_excl(&s, 1, good, 0, 0, 0);
-	expect_reject(&s, XMIG_EPROTO, "length 40 does not hold 0 ranges");
+	digest_excl(&s, 1, good, 1, 0, 0);
+	ck_assert_msg(decode_all(s.w.out, s.w.out_len, NULL) == 0, "%s", xmig_error_last());
+	mem_transport_fini(&s.w);
 	digest_excl(&s, 1, good, 3, 16, 0);
 	expect_reject(&s, XMIG_EPROTO, "length 72 does not hold 3 ranges");
 	digest_excl(&s, 1, good, 0, 8, 0);
-	expect_reject(&s, XMIG_EPROTO, "algorithm 3 needs at least 40");
+	expect_reject(&s, XMIG_EPROTO, "algorithm 4 needs at least 40");
 	digest_excl(&s, 1, back, 2, 0, 0);
 	expect_reject(&s, XMIG_EPROTO, "excluded range 1 (pfn 0x5, 1 frames)");
 	digest_excl(&s, 1, overlap, 2, 0, 0);
@@ -523,7 +542,15 @@ START_TEST(test_digest_exclusions)
 	expect_reject(&s, XMIG_EPROTO, "excluded range 0 (pfn 0x1, 18446744073709551615 frames)");
 	/* the receiver hashes again for it: before any state is loaded */
 	digest_excl(&s, NR_PAGES - 5, good, 3, 0, 1);
-	expect_reject(&s, XMIG_EPROTO, "algorithm 3 after the state records");
+	expect_reject(&s, XMIG_EPROTO, "DIGEST after the state records");
+	digest_excl(&s, NR_PAGES, good, 0, 0, 1);
+	expect_reject(&s, XMIG_EPROTO, "DIGEST after the state records");
+	for (alg = XMIG_DIGEST_XXH3_128_V1; alg <= XMIG_DIGEST_XXH3_128_EXCL_V3; alg++) {
+		digest_alg(&s, alg, 1, good, 0, 8, 0);
+		expect_reject(&s, XMIG_EPROTO, "an older xmig's (this one reads algorithm 4)");
+	}
+	digest_alg(&s, 5, 1, good, 0, 0, 0);
+	expect_reject(&s, XMIG_EPROTO, "unknown digest algorithm 5");
 }
 END_TEST
 

@@ -107,11 +107,27 @@ void xmig__query_remaining(struct xmig_session *s, uint64_t pages);
 void xmig__status(struct xmig_session *s, int status);
 
 /*
- * XXH3-128 over every populated frame (pfn, bytes) in pfn order, as
- * docs/stream-format.md defines it. Uses the session's pfns/ptrs buffers.
+ * The digest of guest memory (docs/stream-format.md, DIGEST, algorithm 4):
+ * one hash per chunk of XMIG_DIGEST_CHUNK frames, kept so that a chunk can
+ * be hashed again alone, and the digest over them.
  */
-int xmig__digest(struct xmig_session *s, const uint64_t *exclude, uint64_t *pages,
-		 uint8_t out[16]);
+struct xmig__digest_chunk {
+	uint64_t lo, hi; /* the chunk's XXH3-128 */
+	uint32_t data;   /* its frames holding data */
+};
+struct xmig__digest_table {
+	uint64_t nr; /* chunks */
+	struct xmig__digest_chunk *c;
+};
+int xmig__digest_table_init(struct xmig_session *s, struct xmig__digest_table *t);
+void xmig__digest_table_free(struct xmig__digest_table *t);
+/* Hash the chunks set in `which` (a bitmap of chunks; NULL: every chunk),
+ * the frames set in `exclude` (NULL: none) left out. Uses the session's
+ * pfns/ptrs buffers. */
+int xmig__digest_hash(struct xmig_session *s, struct xmig__digest_table *t,
+		      const uint64_t *which, const uint64_t *exclude);
+/* The digest over the table, and the frames holding data it covers. */
+void xmig__digest_final(const struct xmig__digest_table *t, uint64_t *pages, uint8_t out[16]);
 
 int xmig__send_run(struct xmig_session *s);
 int xmig__recv_run(struct xmig_session *s);

@@ -18,7 +18,8 @@ struct recv_state {
 	struct xmig__decoder dec;
 	struct xmig__digest digest; /* the sender's */
 	int have_digest;
-	uint8_t mine[16];           /* ours, taken right after the final round */
+	struct xmig__digest_table tab; /* ours, hashed right after the final round */
+	uint8_t mine[16];
 	uint64_t mine_pages;
 	int have_mine;
 	struct xmig_round_stats cur; /* the round being received */
@@ -221,8 +222,11 @@ static void round_done(struct xmig_session *s, struct recv_state *st,
 static int digest_mine(struct xmig_session *s, struct recv_state *st)
 {
 	uint64_t t = xmig__now_ns();
-	int rc = xmig__digest(s, NULL, &st->mine_pages, st->mine);
+	int rc = xmig__digest_table_init(s, &st->tab);
 
+	if (rc < 0)
+		return rc;
+	rc = xmig__digest_hash(s, &st->tab, NULL, NULL);
 	if (rc < 0)
 		return rc;
 	s->stats.digest_ns = xmig__now_ns() - t;
@@ -231,27 +235,34 @@ static int digest_mine(struct xmig_session *s, struct recv_state *st)
 }
 
 /*
- * Algorithm 3: the sender left frames out (written after the pause by a
- * device): hash again without them. Memory is complete: DIGEST follows the
- * final round.
+ * The sender left frames out (written after the pause by a device): hash
+ * their chunks again without them. Memory is as the final round left it:
+ * DIGEST comes before the state records.
  */
 static int digest_excluding(struct xmig_session *s, struct recv_state *st,
 			    const struct xmig__digest *dg)
 {
-	uint64_t *excl, i, pfn, first, count, t = xmig__now_ns();
+	uint64_t *excl, *which, i, pfn, first, count, t = xmig__now_ns();
 	int rc;
 
 	excl = calloc(xmig__bitmap_words(s->info.nr_pages), sizeof(*excl));
-	if (!excl)
+	which = calloc(xmig__bitmap_words(st->tab.nr), sizeof(*which));
+	if (!excl || !which) {
+		free(excl);
+		free(which);
 		return xmig__serr(s, XMIG_ENOMEM, "no memory for the digest's exclusions");
+	}
 	for (i = 0; i < dg->nr_ranges; i++) {
 		first = xmig__le64(dg->ranges + 16 * i);
 		count = xmig__le64(dg->ranges + 16 * i + 8);
-		for (pfn = first; pfn < first + count; pfn++)
+		for (pfn = first; pfn < first + count; pfn++) {
 			xmig__bitmap_set(excl, pfn);
+			xmig__bitmap_set(which, pfn / XMIG_DIGEST_CHUNK);
+		}
 	}
-	rc = xmig__digest(s, excl, &st->mine_pages, st->mine);
+	rc = xmig__digest_hash(s, &st->tab, which, excl);
 	free(excl);
+	free(which);
 	if (rc < 0)
 		return rc;
 	s->stats.digest_ns += xmig__now_ns() - t;
@@ -262,10 +273,12 @@ static int digest_excluding(struct xmig_session *s, struct recv_state *st,
 static int verify(struct xmig_session *s, struct recv_state *st)
 {
 	const uint8_t *mine = st->mine;
-	uint64_t pages = st->mine_pages;
+	uint64_t pages;
 
 	if (!st->have_mine)
 		return xmig__serr(s, XMIG_EPROTO, "DIGEST without a final round");
+	xmig__digest_final(&st->tab, &st->mine_pages, st->mine);
+	pages = st->mine_pages;
 	if (pages != st->digest.pages || memcmp(mine, st->digest.digest, 16) != 0)
 		return xmig__serr(s, XMIG_EVERIFY,
 				  "guest memory differs from the source's at pause time: digest "
@@ -415,7 +428,9 @@ static int receive_stream(struct xmig_session *s, struct recv_state *st)
 			st->digest = item.u.digest;
 			st->digest.ranges = NULL; /* the record's body: gone after the next read */
 			st->have_digest = 1;
-			if (item.u.digest.nr_ranges && st->have_mine) {
+			if (!st->have_mine)
+				return xmig__serr(s, XMIG_EPROTO, "DIGEST without a final round");
+			if (item.u.digest.nr_ranges) {
 				rc = digest_excluding(s, st, &item.u.digest);
 				if (rc < 0)
 					return rc;
@@ -489,13 +504,11 @@ int xmig__recv_run(struct xmig_session *s)
 
 	xmig__decoder_init(&st.dec);
 	rc = receive_stream(s, &st);
+	if (rc >= 0 && st.have_digest)
+		rc = verify(s, &st);
+	xmig__digest_table_free(&st.tab);
 	if (rc < 0)
 		goto fail;
-	if (st.have_digest) {
-		rc = verify(s, &st);
-		if (rc < 0)
-			goto fail;
-	}
 	/* Everything that can fail, before READY: the source can still run on. */
 	rc = XMIG__HOOK(s, restore_complete);
 	if (rc < 0) {

@@ -244,7 +244,7 @@ static int fetch_dirty(struct xmig_session *s, int final, uint64_t *count)
 	return 0;
 }
 
-/* The DIGEST record: algorithm 2, or 3 with the frames in `excl` as ranges. */
+/* The DIGEST record (algorithm 4), the frames in `excl` as ranges. */
 static int write_digest(struct xmig_session *s, const uint64_t *excl, uint64_t pages,
 			const uint8_t digest[16])
 {
@@ -262,24 +262,22 @@ static int write_digest(struct xmig_session *s, const uint64_t *excl, uint64_t p
 				  "scattered over %llu ranges, more than a DIGEST holds (%llu): "
 				  "memory cannot be verified", (unsigned long long)nr,
 				  (unsigned long long)XMIG_DIGEST_RANGES_MAX);
-	len = nr ? 40 + 16 * nr : 32;
+	len = 40 + 16 * nr;
 	body = calloc(1, len);
 	if (!body)
 		return xmig__serr(s, XMIG_ENOMEM, "no memory for the DIGEST record");
-	xmig__put_le32(body, nr ? XMIG_DIGEST_XXH3_128_EXCL : XMIG_DIGEST_XXH3_128);
+	xmig__put_le32(body, XMIG_DIGEST_XXH3_128_CHUNKS);
 	xmig__put_le64(body + 8, pages);
 	memcpy(body + 16, digest, 16);
-	if (nr) {
-		xmig__put_le64(body + 32, nr);
-		for (pfn = 0; pfn < n; pfn++) {
-			if (!xmig__bitmap_test(excl, pfn))
-				continue;
-			for (first = pfn; pfn + 1 < n && xmig__bitmap_test(excl, pfn + 1); pfn++)
-				;
-			xmig__put_le64(body + 40 + 16 * k, first);
-			xmig__put_le64(body + 48 + 16 * k, pfn + 1 - first);
-			k++;
-		}
+	xmig__put_le64(body + 32, nr);
+	for (pfn = 0; nr && pfn < n; pfn++) {
+		if (!xmig__bitmap_test(excl, pfn))
+			continue;
+		for (first = pfn; pfn + 1 < n && xmig__bitmap_test(excl, pfn + 1); pfn++)
+			;
+		xmig__put_le64(body + 40 + 16 * k, first);
+		xmig__put_le64(body + 48 + 16 * k, pfn + 1 - first);
+		k++;
 	}
 	rc = xmig__rec_write_simple(s->t, XMIG_REC_DIGEST, body, len, &s->stats.bytes);
 	free(body);
@@ -297,36 +295,57 @@ static int write_digest(struct xmig_session *s, const uint64_t *excl, uint64_t p
  * which is what the guest left there; a digest over it would differ for
  * no fault of the engine's. So the dirty log is read after each hashing
  * pass: frames written since the final round are left out of the digest
- * and named in it (algorithm 3), and the pass is repeated while new ones
- * appear, so that the digest covers exactly the frames nobody touched.
+ * and named in it, and their chunks are hashed again without them, while
+ * new ones appear, so that the digest covers exactly the frames nobody
+ * touched. The first pass hashes the guest; the later ones a few chunks
+ * each, quick enough that a device filling buffers (a ping every 10 ms
+ * into a paused PV guest, in the Xen lab) finds nothing new to write
+ * between two dirty log reads long before the limit. A device that never
+ * stops writing new frames fails the migration, the source running on.
  */
-enum { DIGEST_PASSES = 4 };
+enum { DIGEST_PASSES = 64 };
 
 static int send_digest(struct xmig_session *s)
 {
 	const size_t words = xmig__bitmap_words(s->info.nr_pages);
-	uint64_t *excl = NULL;
-	uint64_t pages = 0, late = 0, fresh, t = xmig__now_ns();
+	struct xmig__digest_table tab = { 0 };
+	uint64_t *excl = NULL, *which = NULL;
+	uint64_t pages = 0, late = 0, fresh, bits, t = xmig__now_ns();
 	uint8_t digest[16];
 	size_t i;
 	int pass, rc;
 
+	rc = xmig__digest_table_init(s, &tab);
+	if (rc < 0)
+		return rc;
 	for (pass = 1;; pass++) {
-		rc = xmig__digest(s, excl, &pages, digest);
+		rc = xmig__digest_hash(s, &tab, which, excl);
 		if (rc < 0)
 			goto out;
 		rc = fetch_dirty(s, 0, &late);
 		if (rc < 0)
 			goto out;
-		fresh = 0;
-		if (late && !excl && !(excl = calloc(words, sizeof(*excl)))) {
-			rc = xmig__serr(s, XMIG_ENOMEM, "no memory for the digest's exclusions");
-			goto out;
+		if (late && !excl) {
+			excl = calloc(words, sizeof(*excl));
+			which = calloc(xmig__bitmap_words(tab.nr), sizeof(*which));
+			if (!excl || !which) {
+				rc = xmig__serr(s, XMIG_ENOMEM, "no memory for the digest's "
+						"exclusions");
+				goto out;
+			}
 		}
+		if (which)
+			memset(which, 0, xmig__bitmap_words(tab.nr) * sizeof(*which));
+		fresh = 0;
 		for (i = 0; late && i < words; i++) {
-			fresh += (uint64_t)__builtin_popcountll(s->bitmap[i] & ~excl[i]);
-			excl[i] |= s->bitmap[i];
+			bits = s->bitmap[i] & ~excl[i];
 			s->bitmap[i] = 0;
+			if (!bits)
+				continue;
+			fresh += (uint64_t)__builtin_popcountll(bits);
+			excl[i] |= bits;
+			/* a word's 64 frames lie in one chunk (XMIG_DIGEST_CHUNK % 64 == 0) */
+			xmig__bitmap_set(which, (uint64_t)i * 64 / XMIG_DIGEST_CHUNK);
 		}
 		if (!fresh)
 			break;
@@ -339,9 +358,10 @@ static int send_digest(struct xmig_session *s)
 			goto out;
 		}
 		xmig__log(s, XMIG_LOG_DEBUG, "digest pass %d: %llu pages written meanwhile by "
-			  "someone other than the guest; hashing again without them", pass,
-			  (unsigned long long)fresh);
+			  "someone other than the guest; hashing their chunks again without them",
+			  pass, (unsigned long long)fresh);
 	}
+	xmig__digest_final(&tab, &pages, digest);
 	s->stats.digest_ns = xmig__now_ns() - t;
 	s->stats.pages_excluded = excl ? xmig__bitmap_count(excl, s->info.nr_pages) : 0;
 	if (s->stats.pages_excluded)
@@ -350,12 +370,14 @@ static int send_digest(struct xmig_session *s)
 			  "dirty log, the guest being paused (by a device back end or the "
 			  "hypervisor; the backend reports them): the destination has them as "
 			  "the final round found them; the digest leaves them out and covers "
-			  "the other %llu frames",
+			  "the other %llu frames (%d hashing passes)",
 			  (unsigned long long)s->stats.pages_excluded,
-			  (unsigned long long)(s->info.nr_pages - s->stats.pages_excluded));
+			  (unsigned long long)(s->info.nr_pages - s->stats.pages_excluded), pass);
 	rc = write_digest(s, excl, pages, digest);
 out:
 	free(excl);
+	free(which);
+	xmig__digest_table_free(&tab);
 	return rc;
 }
 
@@ -527,8 +549,8 @@ static int stop_and_copy(struct xmig_session *s, struct send_state *st)
 		return rc;
 	tl->last_page_sent = xmig__elapsed(s);
 
-	/* The digest first: a receiver hashes again for algorithm 3, and must
-	 * do it before its load_state changes memory (a PV start info). */
+	/* The digest first: a receiver hashes chunks again for the frames left
+	 * out, before its load_state changes memory (a PV start info). */
 	if (s->sp.verify) {
 		rc = send_digest(s);
 		if (rc < 0)

@@ -189,7 +189,7 @@ static int decode_state(struct xmig__decoder *d, const struct xmig__rec *rec,
 	return 0;
 }
 
-/* Algorithm 3's ranges: ascending, disjoint, within the guest. */
+/* The frames left out: ascending, disjoint ranges within the guest. */
 static int decode_digest_ranges(struct xmig__decoder *d, const struct xmig__rec *rec,
 				struct xmig__digest *dg)
 {
@@ -197,14 +197,13 @@ static int decode_digest_ranges(struct xmig__decoder *d, const struct xmig__rec 
 	uint64_t i, first, count, next = 0;
 
 	if (rec->length < 40)
-		return reject(rec, XMIG_EPROTO, "length %u, algorithm 3 needs at least 40",
+		return reject(rec, XMIG_EPROTO, "length %u, algorithm 4 needs at least 40",
 			      rec->length);
 	dg->nr_ranges = xmig__le64(rec->body + 32);
-	if (dg->nr_ranges == 0 || dg->nr_ranges > XMIG_DIGEST_RANGES_MAX ||
-	    rec->length != 40 + 16 * dg->nr_ranges)
+	if (dg->nr_ranges > XMIG_DIGEST_RANGES_MAX || rec->length != 40 + 16 * dg->nr_ranges)
 		return reject(rec, XMIG_EPROTO, "length %u does not hold %llu ranges", rec->length,
 			      (unsigned long long)dg->nr_ranges);
-	dg->ranges = rec->body + 40;
+	dg->ranges = dg->nr_ranges ? rec->body + 40 : NULL;
 	dg->excluded = 0;
 	for (i = 0; i < dg->nr_ranges; i++) {
 		first = xmig__le64(dg->ranges + 16 * i);
@@ -227,8 +226,10 @@ static int decode_digest_ranges(struct xmig__decoder *d, const struct xmig__rec 
 static int decode_digest(struct xmig__decoder *d, const struct xmig__rec *rec,
 			 struct xmig__digest *dg)
 {
-	if (rec->length < 32)
-		return reject(rec, XMIG_EPROTO, "length %u, expected 32", rec->length);
+	int rc;
+
+	if (rec->length < 8)
+		return reject(rec, XMIG_EPROTO, "length %u, expected at least 40", rec->length);
 	if (d->phase != XMIG_DEC_STATE)
 		return reject(rec, XMIG_EPROTO, "digest before the final round");
 	if (d->seen_digest)
@@ -236,35 +237,32 @@ static int decode_digest(struct xmig__decoder *d, const struct xmig__rec *rec,
 	if (!(d->hdr.flags & XMIG_HDR_F_DIGEST))
 		return reject(rec, XMIG_EPROTO, "DIGEST not announced in the header");
 	dg->algorithm = xmig__le32(rec->body);
-	if (dg->algorithm == XMIG_DIGEST_XXH3_128_V1)
-		return reject(rec, XMIG_EPROTO, "digest algorithm 1, an older xmig's that does not "
-			      "cover absent frames: update the sender");
-	if (dg->algorithm != XMIG_DIGEST_XXH3_128 && dg->algorithm != XMIG_DIGEST_XXH3_128_EXCL)
+	if (dg->algorithm >= XMIG_DIGEST_XXH3_128_V1 &&
+	    dg->algorithm <= XMIG_DIGEST_XXH3_128_EXCL_V3)
+		return reject(rec, XMIG_EPROTO, "digest algorithm %u, an older xmig's (this one "
+			      "reads algorithm %u): update the sender, or migrate without "
+			      "verification", dg->algorithm, XMIG_DIGEST_XXH3_128_CHUNKS);
+	if (dg->algorithm != XMIG_DIGEST_XXH3_128_CHUNKS)
 		return reject(rec, XMIG_EPROTO, "unknown digest algorithm %u", dg->algorithm);
-	if (dg->algorithm == XMIG_DIGEST_XXH3_128 && rec->length != 32)
-		return reject(rec, XMIG_EPROTO, "length %u, expected 32", rec->length);
 	if (xmig__le32(rec->body + 4) != 0)
 		return reject(rec, XMIG_EPROTO, "reserved field is not zero");
+	if (rec->length < 40)
+		return reject(rec, XMIG_EPROTO, "length %u, algorithm 4 needs at least 40",
+			      rec->length);
 	dg->pages = xmig__le64(rec->body + 8);
 	if (dg->pages > d->hdr.info.nr_pages)
 		return reject(rec, XMIG_EPROTO, "covers %llu pages of a %llu-page guest",
 			      (unsigned long long)dg->pages,
 			      (unsigned long long)d->hdr.info.nr_pages);
 	memcpy(dg->digest, rec->body + 16, 16);
-	dg->ranges = NULL;
-	dg->nr_ranges = dg->excluded = 0;
-	if (dg->algorithm == XMIG_DIGEST_XXH3_128_EXCL) {
-		int rc;
-
-		/* the receiver hashes again for it: memory before load_state */
-		if (d->seen_state)
-			return reject(rec, XMIG_EPROTO, "algorithm 3 after the state records "
-				      "(it must come first)");
-		rc = decode_digest_ranges(d, rec, dg);
-
-		if (rc < 0)
-			return rc;
-	}
+	/* the receiver hashed its memory at the final round and hashes the
+	 * chunks with frames left out again: memory before load_state */
+	if (d->seen_state)
+		return reject(rec, XMIG_EPROTO, "DIGEST after the state records (it must come "
+			      "first)");
+	rc = decode_digest_ranges(d, rec, dg);
+	if (rc < 0)
+		return rc;
 	d->seen_digest = 1;
 	return 0;
 }

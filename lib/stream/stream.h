@@ -62,11 +62,16 @@ enum xmig_page_enc {
 #define XMIG_ENTRY_ENC(e) ((unsigned int)((e) >> 56))
 
 #define XMIG_ROUND_F_FINAL 0x1u
-/* DIGEST algorithms. 1 (an early xmig's) skipped absent frames: refused. */
+/* DIGEST algorithms. 1-3 (earlier xmigs': 1 skipped absent frames, 2 and 3
+ * hashed the guest as one stream, so that leaving a frame out meant hashing
+ * it all again) are refused. 4: XXH3-128 over the XXH3-128s of chunks of
+ * XMIG_DIGEST_CHUNK frames, with the frames a device wrote after the pause
+ * left out (ranges follow, maybe none). */
 #define XMIG_DIGEST_XXH3_128_V1 1u
-#define XMIG_DIGEST_XXH3_128 2u /* XXH3-128 over frame runs and data pages */
-/* 2, with frames left out: written by a device after the pause (ranges follow) */
-#define XMIG_DIGEST_XXH3_128_EXCL 3u
+#define XMIG_DIGEST_XXH3_128_V2 2u
+#define XMIG_DIGEST_XXH3_128_EXCL_V3 3u
+#define XMIG_DIGEST_XXH3_128_CHUNKS 4u
+#define XMIG_DIGEST_CHUNK 256u
 #define XMIG_DIGEST_RANGES_MAX ((XMIG_REC_MAX_BODY - 40) / 16)
 
 /* The printable name of a record type ("PAGE_BATCH", "type 0x...": static). */
@@ -174,9 +179,9 @@ struct xmig__digest {
 	uint32_t algorithm;
 	uint64_t pages;
 	uint8_t digest[16];
-	/* algorithm 3: `nr_ranges` (u64 first, u64 count) pairs in the record's
-	 * body (valid until the next read), ascending and disjoint, covering
-	 * `excluded` frames */
+	/* `nr_ranges` (u64 first, u64 count) pairs in the record's body (valid
+	 * until the next read; NULL if none), ascending and disjoint, covering
+	 * `excluded` frames left out */
 	const uint8_t *ranges;
 	uint64_t nr_ranges, excluded;
 };
