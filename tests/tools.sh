@@ -18,6 +18,9 @@ pass=0
 
 # A free TCP port: let xmig-recv pick one and tell us.
 start_recv() { # args...; sets recv_pid and port
+  # (emptied here, not by the child's redirection: on a busy machine the
+  # loop below read the previous receiver's port before the child ran)
+  : > "$tmp/recv.err"
   "$bin/xmig-recv" --listen 127.0.0.1:0 --accept-timeout 30s "$@" \
     >"$tmp/recv.out" 2>"$tmp/recv.err" &
   recv_pid=$!
@@ -491,7 +494,7 @@ grep -q 'it starts with "GET / HTTP/1.0' "$tmp/recv.err" ||
   fail "the HTTP request is not named: $(cat "$tmp/recv.err")"
 grep -q '"verified": true' "$tmp/stray.json" || fail "stray: the migration after them is not verified"
 # the wait has its deadline whatever came: strays do not extend it
-start_recv_t() { "$bin/xmig-recv" --listen 127.0.0.1:0 --accept-timeout "$1" >"$tmp/recv.out" 2>"$tmp/recv.err" & recv_pid=$!; }
+start_recv_t() { : > "$tmp/recv.err"; "$bin/xmig-recv" --listen 127.0.0.1:0 --accept-timeout "$1" >"$tmp/recv.out" 2>"$tmp/recv.err" & recv_pid=$!; }
 start_recv_t 1500ms
 for _ in $(seq 100); do port=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$tmp/recv.err"); [ -n "$port" ] && break; sleep 0.05; done
 python3 -c "import socket,sys; s=socket.create_connection(('127.0.0.1', int(sys.argv[1]))); s.sendall(b'x'*32); s.close()" "$port"
