@@ -50,6 +50,9 @@ struct xmig_session {
 	int ambiguous;   /* sender: EAMBIGUOUS, not yet resolved */
 	int outcome;     /* receiver: enum xmig_outcome once READY was sent */
 	int settled;     /* receiver: the sender knows the outcome */
+	int stream_broken; /* a write to the transport failed, maybe inside a
+			    * record: nothing more is framed on it (no ERROR
+			    * record, which would also wait out its timeout) */
 
 	uint64_t t0;
 	struct xmig_guest_info info;

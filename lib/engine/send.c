@@ -55,6 +55,7 @@ static int write_failed(struct xmig_session *s, int rc, const char *what)
 
 	if (atomic_load(&s->cancelled))
 		return xmig__serr(s, XMIG_ECANCELED, "migration cancelled by the caller");
+	s->stream_broken = 1;
 	snprintf(ctx, sizeof(ctx), "sending %s", what);
 	snprintf(why, sizeof(why), "%s",
 		 xmig__last_message()[0] ? xmig__last_message() : xmig_strerror(rc));

@@ -468,7 +468,8 @@ void xmig__send_error_rec(struct xmig_session *s)
 	uint8_t body[8 + XMIG_ERROR_MSG_MAX];
 	size_t n = strnlen(s->err, XMIG_ERROR_MSG_MAX);
 
-	if (!(s->t->flags & XMIG_TRANSPORT_DUPLEX) && s->role == XMIG__RECEIVER)
+	if ((!(s->t->flags & XMIG_TRANSPORT_DUPLEX) && s->role == XMIG__RECEIVER) ||
+	    s->stream_broken)
 		return;
 	xmig__put_le32(body, (uint32_t)s->err_code);
 	xmig__put_le32(body + 4, 0);
