@@ -327,5 +327,43 @@ two "$tmp/two-notrun" && fail "a two-host run with a failed migration passes"
 ! grep -q '| xmig-ba1 |' "$tmp/two-notrun/table.md" || fail "a migration not run is in the table"
 mktwo "$tmp/two-missing"; rm "$tmp/two-missing/xmig-ba1.json"
 two "$tmp/two-missing" && fail "a two-host run with a migration missing passes"
+# DRBD disconnected or split-brained after a migration: a failure
+two_bad standalone 's/"rc":0,"from"/"rc":0,"drbd_cstate":"StandAlone\/Connected","from"/' \
+  "DRBD standing alone after it"
+two_bad splitbrain 's/"rc":0,"from"/"rc":0,"split_brains":"1\/0","from"/' "a split brain"
+# a fault passes when it fired, xl failed, and the guest runs on at xen01
+# alone, devices sound, nothing left behind, DRBD connected (xen01 primary)
+mkfault() { # DIR
+  mktwo "$1"
+  echo drbd-fault-cut-live >> "$1/plan.txt"
+  echo '{"rc":1,"disk_kind":"drbd","from":"a","to":"b","helper":"xmig","wall_ms":45000,"on_xen01":"1","on_xen02":"","ping_after":3,"tcp_alive":true,"guest_gap_ms":300,"disk_errors":0,"disk":"LX DISK writes=29 checked=28 errors=0","drbd_xen01":"Primary/Secondary","drbd_xen02":"Secondary/Primary","drbd_cstate":"Connected/Connected","split_brains":"0/0","left_xen01":0,"left_xen02":0,"fault_kind":"cut-live","fault":"the migration connection silenced after the sending helper wrote 4194304 bytes (the source -b----), torn down 40 s later "}' \
+    > "$1/drbd-fault-cut-live.json"
+}
+mkfault "$tmp/fault"
+two "$tmp/fault" && [ "$(status "$tmp/fault" drbd-fault-cut-live)" = pass ] ||
+  fail "a good fault fails: $(cat "$tmp/fault.out")"
+grep -q '| cut-live | drbd | the migration connection silenced .* | 1 | 45.0 | xen01 |.*| Connected/Connected, Primary/Secondary, split brains 0/0 |' \
+  "$tmp/fault/table.md" || fail "fault table: $(cat "$tmp/fault/table.md")"
+! grep -q '| drbd-fault-cut-live | drbd | xmig |' "$tmp/fault/table.md" ||
+  fail "a fault among the migrations: $(cat "$tmp/fault/table.md")"
+fault_bad() { # CASE SED WHAT
+  mkfault "$tmp/fault-$1"
+  sed -i "$2" "$tmp/fault-$1/drbd-fault-cut-live.json"
+  two "$tmp/fault-$1" && fail "fault-$1 passes"
+  [ "$(status "$tmp/fault-$1" drbd-fault-cut-live)" = fail ] || fail "$3 passes"
+}
+fault_bad notfired 's/"fault":"[^"]*"/"fault":"NOT FIRED: no sending helper"/' "a fault that did not fire"
+fault_bad silent 's/"fault":"[^"]*"/"fault":""/' "a fault that said nothing"
+fault_bad moved 's/"rc":1/"rc":0/' "a migration the fault did not stop"
+fault_bad there 's/"on_xen01":"1","on_xen02":""/"on_xen01":"","on_xen02":"5"/' \
+  "a guest that ran on at xen02"
+fault_bad both 's/"on_xen02":""/"on_xen02":"5"/' "a guest on both hosts after a fault"
+fault_bad left 's/"left_xen02":0/"left_xen02":1/' "a domain left on xen02"
+fault_bad sb 's/"split_brains":"0\/0"/"split_brains":"0\/1"/' "a split brain after a fault"
+fault_bad sa 's/"drbd_cstate":"Connected\/Connected"/"drbd_cstate":"StandAlone\/WFConnection"/' \
+  "DRBD disconnected after a fault"
+fault_bad role 's/"drbd_xen02":"Secondary\/Primary"/"drbd_xen02":"Primary\/Primary"/' \
+  "two DRBD primaries after a fault"
+fault_bad tcp 's/"tcp_alive":true/"tcp_alive":false/' "a dead stream after a fault"
 
 echo "xen-lab-verdict: all checks passed"

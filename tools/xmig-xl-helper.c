@@ -21,12 +21,22 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <time.h>
 #include <unistd.h>
+
+#define __XEN_TOOLS__ 1 /* the domctl flags in xenctrl.h */
+#include <xenctrl.h>
+#include <xenstore.h>
 
 #include "common.h"
 #include "toolutil.h"
@@ -42,6 +52,7 @@
 #define DEFAULT_CONF "/etc/xmig/xl-helper.conf"
 
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
+static const char *prog = CONTEXT; /* argv[0] */
 static unsigned long cbflags;
 
 /* ---- talking to libxl ---- */
@@ -156,6 +167,7 @@ struct settings {
 	uint64_t max_bandwidth; /* bytes/s */
 	uint64_t min_rate;      /* bytes/s the receiver requires of each phase */
 	int verify;
+	int guard;              /* the incoming copy's guard (restore) */
 	char where[300];        /* the setting being read, for messages */
 };
 
@@ -189,6 +201,8 @@ static int set_one(struct settings *st, const char *key, const char *val)
 		st->timeout_ms = (uint32_t)v;
 	else if (!strcmp(key, "verify") && v <= 1)
 		st->verify = (int)v;
+	else if (!strcmp(key, "guard") && v <= 1)
+		st->guard = (int)v;
 	else
 		return -1;
 	return 0;
@@ -198,7 +212,7 @@ static void settings_load(struct settings *st)
 {
 	static const char *const keys[] = { "policy", "downtime_ms", "max_rounds",
 					    "max_bandwidth", "verify", "timeout_ms",
-					    "min_rate" };
+					    "min_rate", "guard" };
 	const char *path = getenv("XMIG_XL_HELPER_CONF");
 	char line[512], env[64];
 	unsigned int lineno = 0;
@@ -208,6 +222,7 @@ static void settings_load(struct settings *st)
 	st->downtime_ms = 50;
 	st->max_rounds = 30;
 	st->timeout_ms = 30000;
+	st->guard = 1;
 	/* Lower than xmig-recv's 1 MiB/s: the stream comes through xl's own
 	 * channel (ssh, as a rule), and a slow link between two hosts must not
 	 * fail a migration that makes progress; silence is still bounded by
@@ -403,6 +418,181 @@ static _Noreturn void save(char **argv)
 	complete(rc == 0, EIO);
 }
 
+/* ---- the incoming copy's guard ---- */
+
+/*
+ * xl migrate-receive exits without destroying its copy when it cannot send
+ * "ready" after the stream (tools/xl/xl_migrate.c: the sender went away):
+ * the domain stays behind, paused, named NAME--incoming, its devices
+ * attached (a DRBD disk held Primary on both hosts). So a restore that
+ * succeeded leaves a guard: a process of the helper's that outlives it
+ * (libxl waits for the helper, not for it) and watches the process that
+ * ran the helper. Once that process is gone, a domain it left paused and
+ * still named "...--incoming" was never started: the guard destroys it
+ * with `xl destroy`. It leaves as soon as the domain runs, is renamed or is
+ * gone, which is what every migration that goes on does. The guest is not
+ * lost by it: xl destroys the source only once the destination reported
+ * its copy started, and it was not.
+ */
+#define GUARD_LOG "/var/log/xen/xmig-xl-helper.log"
+#define INCOMING "--incoming"
+
+static void guard_say(const char *fmt, ...) XMIG__PRINTF(1, 2);
+static void guard_say(const char *fmt, ...)
+{
+	char text[512], stamp[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	va_list ap;
+	FILE *f;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	syslog(LOG_WARNING, "%s", text);
+	f = fopen(GUARD_LOG, "ae");
+	if (!f)
+		return;
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", localtime_r(&now, &tm));
+	fprintf(f, "%s xmig-xl-helper[%d]: %s\n", stamp, (int)getpid(), text);
+	fclose(f);
+}
+
+enum guard_look { GUARD_WATCH, GUARD_LEAVE, GUARD_DESTROY };
+
+/* What the domain is now; `gone`: the toolstack process has exited. */
+static enum guard_look guard_look(xc_interface *xc, struct xs_handle *xs, uint32_t domid,
+				  int gone, char *name, size_t len)
+{
+	xc_domaininfo_t di;
+	char path[64], *n;
+	unsigned int nlen;
+	size_t k = strlen(INCOMING);
+
+	if (xc_domain_getinfolist(xc, domid, 1, &di) != 1 || di.domain != domid ||
+	    (di.flags & XEN_DOMINF_dying))
+		return GUARD_LEAVE;
+	if (!(di.flags & XEN_DOMINF_paused))
+		return GUARD_LEAVE; /* started */
+	snprintf(path, sizeof(path), "/local/domain/%u/name", domid);
+	n = xs_read(xs, XBT_NULL, path, &nlen);
+	if (!n)
+		return GUARD_WATCH;
+	if (nlen < k || memcmp(n + nlen - k, INCOMING, k) != 0) {
+		free(n);
+		return GUARD_LEAVE; /* renamed: xl took it as its own */
+	}
+	snprintf(name, len, "%.*s", (int)nlen, n);
+	free(n);
+	return gone ? GUARD_DESTROY : GUARD_WATCH;
+}
+
+static _Noreturn void guard_run(uint32_t domid, pid_t toolstack, int pidfd)
+{
+	char name[256] = "", dom[16];
+	xc_interface *xc = xc_interface_open(NULL, NULL, 0);
+	struct xs_handle *xs = xs_open(0);
+	enum guard_look v;
+	int gone, status, unnamed = 0;
+	pid_t pid;
+
+	openlog(CONTEXT, LOG_PID, LOG_DAEMON);
+	if (!xc || !xs) {
+		guard_say("d%u: no guard (libxenctrl or xenstore would not open)", domid);
+		_exit(0);
+	}
+	for (;;) {
+		if (pidfd >= 0) {
+			struct pollfd p = { .fd = pidfd, .events = POLLIN };
+
+			gone = poll(&p, 1, 1000) > 0;
+		} else {
+			sleep(1);
+			gone = kill(toolstack, 0) < 0 && errno == ESRCH;
+		}
+		v = guard_look(xc, xs, domid, gone, name, sizeof(name));
+		if (v == GUARD_LEAVE)
+			_exit(0);
+		if (v == GUARD_DESTROY)
+			break;
+		/* the toolstack gone and the domain's name unreadable: a few
+		 * more looks, a second apart (the pidfd stays readable) */
+		if (gone && (sleep(1), ++unnamed > 30))
+			_exit(0);
+	}
+	/* (a moment for a toolstack that is still cleaning up in a child) */
+	sleep(2);
+	if (guard_look(xc, xs, domid, 1, name, sizeof(name)) != GUARD_DESTROY)
+		_exit(0);
+	snprintf(dom, sizeof(dom), "%u", domid);
+	pid = fork();
+	if (pid == 0) {
+		execlp("xl", "xl", "destroy", dom, (char *)NULL);
+		_exit(127);
+	}
+	status = -1;
+	if (pid > 0)
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+	guard_say("d%u (%s): the toolstack (pid %d) exited and left it paused, never started: "
+		  "%s (the guest is on the source)", domid, name, (int)toolstack,
+		  pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0
+			  ? "destroyed it (xl destroy)"
+			  : "xl destroy FAILED: destroy it by hand");
+	_exit(0);
+}
+
+/* Leave a guard for d`domid`, restored, paused, handed to libxl. */
+static void guard_incoming(uint32_t domid)
+{
+	pid_t toolstack = getppid(), pid;
+	int pidfd = (int)syscall(SYS_pidfd_open, toolstack, 0), null;
+
+	pid = fork();
+	if (pid < 0) {
+		say(XLH_WARN, "d%u: no guard for the incoming copy: fork: %s", domid,
+		    strerror(errno));
+		if (pidfd >= 0)
+			close(pidfd);
+		return;
+	}
+	if (pid > 0) {
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		if (pidfd >= 0)
+			close(pidfd);
+		say(XLH_INFO, "d%u: a guard destroys it if the toolstack (pid %d) exits leaving it "
+		    "paused and named *" INCOMING " (xl does on a lost \"ready\"; " GUARD_LOG ")",
+		    domid, (int)toolstack);
+		return;
+	}
+	/* its own session, nothing of libxl's open (libxl's pipes see EOF
+	 * when the helper exits), and a command line of its own: `ps` says
+	 * what it is, and nothing that looks for the helper finds it */
+	if (setsid() < 0 || (pid = fork()) != 0)
+		_exit(0);
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+	}
+	for (int fd = 3; fd < 1024; fd++)
+		if (fd != pidfd)
+			close(fd);
+	{
+		char dom[16], ts[16], fd[16];
+
+		snprintf(dom, sizeof(dom), "%u", domid);
+		snprintf(ts, sizeof(ts), "%d", (int)toolstack);
+		snprintf(fd, sizeof(fd), "%d", pidfd);
+		if (pidfd >= 0)
+			fcntl(pidfd, F_SETFD, 0);
+		execl("/proc/self/exe", prog, "--guard", dom, ts, fd, (char *)NULL);
+	}
+	guard_run(domid, toolstack, pidfd); /* no exec: the same, under the helper's name */
+}
+
 /* ---- restore ---- */
 
 static size_t build_nothing_missing(struct xlh_buf *b)
@@ -497,11 +687,26 @@ static _Noreturn void restore(char **argv)
 	xmig_session_free(s);
 	b->ops->free(b);
 	xmig_transport_close(&pt.base);
+	if (rc == 0 && st.guard)
+		guard_incoming(domid);
 	complete(rc == 0, EIO);
 }
 
 int main(int argc, char **argv)
 {
+	prog = argv[0] ? argv[0] : CONTEXT;
+	if (argc == 5 && !strcmp(argv[1], "--guard")) { /* its own guard (guard_incoming) */
+		char *e1, *e2, *e3;
+		unsigned long dom = strtoul(argv[2], &e1, 10);
+		long pid = strtol(argv[3], &e2, 10), fd = strtol(argv[4], &e3, 10);
+
+		if (*e1 || *e2 || *e3 || e1 == argv[2] || dom > 0x7fef || pid < 2 ||
+		    pid > INT32_MAX || fd < -1 || fd > 1023) {
+			fprintf(stderr, "xmig-xl-helper: --guard DOMID PID FD: not a guard's arguments\n");
+			return 2;
+		}
+		guard_run((uint32_t)dom, (pid_t)pid, (int)fd);
+	}
 	if (argc == 8 && !strcmp(argv[1], "--save-domain"))
 		save(argv);
 	if (argc == 11 && !strcmp(argv[1], "--restore-domain"))

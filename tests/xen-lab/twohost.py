@@ -25,7 +25,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from summarize import (PING_REPLY, STAMP, XL_PHASES, load_scenarios,  # noqa: E402
+from summarize import (PING_REPLY, STAMP, XL_PHASES, garp, load_scenarios,  # noqa: E402
                        ping_stats, xl_phases_of)
 
 
@@ -130,7 +130,55 @@ def load(rdir):
             ph = phases(rdir, d)
             if ph and len(ph) > 1:
                 d["xl_phases"] = ph
+            # the guest's gratuitous ARP after the go, seen on xen01's bridge
+            if d.get("rc") == 0 and ph:
+                m = ph.get("marks", {})
+                g = garp(rdir, d["name"], m.get("permitted", m.get("start")))
+                if g is not None:
+                    d["garp"] = g
     return out
+
+
+def devices_sound(s, host):
+    """The guest's devices where it runs (host "1" or "2"), and DRBD's
+    state: None, or why not."""
+    if not s.get("ping_after"):
+        return "the guest does not answer ping afterwards"
+    if not s.get("tcp_alive"):
+        return "the TCP stream from xen01 died"
+    if s.get("disk_errors"):
+        return "the disk checker reported %s errors" % s["disk_errors"]
+    if not s.get("disk"):
+        return "no word from the disk checker on xen0%s" % host
+    if kind(s) != "drbd":
+        return None
+    roles = (s.get("drbd_xen01") or "", s.get("drbd_xen02") or "")
+    want = ("Primary", "Secondary") if host == "1" else ("Secondary", "Primary")
+    if not all(r.startswith(w) for r, w in zip(roles, want)):
+        return "DRBD roles after it: xen01 %s, xen02 %s" % roles
+    if s.get("split_brains", "0/0") != "0/0":
+        return "DRBD reported split brain (dmesg 'Split-Brain detected', xen01/xen02: %s)" % \
+            s["split_brains"]
+    if s.get("drbd_cstate", "Connected/Connected") != "Connected/Connected":
+        return "DRBD not connected afterwards (xen01/xen02: %s)" % s["drbd_cstate"]
+    return None
+
+
+def judge_fault(s):
+    """A fault must stop the migration and leave the guest on xen01 alone."""
+    f = (s.get("fault") or "").strip()
+    if not f or f.startswith("NOT FIRED"):
+        return "fail", "the fault did not fire: %s" % (f or "(no word from it)")
+    if s.get("rc") == 0:
+        return "fail", "xl migrate succeeded although %s" % f
+    if not s.get("on_xen01") or s.get("on_xen02"):
+        return "fail", "after the fault the guest runs on xen01 as '%s', on xen02 as '%s' " \
+            "(it must run on at xen01, the source)" % (s.get("on_xen01"), s.get("on_xen02"))
+    left = (s.get("left_xen01"), s.get("left_xen02"))
+    if left != (0, 0):
+        return "fail", "other domains of the guest's left behind (xen01 %s, xen02 %s)" % left
+    why = devices_sound(s, "1")
+    return ("fail", why) if why else ("pass", "")
 
 
 def judge(s):
@@ -139,6 +187,8 @@ def judge(s):
         return ("pass", "") if rc == 0 else ("fail", s.get("error") or "rc %s" % rc)
     if s.get("not_run"):
         return "skip", s["not_run"]
+    if s.get("fault_kind"):
+        return judge_fault(s)
     if rc != 0:
         if s.get("helper") == "stock":
             return "skip", "the reference (xl on Xen's own helper) failed, rc %s" % rc
@@ -151,25 +201,40 @@ def judge(s):
         return "fail", "after the migration to xen0%s the guest runs on xen01 as '%s', " \
             "on xen02 as '%s'" % ("2" if to == "b" else "1", s.get("on_xen01"),
                                   s.get("on_xen02"))
-    if not s.get("ping_after"):
-        return "fail", "the guest does not answer ping afterwards"
-    if not s.get("tcp_alive"):
-        return "fail", "the TCP stream from xen01 died"
-    if s.get("disk_errors"):
-        return "fail", "the disk checker reported %s errors" % s["disk_errors"]
-    if not s.get("disk"):
-        return "fail", "no word from the disk checker on the new host"
-    if kind(s) != "drbd":
-        return "pass", ""
-    roles = (s.get("drbd_xen01") or "", s.get("drbd_xen02") or "")
-    want = ("Secondary", "Primary") if to == "b" else ("Primary", "Secondary")
-    if not all(r.startswith(w) for r, w in zip(roles, want)):
-        return "fail", "DRBD roles after it: xen01 %s, xen02 %s" % roles
-    return "pass", ""
+    why = devices_sound(s, "2" if to == "b" else "1")
+    return ("fail", why) if why else ("pass", "")
+
+
+def fault_table(scen):
+    rows = [s for s in scen if s.get("fault_kind") and not s.get("not_run")]
+    if not rows:
+        return []
+    out = ["", "Faults (xl migrate xen01 -> xen02 on xmig's helper; each must fail and "
+           "leave the guest on xen01):", "",
+           "| fault | disk | what was done | xl rc | xl wall s | guest runs on | ping lost | "
+           "ping longest gap ms | TCP | disk checker | DRBD |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for s in rows:
+        p = s.get("ping") or {}
+        where = "+".join(h for h, k in (("xen01", "on_xen01"), ("xen02", "on_xen02"))
+                         if s.get(k)) or "nowhere"
+        drbd = "-" if kind(s) != "drbd" else "%s, %s/%s, split brains %s" % (
+            s.get("drbd_cstate", "?"), (s.get("drbd_xen01") or "?").split("/")[0],
+            (s.get("drbd_xen02") or "?").split("/")[0], s.get("split_brains", "?"))
+        out.append("| %s | %s | %s | %s | %.1f | %s | %s/%s | %s | %s | %s | %s |" % (
+            s["fault_kind"], kind(s), ((s.get("fault") or "").strip() + (
+                " The helper's guard on xen02: " + s["guard"].strip()
+                if (s.get("guard") or "").strip() else "")).replace("|", "/"),
+            s.get("rc"), (s.get("wall_ms") or 0) / 1000, where, p.get("lost", "?"),
+            p.get("sent", "?"), p.get("longest_gap_ms", "?"),
+            "alive" if s.get("tcp_alive") else "DEAD",
+            "clean" if not s.get("disk_errors") else "ERRORS", drbd))
+    return out
 
 
 def table(scen):
-    rows = [s for s in scen if s.get("helper") and not s.get("not_run")]
+    rows = [s for s in scen if s.get("helper") and not s.get("not_run") and
+            not s.get("fault_kind")]
     lines = ["| migration | disk | helper | xl migrate wall s | guest-seen gap ms | ping lost | "
              "ping longest gap ms | TCP | disk checker |", "|---|---|---|---|---|---|---|---|---|"]
     for s in rows:
@@ -205,7 +270,12 @@ def table(scen):
             v = [p[ph] for p in ph_ok if p.get(ph) is not None]
             cells.append("%.0f" % statistics.median(v) if v else "-")
         brk.append("| %s | %s | %d | %s |" % (h, k, len(ph_ok), " | ".join(cells)))
-    return "\n".join(lines + [""] + med + brk)
+    garps = ["%s %s" % (s["name"], "%d, the first %s ms after the go" % (
+        s["garp"]["count"], s["garp"]["first_ms"]) if s["garp"]["count"] else "none")
+        for s in rows if s.get("garp")]
+    if garps:
+        garps = ["", "The guest's gratuitous ARPs seen on xen01's bridge: " + "; ".join(garps)]
+    return "\n".join(lines + [""] + med + brk + garps + fault_table(scen))
 
 
 def main(argv):
