@@ -19,8 +19,6 @@ struct recv_state {
 	struct xmig__digest digest; /* the sender's */
 	int have_digest;
 	struct xmig__digest_table tab; /* ours, hashed right after the final round */
-	uint8_t mine[16];
-	uint64_t mine_pages;
 	int have_mine;
 	struct xmig_round_stats cur; /* the round being received */
 	int cur_open;
@@ -272,13 +270,12 @@ static int digest_excluding(struct xmig_session *s, struct recv_state *st,
 
 static int verify(struct xmig_session *s, struct recv_state *st)
 {
-	const uint8_t *mine = st->mine;
+	uint8_t mine[16];
 	uint64_t pages;
 
 	if (!st->have_mine)
 		return xmig__serr(s, XMIG_EPROTO, "DIGEST without a final round");
-	xmig__digest_final(&st->tab, &st->mine_pages, st->mine);
-	pages = st->mine_pages;
+	xmig__digest_final(&st->tab, &pages, mine);
 	if (pages != st->digest.pages || memcmp(mine, st->digest.digest, 16) != 0)
 		return xmig__serr(s, XMIG_EVERIFY,
 				  "guest memory differs from the source's at pause time: digest "
