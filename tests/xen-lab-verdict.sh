@@ -276,8 +276,8 @@ mktwo() { # DIR
   mkdir -p "$d"
   printf 'boot\nxmig-ab1\nxmig-ba1\nstock-ab1\n' > "$d/plan.txt"
   echo '{"rc":0}' > "$d/boot.json"
-  echo '{"rc":0,"from":"a","to":"b","helper":"xmig","wall_ms":30000,"on_xen01":"","on_xen02":"3","ping_after":3,"tcp_alive":true,"guest_gap_ms":900,"disk_errors":0,"disk":"LX DISK writes=9 checked=8 errors=0","drbd_xen01":"Secondary/Primary","drbd_xen02":"Primary/Secondary"}' > "$d/xmig-ab1.json"
-  echo '{"rc":0,"from":"b","to":"a","helper":"xmig","wall_ms":30000,"on_xen01":"4","on_xen02":"","ping_after":3,"tcp_alive":true,"guest_gap_ms":800,"disk_errors":0,"disk":"LX DISK writes=19 checked=18 errors=0","drbd_xen01":"Primary/Secondary","drbd_xen02":"Secondary/Primary"}' > "$d/xmig-ba1.json"
+  echo '{"rc":0,"garp":{"count":1,"arp_count":2,"first_ms":2087.5,"first_arp_ms":2087.5},"from":"a","to":"b","helper":"xmig","wall_ms":30000,"on_xen01":"","on_xen02":"3","ping_after":3,"tcp_alive":true,"guest_gap_ms":900,"disk_errors":0,"disk":"LX DISK writes=9 checked=8 errors=0","drbd_xen01":"Secondary/Primary","drbd_xen02":"Primary/Secondary"}' > "$d/xmig-ab1.json"
+  echo '{"rc":0,"garp":{"count":1,"arp_count":2,"first_ms":2087.5,"first_arp_ms":2087.5},"from":"b","to":"a","helper":"xmig","wall_ms":30000,"on_xen01":"4","on_xen02":"","ping_after":3,"tcp_alive":true,"guest_gap_ms":800,"disk_errors":0,"disk":"LX DISK writes=19 checked=18 errors=0","drbd_xen01":"Primary/Secondary","drbd_xen02":"Secondary/Primary"}' > "$d/xmig-ba1.json"
   echo '{"rc":1,"from":"a","to":"b","helper":"stock","wall_ms":3000,"on_xen01":"4","on_xen02":"","ping_after":3,"tcp_alive":true,"guest_gap_ms":0,"disk_errors":0,"disk":"","drbd_xen01":"Primary/Secondary","drbd_xen02":"Secondary/Primary"}' > "$d/stock-ab1.json"
   printf '[1.0] 64 bytes from 10.0.0.2: icmp_seq=1 ttl=64\n[1.5] 64 bytes from 10.0.0.2: icmp_seq=2 ttl=64\n2 packets transmitted, 2 received\n' > "$d/xmig-ab1.ping"
 }
@@ -302,7 +302,7 @@ two_bad drbd 's/"drbd_xen02":"Primary\/Secondary"/"drbd_xen02":"Secondary\/Secon
 # on the AoE disk, DRBD's roles do not count (the resource is idle), the
 # disk checker still does
 mktwo "$tmp/two-aoe"
-sed -i 's/"rc":0,"from"/"rc":0,"disk_kind":"aoe","from"/; s/"drbd_xen02":"Primary\/Secondary"/"drbd_xen02":"Secondary\/Primary"/' \
+sed -i 's/"rc":0,/"rc":0,"disk_kind":"aoe",/; s/"drbd_xen02":"Primary\/Secondary"/"drbd_xen02":"Secondary\/Primary"/' \
   "$tmp/two-aoe/xmig-ab1.json"
 two "$tmp/two-aoe" || fail "a good AoE migration fails: $(cat "$tmp/two-aoe.out")"
 grep -q '| xmig-ab1 | aoe | xmig |' "$tmp/two-aoe/table.md" || fail "AoE table: $(cat "$tmp/two-aoe/table.md")"
@@ -328,9 +328,12 @@ two "$tmp/two-notrun" && fail "a two-host run with a failed migration passes"
 mktwo "$tmp/two-missing"; rm "$tmp/two-missing/xmig-ba1.json"
 two "$tmp/two-missing" && fail "a two-host run with a migration missing passes"
 # DRBD disconnected or split-brained after a migration: a failure
-two_bad standalone 's/"rc":0,"from"/"rc":0,"drbd_cstate":"StandAlone\/Connected","from"/' \
+two_bad standalone 's/"rc":0,/"rc":0,"drbd_cstate":"StandAlone\/Connected",/' \
   "DRBD standing alone after it"
-two_bad splitbrain 's/"rc":0,"from"/"rc":0,"split_brains":"1\/0","from"/' "a split brain"
+two_bad splitbrain 's/"rc":0,/"rc":0,"split_brains":"1\/0",/' "a split brain"
+# the guest's gratuitous ARP after the go: judged, not only reported
+two_bad nogarp 's/"count":1,/"count":0,/' "a migration with no gratuitous ARP seen"
+two_bad garpunknown 's/"garp":{[^}]*},//' "a migration whose ARPs nobody recorded"
 # a fault passes when it fired, xl failed, and the guest runs on at xen01
 # alone, devices sound, nothing left behind, DRBD connected (xen01 primary)
 mkfault() { # DIR
@@ -342,7 +345,7 @@ mkfault() { # DIR
 mkfault "$tmp/fault"
 two "$tmp/fault" && [ "$(status "$tmp/fault" drbd-fault-cut-live)" = pass ] ||
   fail "a good fault fails: $(cat "$tmp/fault.out")"
-grep -q '| cut-live | drbd | the migration connection silenced .* | 1 | 45.0 | xen01 |.*| Connected/Connected, Primary/Secondary, split brains 0/0 |' \
+grep -q '| cut-live | drbd | xmig | the migration connection silenced .* | 1 | 45.0 | xen01 |.*| Connected/Connected, Primary/Secondary, split brains 0/0 |' \
   "$tmp/fault/table.md" || fail "fault table: $(cat "$tmp/fault/table.md")"
 ! grep -q '| drbd-fault-cut-live | drbd | xmig |' "$tmp/fault/table.md" ||
   fail "a fault among the migrations: $(cat "$tmp/fault/table.md")"
@@ -365,5 +368,43 @@ fault_bad sa 's/"drbd_cstate":"Connected\/Connected"/"drbd_cstate":"StandAlone\/
 fault_bad role 's/"drbd_xen02":"Secondary\/Primary"/"drbd_xen02":"Primary\/Primary"/' \
   "two DRBD primaries after a fault"
 fault_bad tcp 's/"tcp_alive":true/"tcp_alive":false/' "a dead stream after a fault"
+
+# link-ready (xen02's link down after the stream): xl may go through once
+# the link is back; then the guest must be on xen02 alone, DRBD's primary
+# there, its gratuitous ARP seen; or fail, the guest on xen01 as any fault
+mkready() { # DIR
+  mkfault "$1"
+  sed 's/"fault_kind":"cut-live"/"fault_kind":"link-ready"/; s/"rc":1/"rc":0,"garp":{"count":1,"arp_count":1,"first_ms":900.0,"first_arp_ms":900.0}/; s/"on_xen01":"1","on_xen02":""/"on_xen01":"","on_xen02":"7"/; s/"drbd_xen01":"Primary\/Secondary","drbd_xen02":"Secondary\/Primary"/"drbd_xen01":"Secondary\/Primary","drbd_xen02":"Primary\/Secondary"/' \
+    "$1/drbd-fault-cut-live.json" > "$1/drbd-fault-link-ready.json"
+  rm "$1/drbd-fault-cut-live.json"; sed -i 's/drbd-fault-cut-live/drbd-fault-link-ready/' "$1/plan.txt"
+}
+mkready "$tmp/ready"
+two "$tmp/ready" && [ "$(status "$tmp/ready" drbd-fault-link-ready)" = pass ] ||
+  fail "link-ready through to xen02 fails: $(cat "$tmp/ready.out")"
+ready_bad() { # CASE SED WHAT
+  mkready "$tmp/ready-$1"
+  sed -i "$2" "$tmp/ready-$1/drbd-fault-link-ready.json"
+  two "$tmp/ready-$1" && fail "ready-$1 passes"
+  [ "$(status "$tmp/ready-$1" drbd-fault-link-ready)" = fail ] || fail "$3 passes"
+}
+ready_bad nogarp 's/"count":1,/"count":0,/' "link-ready through with no gratuitous ARP"
+ready_bad src 's/"on_xen01":""/"on_xen01":"1"/' "link-ready through, the guest on both hosts"
+ready_bad sb 's/"split_brains":"0\/0"/"split_brains":"1\/1"/' "link-ready through with a split brain"
+ready_bad role 's/"drbd_xen02":"Primary\/Secondary"/"drbd_xen02":"Secondary\/Secondary"/' \
+  "link-ready through, DRBD not primary on xen02"
+# (what passes after link-ready only: a cut-live that went through fails)
+mkready "$tmp/ready-other"
+sed -i 's/"fault_kind":"link-ready"/"fault_kind":"cut-ready"/' "$tmp/ready-other/drbd-fault-link-ready.json"
+two "$tmp/ready-other" && fail "a cut-ready xl went through passes"
+# on Xen's own helper a fault is the comparison: its failure is skipped
+# with why, its pass a pass
+mkfault "$tmp/fault-stock"
+sed -i 's/"helper":"xmig","wall_ms":45000/"helper":"stock","wall_ms":45000/; s/"left_xen02":0/"left_xen02":1/' \
+  "$tmp/fault-stock/drbd-fault-cut-live.json"
+two "$tmp/fault-stock" && [ "$(status "$tmp/fault-stock" drbd-fault-cut-live)" = skip ] ||
+  fail "a stock helper's failed fault: $(cat "$tmp/fault-stock.out")"
+grep -q 'SKIP  drbd-fault-cut-live -- the reference (Xen.s own helper) fails this fault too: other domains' \
+  "$tmp/fault-stock.out" || fail "a stock fault's skip says why: $(cat "$tmp/fault-stock.out")"
+grep -q '| cut-live | drbd | stock |' "$tmp/fault-stock/table.md" || fail "stock fault table"
 
 echo "xen-lab-verdict: all checks passed"

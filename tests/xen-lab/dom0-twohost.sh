@@ -31,8 +31,11 @@ STOCK=/usr/lib/xen-4.17/bin/libxl-save-helper
 REPS=${TWO_REPS:-2}
 DISKS=${TWO_DISKS:-drbd aoe}
 # the faults (below), run on each disk of FAULT_DISKS after its migrations
-FAULTS=${TWO_FAULTS-cut-live cut-susp cut-ready drop-ready link-live kill-send kill-recv}
+FAULTS=${TWO_FAULTS-cut-live cut-susp cut-ready drop-ready link-live link-ready kill-send kill-recv}
 FAULT_DISKS=${TWO_FAULT_DISKS-drbd}
+# whose helper the faults run on: xmig's (judged), stock (Xen's own, for
+# comparison: reported, its failures not the lab's)
+FAULT_HELPERS=${TWO_FAULT_HELPERS-xmig}
 C=/var/log/xen/console
 if [ "$ROLE" = b ]; then ME=xen02; MY_IP=$B_IP; PEER_IP=$A_IP
 else ME=xen01; MY_IP=$A_IP; PEER_IP=$B_IP; fi
@@ -80,10 +83,32 @@ cat > /etc/drbd.conf <<EOF
 include "/etc/drbd.d/*.res";
 EOF
 # (each host names its own loop device for both: drbdadm reads its own)
+# Fencing (TWO_DRBD_FENCE, default 1): a host whose DRBD link is gone may
+# not make its half primary unless the peer has outdated its own half; the
+# fence-peer handler asks the peer over the hosts' link (port 7003) to do
+# so (exit 4) and otherwise refuses (exit 1). Without it, a destination cut
+# off after the stream promotes its half while the source still holds
+# its own: two primaries apart, a split brain when they meet (link-ready)
+if [ "${TWO_DRBD_FENCE:-1}" = 1 ]; then
+  FENCE="disk { fencing resource-only; }
+  handlers { fence-peer \"/usr/local/sbin/lab-fence-peer\"; }"
+  cat > /usr/local/sbin/lab-fence-peer <<FP
+#!/bin/sh
+r=\$(timeout 5 socat -T 5 - TCP:$PEER_IP:7003 < /dev/null 2> /dev/null)
+echo "lab-fence-peer: the peer $PEER_IP says '\$r'" 2> /dev/null > /dev/kmsg
+[ "\$r" = outdated ] && exit 4
+exit 1
+FP
+  chmod +x /usr/local/sbin/lab-fence-peer
+  socat TCP-LISTEN:7003,reuseaddr,fork \
+    SYSTEM:'drbdadm outdate r0 > /dev/null 2>&1 && echo outdated || echo refused' \
+    < /dev/null > /dev/null 2>&1 &
+else FENCE=; fi
 cat > /etc/drbd.d/r0.res <<EOF
 resource r0 {
   protocol C;
   net { allow-two-primaries; }
+  $FENCE
   on xen01 { device /dev/drbd0; disk $LOOP; address $A_IP:7789; meta-disk internal; }
   on xen02 { device /dev/drbd0; disk $LOOP; address $B_IP:7789; meta-disk internal; }
 }
@@ -239,20 +264,26 @@ HUNG='ps -eo pid,ppid,stat,etimes,wchan:24,args; for p in $(pgrep -f "xl |xmig-x
 #              copy; the helper's guard must (docs/xl-helper.md, Failures)
 #   link-live  xen02's link itself down (its eth0, DRBD's link too) for HOLD
 #              s once the sending helper wrote 4 MiB
+#   link-ready xen02's link down for HOLD s once the receiving helper has
+#              ended: the stream is through, xen02 creates the devices
+#              (block-drbd promotes the disk there, DRBD's peer out of
+#              reach) and sends "ready" into a dead link; when the link is
+#              back, xl on either end may go on or give up: the guest must
+#              end on one host, the one DRBD's primary is on, no split brain
 #   kill-send  the sending helper killed (-9) once it wrote 4 MiB
 #   kill-recv  the receiving helper killed 5 s after it started, in the
 #              first live round (which takes a minute on the lab's link; its
 #              reads are recv(2) on a socket, which /proc/PID/io's rchar
 #              does not count)
-# Each must fail, and leave the guest running on xen01 only, answering,
+# Each but link-ready must fail, and leave the guest running on xen01 only, answering,
 # its TCP stream and disk checker sound, no second domain on either host,
 # DRBD connected with one primary (xen01), no split brain.
 # (not scaled: it has to outlast the helper's own 30 s record limit,
 # timeout_ms, which is the same on every machine)
 HOLD=${TWO_CUT_HOLD:-40}
 PIPE_RE='^socat -lp migpipe '
-HLP_SEND="^$XLH --save-domain"
-HLP_RECV="^$XLH --restore-domain"
+# (set per migration from its helper: hlp_patterns HELPER)
+hlp_patterns() { HLP_SEND="^$1 --save-domain"; HLP_RECV="^$1 --restore-domain"; }
 # (the patterns are anchored: the shells and xl that run these commands
 # carry them in their own argv)
 newest() { # REGEX: the newest process whose command line matches, waited for
@@ -313,13 +344,17 @@ fault() {
       else
         echo "NOT FIRED: no suspend request in $STEP_BUDGET s"
       fi;;
-    cut-ready|drop-ready)
+    cut-ready|drop-ready|link-ready)
       v=$(on_b "i=0; while [ \$i -lt $((STEP_BUDGET * 10)) ] && ! pgrep -f '$HLP_RECV' > /dev/null; do sleep 0.1; i=\$((i+1)); done
         pgrep -f '$HLP_RECV' > /dev/null || { echo none; exit; }
         while [ \$i -lt $((STEP_BUDGET * 10)) ] && pgrep -f '$HLP_RECV' > /dev/null; do sleep 0.1; i=\$((i+1)); done
         pgrep -f '$HLP_RECV' > /dev/null && echo running || echo ended")
       if [ "$v" != ended ]; then echo "NOT FIRED: the receiving helper on xen02: ${v:-no answer}"
       elif [ $1 = cut-ready ]; then silence "once the receiving helper had ended"
+      elif [ $1 = link-ready ]; then
+        echo "xen02's link down for $HOLD s once the receiving helper had ended (the source $(state_of $SRC_DOM))"
+        on_b "setsid sh -c 'ip link set eth0 down; sleep $HOLD; ip link set eth0 up' < /dev/null > /dev/null 2>&1 &" &
+        sleep $((HOLD + 1))
       elif kill -9 $PIPE 2>/dev/null; then
         echo "the migration's connection torn down once the receiving helper had ended (the source $(state_of $SRC_DOM))"
       else echo "NOT FIRED: the socat carrying the migration is gone"; fi;;
@@ -374,6 +409,7 @@ migrate() {
   lab-tools arpwatch xenbr0 $XH_MAC > $R/$n.arp 2>&1 &
   ARP_PID=$!
   SRC_DOM=$(xl domid xh 2>/dev/null)
+  hlp_patterns $hlp
   # the receiving end: xl migrate-receive on the connection
   # (the logs go straight to each host's share, readable while it runs:
   # $R is the same path in both dom0s, each its own share)
@@ -481,6 +517,32 @@ migrate() {
 }
 GUARD_MARK=1
 
+# DISK-fault-KIND on xmig's helper, DISK-fault-KIND-stock on Xen's
+fault_name() { echo $1-fault-$2$([ $3 = stock ] && echo -stock); }
+# after a fault the next starts from xen01 with DRBD connected: a split
+# brain (recorded and judged already) is resolved for the host the guest
+# does not run on, whose changes go (drbdadm's --discard-my-data), and a
+# guest the fault let through to xen02 is migrated back on xmig's helper
+# (neither judged)
+guest_home() {
+  local loser=b p
+  [ "$DISK" = drbd ] && [ "$(drbdadm cstate r0 2>&1)/$(on_b 'drbdadm cstate r0 2>&1')" != Connected/Connected ] && {
+    on_b 'xl domid xh' 2>/dev/null | grep -q '^[0-9]' && loser=a
+    say "DRBD not connected after the fault: xen0${loser#?}'s changes discarded, connected again"
+    fix="drbdadm disconnect r0; drbdadm secondary r0; drbdadm connect --discard-my-data r0"
+    if [ $loser = a ]; then sh -c "$fix"; on_b 'drbdadm connect r0'
+    else on_b "$fix"; drbdadm connect r0; fi > /dev/null 2>&1
+    drbd_settle > /dev/null
+  }
+  on_b 'xl domid xh' 2>/dev/null | grep -q '^[0-9]' || return 0
+  say "the guest is on xen02 after the fault: migrated back to xen01 first"
+  LIBXL_SAVE_HELPER=$XLH socat TCP-LISTEN:7002,reuseaddr SYSTEM:'xl migrate-receive 2>/dev/null' < /dev/null > /dev/null 2>&1 &
+  p=$!
+  sleep 2
+  on_b "LIBXL_SAVE_HELPER=$XLH timeout $(budget 420) xl migrate -s '' xh 'socat - TCP:$A_IP:7002'" > /dev/null 2>&1 ||
+    say "FAIL migrating the guest back to xen01"
+  kill $p 2>/dev/null; wait $p 2>/dev/null
+}
 faults_on() { case " $FAULT_DISKS " in *" $1 "*) return 0;; esac; return 1; }
 for DISK in $DISKS; do
   plan boot-$DISK
@@ -489,7 +551,8 @@ for DISK in $DISKS; do
     plan $DISK-xmig-ab$i $DISK-xmig-ba$i $DISK-stock-ab$i $DISK-stock-ba$i
     i=$((i+1))
   done
-  if faults_on $DISK; then for f in $FAULTS; do plan $DISK-fault-$f; done; fi
+  if faults_on $DISK; then for f in $FAULTS; do for h in $FAULT_HELPERS; do
+    plan $(fault_name $DISK $f $h); done; done; fi
 done
 for DISK in $DISKS; do
   boot $DISK
@@ -503,7 +566,10 @@ for DISK in $DISKS; do
   done
   # the guest is back on xen01: the faults, each of which must leave it there
   if faults_on $DISK; then
-    for f in $FAULTS; do migrate $DISK-fault-$f a $XLH $f; sleep 3; done
+    for f in $FAULTS; do for h in $FAULT_HELPERS; do
+      migrate $(fault_name $DISK $f $h) a $([ $h = stock ] && echo $STOCK || echo $XLH) $f
+      guest_home; sleep 3
+    done; done
   fi
   # the next disk's guest starts afresh on xen01
   xl destroy xh 2>/dev/null; on_b 'xl destroy xh 2>/dev/null'
