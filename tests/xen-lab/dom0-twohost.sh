@@ -388,7 +388,7 @@ drbd_settle() {
 # the resume, wherever it resumed, reaches xen01's xenbr0); FAULT one of
 # the faults above
 migrate() {
-  local n=$1 from=$2 hlp=$3 flt=$4 rc t0 t1 to tgt i lim marka markb on
+  local n=$1 from=$2 hlp=$3 flt=$4 rc t0 t1 to tgt i lim marka markb on b
   to=$B_IP; tgt=b; [ $from = b ] && to=$A_IP && tgt=a
   # not there (an earlier migration failed and the guest stayed): not run
   if { [ $from = a ] && ! xl domid xh > /dev/null 2>&1; } ||
@@ -451,8 +451,17 @@ migrate() {
   # a receiver that xl never reached (its socat still listening) ends here
   # (after a fault, the receiving xl is given time to fail and clean up on
   # its own: destroying its domain and running the hotplug scripts)
+  # (every 5 s: is the receiving xl, or its helper, still at work there?
+  # once neither is, only socat's listener is left: not waited for)
   i=0; lim=2; [ -n "$flt" ] && lim=$(budget 90)
-  while kill -0 $RCV_PID 2>/dev/null && [ $i -lt $lim ]; do sleep 1; i=$((i+1)); done
+  busy="pgrep -f '^xl -vvv migrate-receive' > /dev/null || pgrep -f '$HLP_RECV' > /dev/null && echo busy"
+  while kill -0 $RCV_PID 2>/dev/null && [ $i -lt $lim ]; do
+    if [ $((i % 5)) = 4 ]; then
+      if [ $tgt = b ]; then b=$(on_b "$busy"); else b=$(sh -c "$busy"); fi
+      [ "$b" = busy ] || { say "$n: the receiving xl and its helper have ended, after $i s: its listener goes"; break; }
+    fi
+    sleep 1; i=$((i+1))
+  done
   if kill -0 $RCV_PID 2>/dev/null; then
     k="pkill -f 'TCP-LISTEN:7000'"
     if [ $from = a ]; then on_b "$k"; else echo "$k" | sh; fi
