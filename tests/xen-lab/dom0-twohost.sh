@@ -29,13 +29,14 @@ A_IP=10.0.0.11 B_IP=10.0.0.12 XH_IP=10.0.0.2 XH_MAC=00:16:3e:58:4d:02
 XLH=/usr/local/libexec/xmig/xmig-xl-helper
 STOCK=/usr/lib/xen-4.17/bin/libxl-save-helper
 REPS=${TWO_REPS:-2}
-DISKS=${TWO_DISKS:-drbd aoe}
+DISKS=$(echo ${TWO_DISKS:-drbd aoe} | tr , ' ')
+# (lists: spaces or commas; XMIG_LAB_ENV takes commas, "TWO_DISKS=drbd,aoe")
 # the faults (below), run on each disk of FAULT_DISKS after its migrations
-FAULTS=${TWO_FAULTS-cut-live cut-susp cut-ready drop-ready link-live link-ready kill-send kill-recv}
-FAULT_DISKS=${TWO_FAULT_DISKS-drbd}
+FAULTS=$(echo ${TWO_FAULTS-cut-live cut-susp cut-ready drop-ready link-live link-ready kill-send kill-recv} | tr , ' ')
+FAULT_DISKS=$(echo ${TWO_FAULT_DISKS-drbd} | tr , ' ')
 # whose helper the faults run on: xmig's (judged), stock (Xen's own, for
 # comparison: reported, its failures not the lab's)
-FAULT_HELPERS=${TWO_FAULT_HELPERS-xmig}
+FAULT_HELPERS=$(echo ${TWO_FAULT_HELPERS-xmig} | tr , ' ')
 C=/var/log/xen/console
 if [ "$ROLE" = b ]; then ME=xen02; MY_IP=$B_IP; PEER_IP=$A_IP
 else ME=xen01; MY_IP=$A_IP; PEER_IP=$B_IP; fi
