@@ -32,7 +32,7 @@ REPS=${TWO_REPS:-2}
 DISKS=$(echo ${TWO_DISKS:-drbd aoe} | tr , ' ')
 # (lists: spaces or commas; XMIG_LAB_ENV takes commas, "TWO_DISKS=drbd,aoe")
 # the faults (below), run on each disk of FAULT_DISKS after its migrations
-FAULTS=$(echo ${TWO_FAULTS-cut-live cut-susp cut-ready drop-ready link-live link-ready kill-send kill-recv} | tr , ' ')
+FAULTS=$(echo ${TWO_FAULTS-cut-live cut-susp cut-ready drop-ready link-live link-ready link-promoted kill-send kill-recv} | tr , ' ')
 FAULT_DISKS=$(echo ${TWO_FAULT_DISKS-drbd} | tr , ' ')
 # whose helper the faults run on: xmig's (judged), stock (Xen's own, for
 # comparison: reported, its failures not the lab's)
@@ -85,13 +85,17 @@ include "/etc/drbd.d/*.res";
 EOF
 # (each host names its own loop device for both: drbdadm reads its own)
 # Fencing (TWO_DRBD_FENCE, default 1): a host whose DRBD link is gone may
-# not make its half primary unless the peer has outdated its own half; the
-# fence-peer handler asks the peer over the hosts' link (port 7003) to do
-# so (exit 4) and otherwise refuses (exit 1). Without it, a destination cut
-# off after the stream promotes its half while the source still holds
-# its own: two primaries apart, a split brain when they meet (link-ready)
+# not make its half primary, nor write as a primary, unless the peer has
+# outdated its own half; the fence-peer handler asks the peer over the
+# hosts' link (port 7003) to do so (exit 4) and otherwise refuses (exit 1):
+# a primary's I/O then waits until the link is back (resource-and-stonith),
+# with no new generation of the data, so the halves meet again in sync.
+# Without it, a destination cut off after the stream promotes its half
+# while the source still holds its own, or both primaries (the migration's
+# two) lose each other: a split brain when they meet (link-ready,
+# link-promoted)
 if [ "${TWO_DRBD_FENCE:-1}" = 1 ]; then
-  FENCE="disk { fencing resource-only; }
+  FENCE="disk { fencing resource-and-stonith; }
   handlers { fence-peer \"/usr/local/sbin/lab-fence-peer\"; }"
   cat > /usr/local/sbin/lab-fence-peer <<FP
 #!/bin/sh
@@ -265,6 +269,8 @@ HUNG='ps -eo pid,ppid,stat,etimes,wchan:24,args; for p in $(pgrep -f "xl |xmig-x
 #              copy; the helper's guard must (docs/xl-helper.md, Failures)
 #   link-live  xen02's link itself down (its eth0, DRBD's link too) for HOLD
 #              s once the sending helper wrote 4 MiB
+#   link-promoted  the same once xen02's DRBD half is primary (both are:
+#              the migration's two primaries lose each other)
 #   link-ready xen02's link down for HOLD s once the receiving helper has
 #              ended: the stream is through, xen02 creates the devices
 #              (block-drbd promotes the disk there, DRBD's peer out of
@@ -345,20 +351,36 @@ fault() {
       else
         echo "NOT FIRED: no suspend request in $STEP_BUDGET s"
       fi;;
-    cut-ready|drop-ready|link-ready)
+    cut-ready|drop-ready)
       v=$(on_b "i=0; while [ \$i -lt $((STEP_BUDGET * 10)) ] && ! pgrep -f '$HLP_RECV' > /dev/null; do sleep 0.1; i=\$((i+1)); done
         pgrep -f '$HLP_RECV' > /dev/null || { echo none; exit; }
         while [ \$i -lt $((STEP_BUDGET * 10)) ] && pgrep -f '$HLP_RECV' > /dev/null; do sleep 0.1; i=\$((i+1)); done
         pgrep -f '$HLP_RECV' > /dev/null && echo running || echo ended")
       if [ "$v" != ended ]; then echo "NOT FIRED: the receiving helper on xen02: ${v:-no answer}"
       elif [ $1 = cut-ready ]; then silence "once the receiving helper had ended"
-      elif [ $1 = link-ready ]; then
-        echo "xen02's link down for $HOLD s once the receiving helper had ended (the source $(state_of $SRC_DOM))"
-        on_b "setsid sh -c 'ip link set eth0 down; sleep $HOLD; ip link set eth0 up' < /dev/null > /dev/null 2>&1 &" &
-        sleep $((HOLD + 1))
       elif kill -9 $PIPE 2>/dev/null; then
         echo "the migration's connection torn down once the receiving helper had ended (the source $(state_of $SRC_DOM))"
       else echo "NOT FIRED: the socat carrying the migration is gone"; fi;;
+    link-ready|link-promoted)
+      # (all on xen02, no round trip between the trigger and the cut: it
+      # notes what it did in /tmp/link-fault, read once the link is back)
+      case $1 in
+        link-ready) w="pgrep -f '$HLP_RECV' > /dev/null"; what="the receiving helper had ended";;
+        link-promoted) w="! drbdadm role r0 2>/dev/null | grep -q '^Primary/Primary'"; what="the DRBD half on xen02 had been made primary (both primary)";;
+      esac
+      on_b "rm -f /tmp/link-fault; setsid sh -c \"i=0; while [ \\\$i -lt $((STEP_BUDGET * 10)) ] && ! pgrep -f '$HLP_RECV' > /dev/null; do sleep 0.1; i=\\\$((i+1)); done
+        pgrep -f '$HLP_RECV' > /dev/null || { echo 'NOT FIRED: no receiving helper on xen02' > /tmp/link-fault; exit; }
+        while [ \\\$i -lt $((STEP_BUDGET * 20)) ] && $w; do sleep 0.05; i=\\\$((i+1)); done
+        $w && { echo 'NOT FIRED: not in time: $what' > /tmp/link-fault; exit; }
+        ip link set eth0 down; echo \\\"xen02's link down for $HOLD s once $what (xen02's DRBD \\\$(drbdadm role r0))\\\" > /tmp/link-fault
+        sleep $HOLD; ip link set eth0 up\" < /dev/null > /dev/null 2>&1 &"
+      # (an on_b while the link is down connects once it is back)
+      i=0; while [ $i -lt $STEP_BUDGET ]; do
+        v=$(on_b 'cat /tmp/link-fault 2>/dev/null')
+        [ -n "$v" ] && break
+        sleep 2; i=$((i+2))
+      done
+      echo "${v:-NOT FIRED: no word from xen02}";;
     kill-recv)
       v=$(on_b "i=0; p=
         while [ \$i -lt $((STEP_BUDGET * 10)) ] && ! p=\$(pgrep -n -f '$HLP_RECV'); do sleep 0.1; i=\$((i+1)); done
@@ -448,7 +470,12 @@ migrate() {
   t1=$(now)
   kill $WD 2>/dev/null; wait $WD 2>/dev/null
   # (a fault still waiting for its trigger when xl ended did not fire)
-  [ -n "$FPID" ] && { sleep 1; kill $FPID 2>/dev/null; wait $FPID 2>/dev/null; }
+  # (a link fault's word comes from xen02 once the link is back: given time)
+  if [ -n "$FPID" ]; then
+    i=0; lim=1; case $flt in link-*) lim=$(budget 60);; esac
+    while kill -0 $FPID 2>/dev/null && [ $i -lt $lim ]; do sleep 1; i=$((i+1)); done
+    kill $FPID 2>/dev/null; wait $FPID 2>/dev/null
+  fi
   # a receiver that xl never reached (its socat still listening) ends here
   # (after a fault, the receiving xl is given time to fail and clean up on
   # its own: destroying its domain and running the hotplug scripts)
@@ -481,7 +508,8 @@ migrate() {
   sleep ${SETTLE:-4}
   kill -INT $PING_PID 2>/dev/null; wait $PING_PID 2>/dev/null
   kill $ARP_PID 2>/dev/null; wait $ARP_PID 2>/dev/null
-  step_end ${rc:-99}
+  # (the step ends once the JSON is written: the settling below, after a
+  # fault, can take longer than the watchdog's limit between steps)
   # the logs of both ends, here
   if [ $from = a ]; then on_b "cat $R/$n.recv.log" > $R/$n.recv.log
   else on_b "cat $R/$n.send.log" > $R/$n.send.log; fi
@@ -518,6 +546,7 @@ migrate() {
     "$cs" "$(sh -c "$sb")" "$(on_b "$sb")" "$(sh -c "$lx")" "$(on_b "$lx" | grep . || echo null)" \
     "$flt" "$(cat $R/$n.fault 2>/dev/null | tr -d '"\\' | tr '\n' ' ')" "$guard" > $R/$n.json
   say "$n rc=${rc:-99} $(cat $R/$n.json)"
+  step_end ${rc:-99}
   # what is left of the guest's besides xh (recorded above, judged by
   # twohost.py) goes, so that the next migration finds the hosts clean
   cl="for d in \$(xl list 2>/dev/null | awk 'NR > 1 && \$1 ~ /^xh-/ { print \$2 }'); do xl destroy \$d && echo \$d; done"

@@ -474,8 +474,9 @@ def garp(rdir, name, after=None):
     """The guest's ARP packets seen on the bridge (NAME.arp) after `after`
     (a wall time): how many were gratuitous (sender IP = target IP), and the
     delay of the first gratuitous one and of the first ARP of any kind, in
-    ms. Reported, not judged: whether the guest's announcement reaches the
-    bridge depends on the guest and on dom0 (see docs/xl-helper.md)."""
+    ms. The one-host lab reports it (whether the guest's announcement
+    reaches the bridge depends on the guest and on dom0: docs/xl-helper.md);
+    the two-host lab (twohost.py) requires one after each go."""
     try:
         with open(os.path.join(rdir, name + ".arp"), errors="replace") as f:
             pk = [(float(m.group(1)), m.group(2).endswith(" garp"))

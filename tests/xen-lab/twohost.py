@@ -19,7 +19,8 @@ traffic to its new port). A failed migration on Xen's own helper is the
 reference's failure: skipped, not counted against xmig.
 
 A fault (fault_kind) passes when it fired and the guest ends on exactly one
-host, sound there: on xen01 with xl failed, or, for link-ready only (the
+host, sound there: on xen01 with xl failed, or, for link-ready and
+link-promoted only (the
 link is back before xl gives up), on xen02 with xl succeeded. The faults on
 Xen's own helper are the comparison: their failures are skipped, with why.
 """
@@ -197,7 +198,7 @@ def judge_fault_xmig(s):
     f = (s.get("fault") or "").strip()
     if not f or f.startswith("NOT FIRED"):
         return "fail", "the fault did not fire: %s" % (f or "(no word from it)")
-    through = s.get("fault_kind") == "link-ready" and s.get("rc") == 0
+    through = s.get("fault_kind") in ("link-ready", "link-promoted") and s.get("rc") == 0
     if s.get("rc") == 0 and not through:
         return "fail", "xl migrate succeeded although %s" % f
     here, there = ("on_xen02", "on_xen01") if through else ("on_xen01", "on_xen02")
