@@ -475,6 +475,9 @@ migrate() {
     i=0; lim=1; case $flt in link-*) lim=$(budget 60);; esac
     while kill -0 $FPID 2>/dev/null && [ $i -lt $lim ]; do sleep 1; i=$((i+1)); done
     kill $FPID 2>/dev/null; wait $FPID 2>/dev/null
+    # (and if its word never came through, it is asked for again here)
+    case $flt in link-*) [ -s $R/$n.fault ] ||
+      on_b 'cat /tmp/link-fault 2>/dev/null || echo "NOT FIRED: no word on xen02"' > $R/$n.fault 2>&1;; esac
   fi
   # a receiver that xl never reached (its socat still listening) ends here
   # (after a fault, the receiving xl is given time to fail and clean up on
