@@ -288,12 +288,16 @@ two "$tmp/two" || fail "a good two-host run fails: $(cat "$tmp/two.out")"
   fail "two-host statuses: $(cat "$tmp/two.out")"
 grep -q '| xmig-ab1 | drbd | xmig | 30.0 | 900 | 0/2 | 500.0 | alive | clean |' "$tmp/two/table.md" ||
   fail "two-host table: $(cat "$tmp/two/table.md")"
-two_bad() { # CASE SED WHAT (on xmig-ab1.json)
-  mktwo "$tmp/two-$1"
-  sed -i "$2" "$tmp/two-$1/xmig-ab1.json"
-  two "$tmp/two-$1" && fail "two-$1 passes"
-  [ "$(status "$tmp/two-$1" xmig-ab1)" = fail ] || fail "$3 passes"
+# made_bad MAKER PREFIX SCENARIO CASE SED WHAT: a run made by MAKER in
+# $tmp/PREFIX-CASE, SCENARIO's JSON edited by SED, must fail on SCENARIO
+made_bad() {
+  local d="$tmp/$2-$4"
+  $1 "$d"
+  sed -i "$5" "$d/$3.json"
+  two "$d" && fail "$2-$4 passes"
+  [ "$(status "$d" "$3")" = fail ] || fail "$6 passes"
 }
+two_bad() { made_bad mktwo two xmig-ab1 "$@"; } # CASE SED WHAT
 two_bad both 's/"on_xen01":""/"on_xen01":"1"/' "a guest on both hosts"
 two_bad tcp 's/"tcp_alive":true/"tcp_alive":false/' "a dead TCP stream"
 two_bad disk 's/"disk_errors":0/"disk_errors":2/' "disk errors"
@@ -349,12 +353,7 @@ grep -q '| cut-live | drbd | xmig | the migration connection silenced .* | 1 | 4
   "$tmp/fault/table.md" || fail "fault table: $(cat "$tmp/fault/table.md")"
 ! grep -q '| drbd-fault-cut-live | drbd | xmig |' "$tmp/fault/table.md" ||
   fail "a fault among the migrations: $(cat "$tmp/fault/table.md")"
-fault_bad() { # CASE SED WHAT
-  mkfault "$tmp/fault-$1"
-  sed -i "$2" "$tmp/fault-$1/drbd-fault-cut-live.json"
-  two "$tmp/fault-$1" && fail "fault-$1 passes"
-  [ "$(status "$tmp/fault-$1" drbd-fault-cut-live)" = fail ] || fail "$3 passes"
-}
+fault_bad() { made_bad mkfault fault drbd-fault-cut-live "$@"; } # CASE SED WHAT
 fault_bad notfired 's/"fault":"[^"]*"/"fault":"NOT FIRED: no sending helper"/' "a fault that did not fire"
 fault_bad silent 's/"fault":"[^"]*"/"fault":""/' "a fault that said nothing"
 fault_bad moved 's/"rc":1/"rc":0/' "a migration the fault did not stop"
@@ -381,12 +380,7 @@ mkready() { # DIR
 mkready "$tmp/ready"
 two "$tmp/ready" && [ "$(status "$tmp/ready" drbd-fault-link-ready)" = pass ] ||
   fail "link-ready through to xen02 fails: $(cat "$tmp/ready.out")"
-ready_bad() { # CASE SED WHAT
-  mkready "$tmp/ready-$1"
-  sed -i "$2" "$tmp/ready-$1/drbd-fault-link-ready.json"
-  two "$tmp/ready-$1" && fail "ready-$1 passes"
-  [ "$(status "$tmp/ready-$1" drbd-fault-link-ready)" = fail ] || fail "$3 passes"
-}
+ready_bad() { made_bad mkready ready drbd-fault-link-ready "$@"; } # CASE SED WHAT
 ready_bad nogarp 's/"count":1,/"count":0,/' "link-ready through with no gratuitous ARP"
 ready_bad src 's/"on_xen01":""/"on_xen01":"1"/' "link-ready through, the guest on both hosts"
 ready_bad sb 's/"split_brains":"0\/0"/"split_brains":"1\/1"/' "link-ready through with a split brain"
