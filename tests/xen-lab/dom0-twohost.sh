@@ -372,7 +372,7 @@ fault() {
         pgrep -f '$HLP_RECV' > /dev/null || { echo 'NOT FIRED: no receiving helper on xen02' > /tmp/link-fault; exit; }
         while [ \\\$i -lt $((STEP_BUDGET * 20)) ] && $w; do sleep 0.05; i=\\\$((i+1)); done
         $w && { echo 'NOT FIRED: not in time: $what' > /tmp/link-fault; exit; }
-        ip link set eth0 down; echo \\\"xen02's link down for $HOLD s once $what (xen02's DRBD \\\$(drbdadm role r0))\\\" > /tmp/link-fault
+        ip link set eth0 down; echo \\\"xen02's link down for $HOLD s once $what (xen02's DRBD \\\$(drbdadm role r0))\\\" > /tmp/link-fault; cp /tmp/link-fault $R/link-fault.txt
         sleep $HOLD; ip link set eth0 up\" < /dev/null > /dev/null 2>&1 &"
       # (an on_b while the link is down connects once it is back)
       i=0; while [ $i -lt $STEP_BUDGET ]; do
