@@ -269,20 +269,21 @@ HUNG='ps -eo pid,ppid,stat,etimes,wchan:24,args; for p in $(pgrep -f "xl |xmig-x
 #              copy; the helper's guard must (docs/xl-helper.md, Failures)
 #   link-live  xen02's link itself down (its eth0, DRBD's link too) for HOLD
 #              s once the sending helper wrote 4 MiB
-#   link-promoted  the same once xen02's DRBD half is primary (both are:
-#              the migration's two primaries lose each other)
 #   link-ready xen02's link down for HOLD s once the receiving helper has
 #              ended: the stream is through, xen02 creates the devices
 #              (block-drbd promotes the disk there, DRBD's peer out of
 #              reach) and sends "ready" into a dead link; when the link is
 #              back, xl on either end may go on or give up: the guest must
 #              end on one host, the one DRBD's primary is on, no split brain
+#   link-promoted  the same as link-ready, once xen02's DRBD half is primary
+#              (both are: the migration's two primaries lose each other)
 #   kill-send  the sending helper killed (-9) once it wrote 4 MiB
 #   kill-recv  the receiving helper killed 5 s after it started, in the
 #              first live round (which takes a minute on the lab's link; its
 #              reads are recv(2) on a socket, which /proc/PID/io's rchar
 #              does not count)
-# Each but link-ready must fail, and leave the guest running on xen01 only, answering,
+# Each but link-ready and link-promoted must fail, and leave the guest
+# running on xen01 only, answering,
 # its TCP stream and disk checker sound, no second domain on either host,
 # DRBD connected with one primary (xen01), no split brain.
 # (not scaled: it has to outlast the helper's own 30 s record limit,

@@ -20,9 +20,9 @@ reference's failure: skipped, not counted against xmig.
 
 A fault (fault_kind) passes when it fired and the guest ends on exactly one
 host, sound there: on xen01 with xl failed, or, for link-ready and
-link-promoted only (the
-link is back before xl gives up), on xen02 with xl succeeded. The faults on
-Xen's own helper are the comparison: their failures are skipped, with why.
+link-promoted only (the link is back before xl gives up), on xen02 with xl
+succeeded. The faults on Xen's own helper are the comparison: their failures
+are skipped, with why.
 """
 import json
 import os
