@@ -401,4 +401,43 @@ grep -q 'SKIP  drbd-fault-cut-live -- the reference (Xen.s own helper) fails thi
   "$tmp/fault-stock.out" || fail "a stock fault's skip says why: $(cat "$tmp/fault-stock.out")"
 grep -q '| cut-live | drbd | stock |' "$tmp/fault-stock/table.md" || fail "stock fault table"
 
+# xmig's own tools between the hosts (tools_kind): both tools exit 0, the
+# receiver's digest matched, the guest on the other host alone, beating
+# there, its working-set checker clean
+mktools() { # DIR
+  mktwo "$1"
+  printf 'boot-xt-pv\ntools-pv-ab1\n' >> "$1/plan.txt"
+  echo '{"rc":0}' > "$1/boot-xt-pv.json"
+  echo '{"rc":0,"recv_rc":0,"tools_kind":"pv","from":"a","to":"b","wall_ms":61000,"on_xen01":"","on_xen02":"3","console_of":"b","guest_gap_ms":42.5,"hb_after":4,"guest_errors":0,"left_xen01":0,"left_xen02":0}' \
+    > "$1/tools-pv-ab1.json"
+  echo '{"schema":1,"tool":"xmig-send","ok":true,"error":null,"bytes":140509184,"rounds":4,"downtime_ms":31.25,"verify_requested":true,"verified":true}' \
+    > "$1/tools-pv-ab1.send-json"
+  echo '{"schema":1,"tool":"xmig-recv","ok":true,"error":null,"bytes":140509184,"rounds":4,"downtime_ms":null,"verify_requested":true,"verified":true}' \
+    > "$1/tools-pv-ab1.recv-json"
+}
+mktools "$tmp/tools"
+two "$tmp/tools" && [ "$(status "$tmp/tools" tools-pv-ab1)" = pass ] ||
+  fail "a good tools migration fails: $(cat "$tmp/tools.out")"
+grep -q '| tools-pv-ab1 | pv | xen01 | 0/0 | 61.0 | 31.2 | 42.5 | 4 | 134.0 | match | 4 |' \
+  "$tmp/tools/table.md" || fail "tools table: $(cat "$tmp/tools/table.md")"
+grep -q 'pv xen01 -> xen02 (1 passed): median (min-max) wall 61.0 (61.0-61.0) s, engine downtime 31.2 (31.2-31.2) ms' \
+  "$tmp/tools/table.md" || fail "tools medians: $(cat "$tmp/tools/table.md")"
+tools_bad() { made_bad mktools tools tools-pv-ab1 "$@"; } # CASE SED WHAT
+tools_bad send 's/"rc":0,"recv_rc"/"rc":1,"recv_rc"/' "a failed xmig-send"
+tools_bad recv 's/"recv_rc":0/"recv_rc":1/' "a failed xmig-recv"
+tools_bad both 's/"on_xen01":""/"on_xen01":"1"/' "a tools guest on both hosts"
+tools_bad gone 's/"on_xen02":"3"/"on_xen02":""/' "a tools guest on neither host"
+tools_bad left 's/"left_xen02":0/"left_xen02":1/' "a copy left behind by the tools"
+tools_bad silent 's/"hb_after":4/"hb_after":0/' "a tools guest silent afterwards"
+tools_bad errors 's/"guest_errors":0/"guest_errors":3/' "working-set errors after the tools"
+for c in mismatch nojson; do
+  mktools "$tmp/tools-$c"
+  case $c in
+    mismatch) sed -i 's/"verified":true/"verified":false/' "$tmp/tools-$c/tools-pv-ab1.recv-json";;
+    nojson) rm "$tmp/tools-$c/tools-pv-ab1.recv-json";;
+  esac
+  two "$tmp/tools-$c" && fail "tools-$c passes"
+  [ "$(status "$tmp/tools-$c" tools-pv-ab1)" = fail ] || fail "tools-$c: $(cat "$tmp/tools-$c.out")"
+done
+
 echo "xen-lab-verdict: all checks passed"

@@ -19,7 +19,8 @@
 struct xmig_backend;
 
 #define GUESTS_XEN_SEND_USAGE                                                          \
-	"  xen:  --domain DOMID    the running PVH/HVM domain to migrate (run in dom0)\n"  \
+	"  xen:  --domain DOMID    the running domain to migrate, PVH, HVM or 64-bit PV\n" \
+	"                          (run in dom0)\n"                                 \
 	"        --xen-suspend MODE  auto (default), pause, shutdown, xenstore, evtchn\n"   \
 	"                          (see xmig/backend/xen.h)\n"
 #define GUESTS_XEN_RECV_USAGE                                                          \

@@ -30,6 +30,7 @@ XLH=/usr/local/libexec/xmig/xmig-xl-helper
 STOCK=/usr/lib/xen-4.17/bin/libxl-save-helper
 REPS=${TWO_REPS:-2}
 DISKS=$(echo ${TWO_DISKS:-drbd aoe} | tr , ' ')
+[ "$DISKS" = none ] && DISKS=
 # (lists: spaces or commas; XMIG_LAB_ENV takes commas, "TWO_DISKS=drbd,aoe")
 # the faults (below), run on each disk of FAULT_DISKS after its migrations
 FAULTS=$(echo ${TWO_FAULTS-cut-live cut-susp cut-ready drop-ready link-live link-ready link-promoted kill-send kill-recv} | tr , ' ')
@@ -58,7 +59,7 @@ hostname $ME
 ip link set lo up
 mkdir -p /usr/local/libexec/xmig
 cp $H/xmig-xl-helper $XLH
-cp $H/xmig-dump $H/lab-tools /usr/local/bin/
+cp $H/xmig-dump $H/xmig-send $H/xmig-recv $H/lab-tools /usr/local/bin/
 cp $H/vmlinuz-guest /var/lib/xen/images/vmlinuz
 cp $H/guest.cpio /var/lib/xen/images/guest.cpio
 for m in virtio_net bridge xen-netback xen-blkback loop drbd veth; do
@@ -560,6 +561,139 @@ migrate() {
 }
 GUARD_MARK=1
 
+# --- xmig's own tools between the hosts -----------------------------------
+# A guest without devices, xt (PV and PVH: TWO_TOOLS), moved by xmig-send on
+# one host to xmig-recv on the other, its domain built there by xmig's own
+# toolstack: the xen backend's cross-host path (a PV guest's page tables
+# rewritten for the other host's frames), --verify's digest compared on the
+# far end. The guest rewrites and checks a working set (TWO_TOOL_WS MiB at
+# TWO_TOOL_RATE MiB/s) and beats on its console, logged on each host.
+# A PV guest needs shadow paging for log-dirty, which Debian's current
+# hypervisor lacks: PV with --pv only (both hosts on the older hypervisor)
+TOOLS=$(echo ${TWO_TOOLS-${PV:+pv }pvh} | tr , ' ')
+TOOL_REPS=${TWO_TOOL_REPS:-$REPS}
+xt_cfg() { # KIND: /etc/xen/xt-KIND.cfg
+  cat > /etc/xen/xt-$1.cfg <<CFG
+name = "xt"
+type = "$1"
+kernel = "/var/lib/xen/images/vmlinuz"
+ramdisk = "/var/lib/xen/images/guest.cpio"
+extra = "console=hvc0 quiet lxws=${TWO_TOOL_WS:-2} lxrate=${TWO_TOOL_RATE:-1} lxhb=${LX_HB:-20} lxout=console"
+memory = ${TWO_TOOL_MEM:-128}
+vcpus = 1
+on_crash = "preserve"
+CFG
+  # PVH under TCG: no NRIPS, so no rdtscp (the lab's notes)
+  [ $1 = pv ] || echo 'cpuid = "host,rdtscp=0"' >> /etc/xen/xt-$1.cfg
+}
+# at_host HOST SCRIPT: SCRIPT run on xen01 (a) or xen02 (b), its output here
+at_host() { if [ $1 = a ]; then sh -c "$2"; else on_b "$2"; fi; }
+# xtsz HOST: the sizes of the guest's two console logs there (xenconsoled
+# logs a domain under the name it had when it came: xt, or xt--incoming
+# for one xmig-recv built); xtcut HOST "SIZES": what each got since
+xtsz() { at_host $1 "for f in $C/guest-xt.log $C/guest-xt--incoming.log; do if [ -f \$f ]; then wc -c < \$f; else echo 0; fi; done | tr '\n' ' '"; }
+xtcut() { set -- $1 $2
+  at_host $1 "tail -c +$(( $2 + 1 )) $C/guest-xt.log 2>/dev/null; tail -c +$(( $3 + 1 )) $C/guest-xt--incoming.log 2>/dev/null"; }
+boot_xt() { # KIND
+  local i=0 m
+  step boot-xt-$1 180
+  xt_cfg $1
+  # (the console logs hold an earlier guest's beats: only what follows)
+  m=$(xtsz a)
+  xl create /etc/xen/xt-$1.cfg > $R/create-xt-$1.txt 2>&1 ||
+    say "FAIL xl create xt ($1): $(tail -3 $R/create-xt-$1.txt)"
+  while [ $i -lt $STEP_BUDGET ] && ! xtcut a "$m" | grep -q "LX HB"; do
+    sleep 1; i=$((i+1)); done
+  step_end
+  if xtcut a "$m" | grep -q "LX HB"; then
+    say "xt: up on xen01 (d$(xl domid xt), $1), heartbeats on its console after $i s"
+    echo '{"rc":0}' > $R/boot-xt-$1.json
+  else
+    say "FAIL xt ($1): no heartbeat on its console after $i s"
+    echo '{"rc":1,"error":"no heartbeat on the guest console"}' > $R/boot-xt-$1.json
+  fi
+  sleep ${LINUX_SETTLE:-5}
+}
+# tools_mig NAME FROM KIND: xmig-send on FROM (a or b) --verify to xmig-recv
+# on the other host, over the hosts' link (port 7100). NAME.send, NAME.recv:
+# the tools' words; NAME.send-json, NAME.recv-json: their JSON
+# (docs/json.md; read by twohost.py); NAME.console: the guest's console on
+# the host it runs on afterwards
+tools_mig() {
+  local n=$1 from=$2 k=$3 to tgt mark t0 t1 rc rrc i here there on hb gap err
+  to=$B_IP; tgt=b; [ $from = b ] && to=$A_IP && tgt=a
+  if ! at_host $from 'xl domid xt' 2>/dev/null | grep -q '^[0-9]'; then
+    printf '{"rc":null,"tools_kind":"%s","from":"%s","to":"%s","not_run":"the guest is not on xen0%s (an earlier migration failed)"}\n' \
+      $k $from $tgt "$([ $from = a ] && echo 1 || echo 2)" > $R/$n.json
+    say "$n not run: $(cat $R/$n.json)"
+    return 0
+  fi
+  mark=$(xtsz $tgt)
+  step $n 420
+  at_host $tgt "rm -f $R/$n.recv $R/$n.recv.rc $R/$n.recv-json"
+  rcv="xmig-recv --backend xen --name xt --listen $to:7100 --linger 0 --timeout 120s --min-rate 64K/s --json $R/$n.recv-json > $R/$n.recv 2>&1; echo \$? > $R/$n.recv.rc"
+  if [ $tgt = b ]; then on_b "$rcv" > /dev/null 2>&1 &
+  else sh -c "$rcv" < /dev/null > /dev/null 2>&1 & fi
+  RCV_PID=$!
+  i=0
+  while [ $i -lt $(budget 30) ] && [ "$(at_host $tgt "grep -q 'listening on' $R/$n.recv 2>/dev/null && echo yes")" != yes ]; do
+    sleep 1; i=$((i+1)); done
+  t0=$(now)
+  rc=$(at_host $from "timeout -s INT $STEP_BUDGET xmig-send --backend xen --domain \$(xl domid xt) --to $to:7100 --verify --timeout 120s --json $R/$n.send-json > $R/$n.send 2>&1; echo \$?")
+  t1=$(now)
+  # the receiver ends on its own (--timeout; a failed sender's close)
+  i=0; while kill -0 $RCV_PID 2>/dev/null && [ $i -lt $(budget 150) ]; do sleep 1; i=$((i+1)); done
+  if kill -0 $RCV_PID 2>/dev/null; then
+    at_host $tgt "pkill -INT -f '^xmig-recv --backend xen --name xt'"
+    say "$n: xmig-recv still running $i s after xmig-send ended: interrupted"
+    sleep 5; kill $RCV_PID 2>/dev/null
+  fi
+  wait $RCV_PID 2>/dev/null
+  rrc=$(at_host $tgt "cat $R/$n.recv.rc 2>/dev/null")
+  # the other host's files, here
+  [ $tgt = b ] && for f in recv recv-json; do on_b "cat $R/$n.$f 2>/dev/null" > $R/$n.$f; done
+  [ $from = b ] && for f in send send-json; do on_b "cat $R/$n.$f 2>/dev/null" > $R/$n.$f; done
+  [ -s $R/$n.send-json ] || rm -f $R/$n.send-json
+  [ -s $R/$n.recv-json ] || rm -f $R/$n.recv-json
+  sleep ${SETTLE:-4}
+  here=$(xl domid xt 2>/dev/null); there=$(on_b 'xl domid xt 2>/dev/null')
+  on=$tgt
+  if [ $tgt = b ]; then [ -z "$there" ] && [ -n "$here" ] && on=a
+  else [ -z "$here" ] && [ -n "$there" ] && on=b; fi
+  if [ $on = $tgt ]; then xtcut $tgt "$mark"; else xtcut $on "0 0" | tail -c 4000; fi > $R/$n.console
+  hb=$(grep -c "LX HB .*errors=" $R/$n.console)
+  gap=$(awk '$1 == "LX" && $2 == "GAP" && $3 > m { m = $3 } END { print m + 0 }' $R/$n.console)
+  err=$(awk '$1 == "LX" && $2 == "ERR" { e++ } { if (match($0, /errors=[0-9]+/)) { v = substr($0, RSTART + 7, RLENGTH - 7) + 0; if (v > m) m = v } } END { print (e > m ? e : m) + 0 }' $R/$n.console)
+  # other domains of the guest's (xt--incoming, a copy xmig left) on either host
+  lx="xl list 2>/dev/null | awk 'NR > 1 && \$1 ~ /^xt-/' | wc -l"
+  printf '{"rc":%s,"recv_rc":%s,"tools_kind":"%s","from":"%s","to":"%s","wall_ms":%s,"on_xen01":"%s","on_xen02":"%s","console_of":"%s","guest_gap_ms":%s,"hb_after":%s,"guest_errors":%s,"left_xen01":%s,"left_xen02":%s}\n' \
+    "${rc:-99}" "${rrc:-null}" $k $from $tgt "$(awk "BEGIN{print ($t1 - $t0) * 1000}")" \
+    "$here" "$there" $on "$gap" "${hb:-0}" "${err:-0}" "$(sh -c "$lx")" "$(on_b "$lx" | grep . || echo null)" > $R/$n.json
+  say "$n rc=${rc:-99} $(cat $R/$n.json)"
+  step_end ${rc:-99}
+  # what is left besides xt (recorded above, judged by twohost.py) goes
+  cl="for d in \$(xl list 2>/dev/null | awk 'NR > 1 && \$1 ~ /^xt-/ { print \$2 }'); do xl destroy \$d && echo \$d; done"
+  c1=$(sh -c "$cl" 2>&1 | tr '\n' ' '); c2=$(on_b "$cl" 2>&1 | tr '\n' ' ')
+  [ -n "$c1$c2" ] && say "$n: the lab destroyed what was left: xen01 ${c1:-nothing}, xen02 ${c2:-nothing}"
+  return 0
+}
+for k in $TOOLS; do
+  plan boot-xt-$k
+  i=1
+  while [ $i -le $TOOL_REPS ]; do plan tools-$k-ab$i tools-$k-ba$i; i=$((i+1)); done
+done
+for k in $TOOLS; do
+  boot_xt $k
+  i=1
+  while [ $i -le $TOOL_REPS ]; do
+    tools_mig tools-$k-ab$i a $k; sleep 3
+    tools_mig tools-$k-ba$i b $k; sleep 3
+    i=$((i+1))
+  done
+  xl destroy xt 2>/dev/null; on_b 'xl destroy xt 2>/dev/null'
+  sleep 2
+done
+
 # DISK-fault-KIND on xmig's helper, DISK-fault-KIND-stock on Xen's
 fault_name() { echo $1-fault-$2$([ $3 = stock ] && echo -stock); }
 # after a fault the next starts from xen01 with DRBD connected: a split
@@ -623,8 +757,8 @@ done
 # the guest's own words (heartbeats, gaps, disk checks) from both hosts
 xl dmesg > $R/dmesg-xen01.txt 2>&1
 on_b 'xl dmesg' > $R/dmesg-xen02.txt 2>&1
-cat $C/guest-xh*.log > $R/console-xen01.txt 2>/dev/null
-on_b "cat $C/guest-xh*.log" > $R/console-xen02.txt 2>/dev/null
+cat $C/guest-xh*.log $C/guest-xt*.log > $R/console-xen01.txt 2>/dev/null
+on_b "cat $C/guest-xh*.log $C/guest-xt*.log" > $R/console-xen02.txt 2>/dev/null
 on_b 'touch /tmp/quit'
 echo "done t=$(now)" >> $R/summary.txt
 echo "done" >> $R/progress.txt

@@ -23,6 +23,11 @@ host, sound there: on xen01 with xl failed, or, for link-ready and
 link-promoted only (the link is back before xl gives up), on xen02 with xl
 succeeded. The faults on Xen's own helper are the comparison: their failures
 are skipped, with why.
+
+A migration by xmig's own tools (tools_kind: xmig-send on one host, xmig-recv
+on the other, a guest without devices) passes when both tools exited 0, the
+receiver's JSON says the digest matched (--verify), the guest then runs on
+the other host alone, beats there, and its working-set checker saw no error.
 """
 import json
 import os
@@ -130,6 +135,14 @@ def plot(rdir, scen):
 def load(rdir):
     out = load_scenarios(rdir)
     for d in out:
+        if d.get("tools_kind"):
+            for end in ("send", "recv"):
+                try:
+                    with open(os.path.join(rdir, "%s.%s-json" % (d["name"], end))) as f:
+                        d[end] = json.load(f)
+                except (OSError, ValueError):
+                    pass
+            continue
         p = ping_stats(rdir, d["name"])
         if p:
             d["ping"] = p
@@ -213,6 +226,75 @@ def judge_fault_xmig(s):
     return ("fail", why) if why else ("pass", "")
 
 
+def judge_tools(s):
+    """xmig-send on one host, xmig-recv on the other: both must succeed, the
+    receiver's digest match, the guest run on the other host alone and beat
+    there, with its checker clean."""
+    name, send, recv = s["name"], s.get("send") or {}, s.get("recv") or {}
+    if s.get("rc") != 0 or s.get("recv_rc") != 0:
+        return "fail", "xmig-send exited %s, xmig-recv %s: %s (see %s.send, %s.recv)" % (
+            s.get("rc"), s.get("recv_rc"),
+            send.get("error") or recv.get("error") or "no JSON error", name, name)
+    if not recv:
+        return "fail", "no JSON from xmig-recv (%s.recv-json)" % name
+    if recv.get("verified") is not True:
+        return "fail", "the receiver's digest check: verified is %s (verify_requested %s)" % (
+            recv.get("verified"), recv.get("verify_requested"))
+    to = s.get("to")
+    here, there = ("on_xen02", "on_xen01") if to == "b" else ("on_xen01", "on_xen02")
+    if not s.get(here) or s.get(there):
+        return "fail", "after the migration to xen0%s the guest runs on xen01 as '%s', " \
+            "on xen02 as '%s'" % ("2" if to == "b" else "1", s.get("on_xen01"),
+                                  s.get("on_xen02"))
+    left = (s.get("left_xen01"), s.get("left_xen02"))
+    if left != (0, 0):
+        return "fail", "other domains of the guest's left behind (xen01 %s, xen02 %s)" % left
+    if not s.get("hb_after"):
+        return "fail", "no heartbeat of the guest's on xen0%s's console afterwards" % (
+            "2" if to == "b" else "1")
+    if s.get("guest_errors"):
+        return "fail", "the guest's working-set checker reported %s errors" % s["guest_errors"]
+    return "pass", ""
+
+
+def tools_table(scen):
+    rows = [s for s in scen if s.get("tools_kind") and not s.get("not_run")]
+    if not rows:
+        return []
+    out = ["", "xmig's own tools between the hosts (xmig-send --verify to xmig-recv, "
+           "a guest without devices):", "",
+           "| migration | guest | from | tools rc | wall s | engine downtime ms | "
+           "guest-seen gap ms | rounds | MiB sent | digest | heartbeats after |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for s in rows:
+        send, recv = s.get("send") or {}, s.get("recv") or {}
+        out.append("| %s | %s | xen0%s | %s/%s | %.1f | %s | %s | %s | %s | %s | %s |" % (
+            s["name"], s["tools_kind"], "1" if s.get("from") == "a" else "2",
+            s.get("rc"), s.get("recv_rc"), (s.get("wall_ms") or 0) / 1000,
+            "-" if send.get("downtime_ms") is None else "%.1f" % send["downtime_ms"],
+            s.get("guest_gap_ms"), send.get("rounds", "-"),
+            "-" if send.get("bytes") is None else "%.1f" % (send["bytes"] / 1048576.0),
+            {True: "match", False: "MISMATCH"}.get(recv.get("verified"), "-"),
+            s.get("hb_after")))
+    for k in sorted({s["tools_kind"] for s in rows}):
+        for d in ("a", "b"):
+            ok = [s for s in rows if s["tools_kind"] == k and s.get("from") == d and
+                  judge_tools(s)[0] == "pass"]
+            if not ok:
+                continue
+
+            def m(f):
+                v = [x for x in map(f, ok) if x is not None]
+                return "%.1f (%.1f-%.1f)" % (statistics.median(v), min(v), max(v)) if v else "-"
+            out.append("%s xen0%s -> xen0%s (%d passed): median (min-max) wall %s s, engine "
+                       "downtime %s ms, guest-seen gap %s ms" % (
+                           k, "1" if d == "a" else "2", "2" if d == "a" else "1", len(ok),
+                           m(lambda s: (s.get("wall_ms") or 0) / 1000),
+                           m(lambda s: (s.get("send") or {}).get("downtime_ms")),
+                           m(lambda s: s.get("guest_gap_ms"))))
+    return out
+
+
 def judge(s):
     name, rc = s["name"], s.get("rc")
     if name == "boot" or name.startswith("boot-"):
@@ -221,6 +303,8 @@ def judge(s):
         return "skip", s["not_run"]
     if s.get("fault_kind"):
         return judge_fault(s)
+    if s.get("tools_kind"):
+        return judge_tools(s)
     if rc != 0:
         if s.get("helper") == "stock":
             return "skip", "the reference (xl on Xen's own helper) failed, rc %s" % rc
@@ -307,7 +391,7 @@ def table(scen):
         for s in rows if s.get("garp")]
     if garps:
         garps = ["", "The guest's gratuitous ARPs seen on xen01's bridge: " + "; ".join(garps)]
-    return "\n".join(lines + [""] + med + brk + garps + fault_table(scen))
+    return "\n".join(lines + [""] + med + brk + garps + fault_table(scen) + tools_table(scen))
 
 
 def main(argv):
