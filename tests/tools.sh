@@ -519,6 +519,8 @@ python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert not d['ok'] 
 set +e; "$bin/xmig-recv" --listen 127.0.0.1:0 --accept-timeout 300ms --json "$tmp/nobody.json" 2>/dev/null; rc=$?; set -e
 [ $rc -eq 1 ] && $check_json "$tmp/nobody.json" && grep -q '"error_code": "XMIG_ETIMEDOUT"' "$tmp/nobody.json" ||
   fail "no valid JSON from a receiver nobody reached: $(cat "$tmp/nobody.json" 2>/dev/null)"
+python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['verified'] is None, d" "$tmp/nobody.json" ||
+  fail "a receiver that compared nothing says verified $(grep verified "$tmp/nobody.json")"
 start_recv --json "$tmp/j-recv.json"
 "$bin/xmig-send" --mem 16M --verify --to "127.0.0.1:$port" --json - >"$tmp/j-send.json" 2>"$tmp/j.err" ||
   fail "--json -: $(cat "$tmp/j.err")"

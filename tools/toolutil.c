@@ -343,19 +343,22 @@ void json_str_or_null(FILE *f, const char *s)
 /*
  * The sender does not hash the receiver's copy: a success with --verify means
  * the receiver found the digests equal (it sends ERROR otherwise), a
- * mismatch reaches it as the receiver's error.
+ * mismatch reaches it as the receiver's error. A failure before any
+ * comparison (the receiver's included: its stream ended before a digest) is
+ * null, not false: nothing was found unequal.
  */
 static const char *verified_json(const struct tool_report *r, int send)
 {
-	if (!send)
-		return r->stats->verified ? "true" : "false";
-	if (!r->verify)
+	int mismatch = r->result == XMIG_EVERIFY ||
+		       (r->error && strstr(r->error, "(XMIG_EVERIFY)"));
+
+	if (!send && r->stats->verified)
+		return "true";
+	if (send && !r->verify)
 		return "false";
 	if (!r->result)
-		return "true";
-	if (r->result == XMIG_EVERIFY || (r->error && strstr(r->error, "(XMIG_EVERIFY)")))
-		return "false";
-	return "null";
+		return send ? "true" : "false";
+	return mismatch ? "false" : "null";
 }
 
 /* docs/json.md is the schema; tests/json_check.py checks every tool against it. */
