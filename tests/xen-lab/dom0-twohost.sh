@@ -13,7 +13,8 @@
 # xen01 -> xen02 -> xen01 ..., on xmig's save helper and on Xen's own,
 # alternated; across each one, xen01's dom0 pings the guest every 10 ms and
 # keeps a TCP stream to it, and the guest's disk checker writes and reads
-# back its blocks.
+# back its blocks. Before all that, xmig's own tools (xmig-send to
+# xmig-recv) move a guest without devices, xt, between the hosts.
 #
 # xen01 drives: xen02 runs what xen01 sends to its port 7001 (a shell on the
 # lab's own link between the two QEMUs, nothing else reaches it).
