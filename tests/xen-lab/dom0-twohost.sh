@@ -136,6 +136,19 @@ if [ "$ROLE" = a ]; then
 fi
 modprobe aoe aoe_iflist=xenbr0 2>/dev/null || say "$ME: no module aoe"
 
+# lx_cfg FILE NAME TYPE MIB KNOBS [LINE...]: the xl config of a lab Linux
+# guest (the share's kernel and initramfs, lx-init.sh's KNOBS, its
+# heartbeats on the console) of type pv or pvh, with LINEs added
+lx_cfg() {
+  local f=$1 n=$2 t=$3 m=$4 k=$5
+  shift 5
+  printf '%s\n' "name = \"$n\"" "type = \"$t\"" \
+    'kernel = "/var/lib/xen/images/vmlinuz"' 'ramdisk = "/var/lib/xen/images/guest.cpio"' \
+    "extra = \"console=hvc0 quiet $k lxhb=${LX_HB:-20} lxout=console\"" \
+    "memory = $m" 'vcpus = 1' 'on_crash = "preserve"' "$@" > $f
+  # PVH under TCG: no NRIPS, so no rdtscp (the lab's notes)
+  [ $t = pv ] || echo 'cpuid = "host,rdtscp=0"' >> $f
+}
 # the guest, the same on both hosts: one config per disk (xh-drbd.cfg,
 # xh-aoe.cfg), the same name, NIC and address
 for d in drbd aoe; do
@@ -143,19 +156,8 @@ for d in drbd aoe; do
     drbd) disk="'vdev=xvda,access=rw,script=block-drbd,target=r0'";;
     aoe) disk="'vdev=xvda,access=rw,target=/dev/etherd/e0.0'";;
   esac
-  cat > /etc/xen/xh-$d.cfg <<CFG
-name = "xh"
-type = "pvh"
-kernel = "/var/lib/xen/images/vmlinuz"
-ramdisk = "/var/lib/xen/images/guest.cpio"
-extra = "console=hvc0 quiet lxws=0 lxrate=0 lxnet=$XH_IP/24 lxdisk=/dev/xvda lxhb=${LX_HB:-20} lxout=console"
-memory = ${LX_MEM:-256}
-vcpus = 1
-on_crash = "preserve"
-cpuid = "host,rdtscp=0"
-vif = [ 'bridge=xenbr0,mac=$XH_MAC' ]
-disk = [ $disk ]
-CFG
+  lx_cfg /etc/xen/xh-$d.cfg xh pvh ${LX_MEM:-256} "lxws=0 lxrate=0 lxnet=$XH_IP/24 lxdisk=/dev/xvda" \
+    "vif = [ 'bridge=xenbr0,mac=$XH_MAC' ]" "disk = [ $disk ]"
 done
 
 if [ "$ROLE" = b ]; then
@@ -574,18 +576,7 @@ GUARD_MARK=1
 TOOLS=$(echo ${TWO_TOOLS-${PV:+pv }pvh} | tr , ' ')
 TOOL_REPS=${TWO_TOOL_REPS:-$REPS}
 xt_cfg() { # KIND: /etc/xen/xt-KIND.cfg
-  cat > /etc/xen/xt-$1.cfg <<CFG
-name = "xt"
-type = "$1"
-kernel = "/var/lib/xen/images/vmlinuz"
-ramdisk = "/var/lib/xen/images/guest.cpio"
-extra = "console=hvc0 quiet lxws=${TWO_TOOL_WS:-2} lxrate=${TWO_TOOL_RATE:-1} lxhb=${LX_HB:-20} lxout=console"
-memory = ${TWO_TOOL_MEM:-128}
-vcpus = 1
-on_crash = "preserve"
-CFG
-  # PVH under TCG: no NRIPS, so no rdtscp (the lab's notes)
-  [ $1 = pv ] || echo 'cpuid = "host,rdtscp=0"' >> /etc/xen/xt-$1.cfg
+  lx_cfg /etc/xen/xt-$1.cfg xt $1 ${TWO_TOOL_MEM:-128} "lxws=${TWO_TOOL_WS:-2} lxrate=${TWO_TOOL_RATE:-1}"
 }
 # at_host HOST SCRIPT: SCRIPT run on xen01 (a) or xen02 (b), its output here
 at_host() { if [ $1 = a ]; then sh -c "$2"; else on_b "$2"; fi; }
