@@ -410,6 +410,16 @@ drbd_settle() {
   echo "$a/$b"
 }
 
+# leftovers NAME GUEST: what is left of GUEST's besides GUEST itself
+# (GUEST--incoming, GUEST--migratedaway: recorded in NAME.json, judged by
+# twohost.py) goes from both hosts, so that the next migration finds them
+# clean
+leftovers() {
+  local cl="for d in \$(xl list 2>/dev/null | awk 'NR > 1 && \$1 ~ /^$2-/ { print \$2 }'); do xl destroy \$d && echo \$d; done" c1 c2
+  c1=$(sh -c "$cl" 2>&1 | tr '\n' ' '); c2=$(on_b "$cl" 2>&1 | tr '\n' ' ')
+  [ -n "$c1$c2" ] && say "$1: the lab destroyed what was left: xen01 ${c1:-nothing}, xen02 ${c2:-nothing}"
+}
+
 # migrate NAME FROM HELPER [FAULT]: xl migrate of xh from FROM (a or b) to
 # the other host, both ends on HELPER; xen01's ping every 10 ms across it,
 # and the guest's ARP packets on xen01's bridge (its gratuitous ARP after
@@ -555,11 +565,7 @@ migrate() {
     "$flt" "$(cat $R/$n.fault 2>/dev/null | tr -d '"\\' | tr '\n' ' ')" "$guard" > $R/$n.json
   say "$n rc=${rc:-99} $(cat $R/$n.json)"
   step_end ${rc:-99}
-  # what is left of the guest's besides xh (recorded above, judged by
-  # twohost.py) goes, so that the next migration finds the hosts clean
-  cl="for d in \$(xl list 2>/dev/null | awk 'NR > 1 && \$1 ~ /^xh-/ { print \$2 }'); do xl destroy \$d && echo \$d; done"
-  c1=$(sh -c "$cl" 2>&1 | tr '\n' ' '); c2=$(on_b "$cl" 2>&1 | tr '\n' ' ')
-  [ -n "$c1$c2" ] && say "$n: the lab destroyed what was left: xen01 ${c1:-nothing}, xen02 ${c2:-nothing}"
+  leftovers $n xh
   return 0
 }
 GUARD_MARK=1
@@ -663,10 +669,7 @@ tools_mig() {
     "$here" "$there" $on "$gap" "${hb:-0}" "${err:-0}" "$(sh -c "$lx")" "$(on_b "$lx" | grep . || echo null)" > $R/$n.json
   say "$n rc=${rc:-99} $(cat $R/$n.json)"
   step_end ${rc:-99}
-  # what is left besides xt (recorded above, judged by twohost.py) goes
-  cl="for d in \$(xl list 2>/dev/null | awk 'NR > 1 && \$1 ~ /^xt-/ { print \$2 }'); do xl destroy \$d && echo \$d; done"
-  c1=$(sh -c "$cl" 2>&1 | tr '\n' ' '); c2=$(on_b "$cl" 2>&1 | tr '\n' ' ')
-  [ -n "$c1$c2" ] && say "$n: the lab destroyed what was left: xen01 ${c1:-nothing}, xen02 ${c2:-nothing}"
+  leftovers $n xt
   return 0
 }
 for k in $TOOLS; do
