@@ -226,6 +226,17 @@ def judge_fault_xmig(s):
     return ("fail", why) if why else ("pass", "")
 
 
+def misplaced(s):
+    """None when, after a migration that succeeded, the guest runs on its
+    target host (to) and not on the other; else what is wrong."""
+    to = s.get("to")
+    here, there = ("on_xen02", "on_xen01") if to == "b" else ("on_xen01", "on_xen02")
+    if s.get(here) and not s.get(there):
+        return None
+    return "after the migration to xen0%s the guest runs on xen01 as '%s', on xen02 as " \
+        "'%s'" % ("2" if to == "b" else "1", s.get("on_xen01"), s.get("on_xen02"))
+
+
 def judge_tools(s):
     """xmig-send on one host, xmig-recv on the other: both must succeed, the
     receiver's digest match, the guest run on the other host alone and beat
@@ -241,11 +252,9 @@ def judge_tools(s):
         return "fail", "the receiver's digest check: verified is %s (verify_requested %s)" % (
             recv.get("verified"), recv.get("verify_requested"))
     to = s.get("to")
-    here, there = ("on_xen02", "on_xen01") if to == "b" else ("on_xen01", "on_xen02")
-    if not s.get(here) or s.get(there):
-        return "fail", "after the migration to xen0%s the guest runs on xen01 as '%s', " \
-            "on xen02 as '%s'" % ("2" if to == "b" else "1", s.get("on_xen01"),
-                                  s.get("on_xen02"))
+    why = misplaced(s)
+    if why:
+        return "fail", why
     left = (s.get("left_xen01"), s.get("left_xen02"))
     if left != (0, 0):
         return "fail", "other domains of the guest's left behind (xen01 %s, xen02 %s)" % left
@@ -311,12 +320,9 @@ def judge(s):
         return "fail", "xl migrate failed, rc %s (see %s.send.log, %s.recv.log)" % (
             rc, name, name)
     to = s.get("to")
-    here, there = (s.get("on_xen02"), s.get("on_xen01")) if to == "b" else (
-        s.get("on_xen01"), s.get("on_xen02"))
-    if not here or there:
-        return "fail", "after the migration to xen0%s the guest runs on xen01 as '%s', " \
-            "on xen02 as '%s'" % ("2" if to == "b" else "1", s.get("on_xen01"),
-                                  s.get("on_xen02"))
+    why = misplaced(s)
+    if why:
+        return "fail", why
     why = devices_sound(s, "2" if to == "b" else "1") or garp_seen(s)
     return ("fail", why) if why else ("pass", "")
 
